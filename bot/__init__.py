@@ -1,0 +1,1 @@
+"""Application wiring and command line of the MAO bot."""

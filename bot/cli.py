@@ -1,0 +1,258 @@
+"""The `mao-bot` command line. Parses arguments and calls into the application."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import AppConfig, ConfigError, bot_token, config_path, load_config
+from bot.i18n import Catalogue
+from bot.logs import setup_logging
+from bot.services import build_matcher, build_services
+from faq.content import FaqContentError, load_faq
+from storage.activities import ActivityFileError, read_activity_file
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mao-bot", description="The Met Andere Ogen bot")
+    parser.add_argument("--config", help="config file (default: $MAO_CONFIG or ./config.yaml)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot on Telegram (needs TELEGRAM_BOT_TOKEN)")
+
+    console = commands.add_parser("console", help="talk to the bot offline in this terminal")
+    console.add_argument("--user-id", type=int, default=1001, help="your pretend Telegram id")
+    console.add_argument("--lang", choices=["nl", "en"], default="nl", help="client language")
+
+    faq = commands.add_parser("faq", help="FAQ tools").add_subparsers(
+        dest="faq_command", required=True
+    )
+    match = faq.add_parser("match", help="match questions from stdin, one per line")
+    match.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    commands.add_parser("check-config", help="validate the config and the FAQ content")
+
+    events = commands.add_parser("events", help="activities").add_subparsers(
+        dest="events_command", required=True
+    )
+    load = events.add_parser("load", help="create/update activities from a YAML file (by slug)")
+    load.add_argument("file", type=Path)
+    events.add_parser("list", help="list activities with their sign-up counts")
+
+    export = commands.add_parser("export", help="export data").add_subparsers(
+        dest="export_command", required=True
+    )
+    registrations = export.add_parser("registrations", help="an activity's registrations")
+    registrations.add_argument("slug")
+    registrations.add_argument("--format", choices=["csv", "json"], default="csv")
+
+    db = commands.add_parser("db", help="database tools").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply database migrations")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> AppConfig:
+    return load_config(config_path(explicit=args.config))
+
+
+def _run(config: AppConfig) -> int:
+    from bot.app import allowed_updates, build_application, prepare_storage
+
+    token = bot_token()
+    setup_logging(secrets=[token, os.environ.get("DATABASE_URL", "")])
+    services = build_services(config)
+    prepare_storage(services)
+    application = build_application(services, token)
+    telegram = config.telegram
+    if telegram.mode == "webhook":
+        if not telegram.webhook_url:
+            raise ConfigError("telegram.webhook_url: is required when telegram.mode is webhook")
+        application.run_webhook(
+            listen=telegram.webhook_listen,
+            port=telegram.webhook_port,
+            webhook_url=telegram.webhook_url,
+            secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            allowed_updates=allowed_updates(),
+        )
+    else:
+        application.run_polling(allowed_updates=allowed_updates())
+    return 0
+
+
+def _console(config: AppConfig, args: argparse.Namespace) -> int:
+    from bot.console import run_console
+
+    setup_logging(level=os.environ.get("MAO_LOG_LEVEL", "WARNING"))
+    return asyncio.run(run_console(lambda: build_services(config), args.user_id, args.lang))
+
+
+def _faq_match(config: AppConfig, as_json: bool) -> int:
+    matcher = build_matcher(config, load_faq(config.faq.content))
+    for line in sys.stdin:
+        question = line.rstrip("\n")
+        if not question.strip():
+            continue
+        result = matcher.match(question)
+        score = round(result.best.score, 1) if result.best else 0.0
+        if as_json:
+            record = {
+                "question": question,
+                "id": result.answer_id,
+                "score": score,
+                "band": str(result.band),
+            }
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            best = result.best.entry_id if result.best else "-"
+            print(f"{result.band!s:8} {score:5.1f} {best:24} {question}", flush=True)
+    return 0
+
+
+def _check_config(config: AppConfig, path: Path) -> int:
+    content = load_faq(config.faq.content)
+    if config.activities.file is not None and config.activities.file.exists():
+        read_activity_file(config.activities.file)
+    problems = [f"message catalogue: {p}" for p in Catalogue.load().problems()]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{path}: OK ({len(content.entries)} FAQ entries)")
+    return 0
+
+
+def _events_load(config: AppConfig, file: Path) -> int:
+    from storage.activities import read_activity_file, upsert_activities
+
+    specs = read_activity_file(file).activities
+    services = build_services(config)
+    services.db.upgrade()
+    with services.db.session() as session:
+        report = upsert_activities(session, specs, config.zone, services.now())
+    print(
+        f"{file}: {len(report.created)} new, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged"
+    )
+    for slug in report.cancelled:
+        print(f"  {slug}: cancelled; attendees and waiting list will be told by the bot")
+    return 0
+
+
+def _events_list(config: AppConfig) -> int:
+    from storage.activities import upcoming_activities
+
+    services = build_services(config)
+    services.db.upgrade()
+    with services.db.session() as session:
+        activities = upcoming_activities(session, services.now())
+    for activity in activities:
+        capacity = "∞" if activity.capacity is None else str(activity.capacity)
+        start = activity.starts_at.astimezone(config.zone).strftime("%Y-%m-%d %H:%M")
+        print(
+            f"{start}  {activity.slug:40} {activity.taken:>3}/{capacity:<4} "
+            f"waiting {activity.waiting:<3} {activity.status}"
+        )
+    return 0
+
+
+def _spreadsheet_safe(value: object) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas; a quote defuses that."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _export(config: AppConfig, slug: str, fmt: str) -> int:
+    from storage.registrations import export_registrations
+
+    services = build_services(config)
+    services.db.upgrade()
+    with services.db.session() as session:
+        rows = export_registrations(session, slug)
+    if rows is None:
+        print(
+            f"error: no activity with slug '{slug}' (see `mao-bot events list`)", file=sys.stderr
+        )
+        return 1
+    fields = [
+        "name",
+        "role",
+        "sector",
+        "email",
+        "question",
+        "status",
+        "waiting_position",
+        "registered_at",
+    ]
+    records = [
+        {
+            "name": r.name,
+            "role": r.role,
+            "sector": r.sector,
+            "email": r.email,
+            "question": r.question,
+            "status": r.status,
+            "waiting_position": r.position,
+            "registered_at": r.registered_at.astimezone(config.zone).isoformat(),
+        }
+        for r in rows
+    ]
+    if fmt == "json":
+        print(json.dumps(records, ensure_ascii=False, indent=2))
+        return 0
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields)
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _spreadsheet_safe(v) for k, v in record.items()})
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = _load(args)
+        if args.command == "run":
+            return _run(config)
+        if args.command == "console":
+            return _console(config, args)
+        if args.command == "faq":
+            return _faq_match(config, args.json)
+        if args.command == "check-config":
+            return _check_config(config, config_path(explicit=args.config))
+        if args.command == "events" and args.events_command == "load":
+            return _events_load(config, args.file)
+        if args.command == "events":
+            return _events_list(config)
+        if args.command == "export":
+            return _export(config, args.slug, args.format)
+        if args.command == "db":
+            setup_logging()
+            Database(config.storage.url).upgrade()
+            return 0
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except ActivityFileError as error:
+        print(f"error in activities:\n{error}", file=sys.stderr)
+        return 1
+    except FaqContentError as error:
+        print(f"error in FAQ content:\n{error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

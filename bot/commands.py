@@ -1,0 +1,62 @@
+"""The command menus shown by Telegram, in both languages, per audience."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+
+from bot.services import Services
+
+logger = logging.getLogger(__name__)
+
+# (command per language, catalogue key). Dutch names are the primary ones.
+USER_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("start", "start", "cmd_start"),
+    ("help", "help", "cmd_help"),
+    ("agenda", "events", "cmd_agenda"),
+    ("aanmelden", "signup", "cmd_signup"),
+    ("mijnaanmeldingen", "mine", "cmd_mine"),
+    ("annuleer", "cancel", "cmd_cancel"),
+    ("herinneringen", "reminders", "cmd_reminders"),
+    ("afmeldennieuws", "optout", "cmd_optout"),
+    ("taal", "language", "cmd_language"),
+    ("privacy", "privacy", "cmd_privacy"),
+    ("mijngegevens", "mydata", "cmd_mydata"),
+    ("vergeetmij", "forgetme", "cmd_forgetme"),
+)
+ADMIN_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("omroep", "broadcast", "cmd_broadcast"),
+    ("deelnemers", "attendees", "cmd_attendees"),
+)
+
+
+def command_menu(services: Services, language: str, admin: bool = False) -> list[BotCommand]:
+    entries = USER_COMMANDS + (ADMIN_COMMANDS if admin else ())
+    index = 1 if language == "en" else 0
+    return [
+        BotCommand(names[index], services.catalogue.text(language, names[2])) for names in entries
+    ]
+
+
+async def register_command_menus(bot: Bot, services: Services) -> None:
+    """Default menus for everyone (Dutch, and English for English clients); admins get more."""
+    await bot.set_my_commands(command_menu(services, "nl"), scope=BotCommandScopeDefault())
+    await bot.set_my_commands(
+        command_menu(services, "en"), scope=BotCommandScopeDefault(), language_code="en"
+    )
+    for admin_id in services.config.admins:
+        await set_chat_commands(bot, services, admin_id, services.config.language.default)
+
+
+async def set_chat_commands(bot: Bot, services: Services, chat_id: int, language: str) -> None:
+    """A chat-specific menu: follows the language chosen with /taal, and shows admin tools."""
+    try:
+        await bot.set_my_commands(
+            command_menu(services, language, admin=services.config.is_admin(chat_id)),
+            scope=BotCommandScopeChat(chat_id),
+        )
+    except TelegramError as error:
+        # An admin who never started the bot has no chat yet; not worth failing over.
+        logger.warning("Could not set the command menu for a chat: %s", error)

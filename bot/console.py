@@ -1,0 +1,90 @@
+"""`mao-bot console`: talk to the real bot in a terminal, offline, without a token.
+
+Reads stdin line by line and stops at EOF, so it also works piped. `#1` presses button 1 of
+the latest message with buttons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.driver import BotDriver, buttons_of
+from bot.services import Services
+from bot.standin import ApiCall
+
+_TAG = re.compile(r"</?(b|i|u|s|a|code|pre)(\s[^>]*)?>")
+
+
+def plain(text: str) -> str:
+    return html.unescape(_TAG.sub("", text))
+
+
+def render(call: ApiCall, driver: BotDriver, chat_id: int) -> str | None:
+    if call.chat_id not in (chat_id, None):
+        return None
+    if call.method in {"sendMessage", "editMessageText"}:
+        text = plain(str(call.params.get("text", "")))
+        prefix = "(bewerkt) " if call.method == "editMessageText" else ""
+        lines = [f"bot> {prefix}{text}"]
+        markup = call.params.get("reply_markup")
+        if isinstance(markup, dict):
+            labels = buttons_of({"reply_markup": markup})
+            lines += [f"  [{n}] {label}" for n, (label, _) in enumerate(labels, 1)]
+        return "\n".join(lines)
+    if call.method == "sendDocument":
+        names = ", ".join(name for name, _ in call.files.values())
+        caption = plain(str(call.params.get("caption", "")))
+        return f"bot> 📎 {names} {caption}".rstrip()
+    if call.method == "answerCallbackQuery" and call.params.get("text"):
+        return f"bot> ({plain(str(call.params['text']))})"
+    return None
+
+
+async def run_console(
+    services_factory: Callable[[], Services],
+    user_id: int,
+    language: str,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> int:
+    driver = BotDriver(services_factory)
+    driver.languages[user_id] = language
+    interactive = stdin.isatty()
+    loop = asyncio.get_running_loop()
+    async with driver:
+        if interactive:
+            print(
+                "MAO bot console. Type a question or a /command; #1 presses button 1; "
+                "Ctrl-D stops.",
+                file=stdout,
+            )
+        while True:
+            if interactive:
+                print("> ", end="", file=stdout, flush=True)
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line:
+                break
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            if not interactive:
+                print(f"> {text}", file=stdout)
+            match = re.fullmatch(r"#(\d+)", text.strip())
+            if match:
+                try:
+                    calls = await driver.press(user_id, int(match.group(1)))
+                except (LookupError, IndexError):
+                    print("(geen knop met dat nummer / no button with that number)", file=stdout)
+                    continue
+            else:
+                calls = await driver.say(user_id, text)
+            for call in calls:
+                shown = render(call, driver, user_id)
+                if shown:
+                    print(shown, file=stdout, flush=True)
+    return 0

@@ -1,0 +1,29 @@
+"""Dates and times written out for people, in Dutch or English, with Babel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+
+LOCALES = {"nl": "nl_NL", "en": "en_GB"}
+
+
+def format_datetime(moment: datetime, language: str, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    locale = LOCALES.get(language, "nl_NL")
+    day = format_date(local, "EEEE d MMMM y", locale=locale)
+    return f"{day}, {format_time(local, 'HH:mm', locale=locale)}"
+
+
+def format_period(start: datetime, end: datetime, language: str, zone: ZoneInfo) -> str:
+    """E.g. 'dinsdag 18 mei 2027, 14:00–16:00 (CEST)'."""
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    locale = LOCALES.get(language, "nl_NL")
+    day = format_date(local_start, "EEEE d MMMM y", locale=locale)
+    hours = f"{local_start:%H:%M}–{local_end:%H:%M}"
+    if local_end.date() != local_start.date():
+        end_day = format_date(local_end, "EEEE d MMMM y", locale=locale)
+        hours = f"{local_start:%H:%M} – {end_day}, {local_end:%H:%M}"
+    return f"{day}, {hours} ({local_start.tzname()})"

@@ -1,0 +1,192 @@
+"""Drive the real Application against the local Bot API stand-in, as a user would.
+
+Used by `mao-bot console`, the tests and the benchmarks: updates go in through getUpdates
+(long polling over HTTP), the bot's answers come back as recorded Bot API calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import MaoApplication, allowed_updates, build_application, prepare_storage
+from bot.services import Services
+from bot.standin import ApiCall, BotApiStandIn
+
+PROCESS_TIMEOUT = 20.0
+
+
+class ObservedApplication(Application):  # type: ignore[type-arg]
+    """Signals when an update has been fully processed, so a driver knows the bot is done."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.processed: dict[int, asyncio.Event] = {}
+
+    def processed_event(self, update_id: int) -> asyncio.Event:
+        return self.processed.setdefault(update_id, asyncio.Event())
+
+    async def process_update(self, update: object) -> None:
+        try:
+            await super().process_update(update)
+        finally:
+            if isinstance(update, Update):
+                self.processed_event(update.update_id).set()
+
+
+def user_dict(user_id: int, language_code: str = "nl", first_name: str = "Test") -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": first_name,
+        "language_code": language_code,
+    }
+
+
+class BotDriver:
+    """Starts stand-in and Application; `say` and `press` return the bot's calls in response."""
+
+    def __init__(
+        self,
+        services_factory: Callable[[], Services],
+        standin: BotApiStandIn | None = None,
+    ) -> None:
+        self.services_factory = services_factory
+        self.standin = standin or BotApiStandIn()
+        self.application: MaoApplication | None = None
+        self.languages: dict[int, str] = {}
+
+    async def __aenter__(self) -> BotDriver:
+        await self.standin.start()
+        await self.start_bot()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop_bot()
+        await self.standin.stop()
+
+    @property
+    def services(self) -> Services:
+        assert self.application is not None
+        services: Services = self.application.bot_data["services"]
+        return services
+
+    async def start_bot(self) -> None:
+        services = self.services_factory()
+        services.config = services.config.model_copy(
+            update={
+                "telegram": services.config.telegram.model_copy(
+                    update={
+                        "base_url": self.standin.base_url,
+                        "base_file_url": self.standin.base_file_url,
+                    }
+                )
+            }
+        )
+        prepare_storage(services)
+        self.application = build_application(
+            services, self.standin.token, application_class=ObservedApplication
+        )
+        await self.application.initialize()
+        if self.application.post_init:
+            await self.application.post_init(self.application)
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=allowed_updates()
+        )
+
+    async def stop_bot(self) -> None:
+        application, self.application = self.application, None
+        if application is None:
+            return
+        assert application.updater is not None
+        with contextlib.suppress(RuntimeError):
+            await application.updater.stop()
+        await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+
+    async def restart(self) -> None:
+        await self.stop_bot()
+        await self.start_bot()
+
+    async def _wait(self, update_id: int, before: int) -> list[ApiCall]:
+        application = self.application
+        assert isinstance(application, ObservedApplication)
+        await asyncio.wait_for(application.processed_event(update_id).wait(), PROCESS_TIMEOUT)
+        return self.standin.calls[before:]
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return user_dict(user_id, self.languages.get(user_id, "nl"))
+
+    async def say(self, user_id: int, text: str) -> list[ApiCall]:
+        before = len(self.standin.calls)
+        update_id = self.standin.user_message(self._user(user_id), text)
+        return await self._wait(update_id, before)
+
+    async def press_data(
+        self, user_id: int, data: str, message: dict[str, Any] | None = None
+    ) -> list[ApiCall]:
+        message = (
+            message
+            or self.latest_message(user_id)
+            or {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": user_id, "type": "private"},
+                "text": "-",
+            }
+        )
+        before = len(self.standin.calls)
+        update_id = self.standin.press_button(self._user(user_id), message, data)
+        return await self._wait(update_id, before)
+
+    async def press(self, user_id: int, button: int | str) -> list[ApiCall]:
+        """Press button number `button` (1-based) or the one whose label contains it."""
+        message = self.latest_message_with_buttons(user_id)
+        if message is None:
+            raise LookupError("no message with buttons")
+        buttons = buttons_of(message)
+        if isinstance(button, int):
+            _, data = buttons[button - 1]
+        else:
+            _, data = next(b for b in buttons if button.lower() in b[0].lower())
+        return await self.press_data(user_id, data, message)
+
+    async def run_job(self, name: str) -> list[ApiCall]:
+        """Run a scheduled job now (tests move the injected clock, not real time)."""
+        assert self.application is not None and self.application.job_queue is not None
+        [job] = self.application.job_queue.get_jobs_by_name(name)
+        before = len(self.standin.calls)
+        await job.run(self.application)
+        return self.standin.calls[before:]
+
+    def latest_message(self, chat_id: int) -> dict[str, Any] | None:
+        for (chat, _), message in reversed(self.standin.messages.items()):
+            if chat == chat_id:
+                return message
+        return None
+
+    def latest_message_with_buttons(self, chat_id: int) -> dict[str, Any] | None:
+        for (chat, _), message in reversed(self.standin.messages.items()):
+            if chat == chat_id and buttons_of(message):
+                return message
+        return None
+
+
+def buttons_of(message: dict[str, Any]) -> list[tuple[str, str]]:
+    markup = message.get("reply_markup") or {}
+    return [
+        (button["text"], button.get("callback_data") or button.get("url", ""))
+        for row in markup.get("inline_keyboard", [])
+        for button in row
+    ]

@@ -1,0 +1,1 @@
+"""FAQ content and matching. Pure domain code: never imports telegram."""

@@ -1,0 +1,671 @@
+"""Match a user's free-text question to a FAQ entry, and know when not to.
+
+The matcher is lexical and built once from the FAQ content: every phrasing (question and
+alternatives, Dutch and English), the keywords and, with less credit, the answers. A question
+is normalised, split into words, stop words are dropped, Dutch compounds are joined or split
+against the FAQ's own vocabulary, separable verbs are put back together ("meld ... af" ->
+"afmeld"), typos are corrected onto that vocabulary and synonyms from the content's table are
+folded together. Each entry then gets a 0-100 score from
+
+* IDF-weighted coverage of the question's words by everything the entry says,
+* the best single phrasing (recall of the question and precision of the phrasing), and
+* a fuzzy string similarity with the best phrasing.
+
+Words the FAQ never uses weigh against every entry, so "hoeveel geld krijgt MAO" does not
+reach the answer band just because "MAO" matches. Every question is analysed with a Dutch and
+an English stemmer and the better view wins, so nobody has to guess the language.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import snowballstemmer
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from faq.content import FaqContent
+
+__all__ = [
+    "Band",
+    "Candidate",
+    "FaqMatcher",
+    "MatchResult",
+    "Thresholds",
+    "normalise",
+]
+
+# Longer messages are cut before matching: a question never needs more, and it bounds the work.
+MAX_QUESTION_CHARS = 500
+
+
+class Band(StrEnum):
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    answer: float = 58.0
+    suggest: float = 35.0
+    margin: float = 5.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    question: str
+    band: Band
+    best: Candidate | None
+    runners_up: tuple[Candidate, ...]
+    # The suggest threshold the result was banded with, so `suggestions` needs no matcher.
+    suggest_threshold: float = 0.0
+
+    @property
+    def answer_id(self) -> str | None:
+        if self.band is Band.ANSWER and self.best is not None:
+            return self.best.entry_id
+        return None
+
+    @property
+    def suggestions(self) -> tuple[Candidate, ...]:
+        if self.band is not Band.SUGGEST or self.best is None:
+            return ()
+        ranked = (self.best, *self.runners_up)
+        return tuple(c for c in ranked if c.score >= self.suggest_threshold)[:3]
+
+
+# --- normalisation ----------------------------------------------------------------------------
+
+_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
+_NOT_WORD = re.compile(r"[\W_]+")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def normalise(text: str) -> str:
+    """Lowercase, strip accents and punctuation, collapse spaces.
+
+    Apostrophes vanish without a space ("regio's" -> "regios", "IB'er" -> "iber"); every other
+    non-letter, non-digit character (hyphens, emoji, symbols) becomes a space.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = _APOSTROPHES.sub("", stripped)
+    return " ".join(_NOT_WORD.sub(" ", stripped).split())
+
+
+# --- word lists ---------------------------------------------------------------------------------
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_STOP_WORDS = _word_set(
+    """
+    aan af al alle allebei alleen allemaal als alsjeblieft alstublieft altijd ander andere anders
+    sinds tijdens via per tegen tussen omdat want waarbij ergens alles elk elke ieder iedere
+    beetje heel zeer vaak soms nooit wellicht misschien mischien toen daarna eerst
+    ben bent best bij binnen bijv bijvoorbeeld d daar daarbij daarin daarom daarvan dan dank dat
+    de deze der des die dit doch doe doen doet door dus echt een eens eigenlijk en enzo er erg
+    even gedaan geen gewoon graag ha had hadden hallo heb hebben hebt heeft hele hem hen het hey
+    hier hij hoe hoi hun iemand iets ik in is ja jaja je jij jou jouw jullie kan kun kunnen kunt
+    let maar me meer men met mij mijn mn mag mogen moet moeten mijne na naar natuurlijk nee niet
+    niets nog nou nu of oke ok okay om onder ons onze ook op over precies s sowieso t toch toe
+    tot u uit uw van veel voor vooral waren was wat we wel welk welke werd wij wil wilt willen
+    word worden wordt z zal ze zelf zich zij zijn zo zoals zon zou zouden zullen
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each else few for
+    from further had has have having he her here hers herself him himself his i if im in into is
+    it its itself ive just lets me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own please pls plz same she should so some such than that
+    thats the their theirs them themselves then there these they this those through to too
+    under until up very was we were what whats which while whom will with would you your yours
+    yourself yourselves youre hi hello thanks thank ok okay hey actually really exactly
+    """
+)
+
+# Question words and everyday verbs: they count when the FAQ uses them, but a question is not
+# "unknown" because it says "vertel" or "waarom".
+_SOFT_WORDS = _word_set(
+    """
+    wie waar wanneer waarom hoeveel hoelang waarvoor waarmee hoezo
+    who where when why how many much long
+    weten vinden vind zien zie krijgen krijg gaan ga gaat komen kom komt staan staat zitten
+    maken maak maakt werken werk werkt helpen help helpt vertellen vertel zeggen zeg vragen
+    vraag vragen kijken kijk lezen lees bedoelen bedoel bedoelt houdt houden gebeurt gebeuren
+    betekent betekenen snap snappen begrijp begrijpen uitleg uitleggen
+    geven geef geeft gegeven hebben heeft hebt krijgt kregen doen doet deed willen wil
+    know find see get go come make work help tell say ask look read want need like mean means
+    happen happens happening explain understand give gives given gave have has do does did
+    end begin start starts started
+    mensen iemand people someone something thing things ding dingen
+    """
+)
+
+# Words that name an action of the bot; they decide between "how do I sign up" and "what is a
+# masterclass" when a question mentions both.
+_INTENT_WORDS = _word_set(
+    """
+    aanmelden aanmelding inschrijven inschrijving opgeven registreren afmelden afmelding
+    annuleren uitschrijven agenda binnenkort gepland komende wanneer herinnering herinneringen
+    reminder reminders signup sign register registration cancel unsubscribe upcoming schedule
+    events privacy gegevens data contact mailen email
+    """
+)
+
+# Topics the sources never give facts about. When a question asks about one and the best entry
+# does not mention it, the entry cannot be the answer, however well the rest matches.
+_UNANSWERABLE_WORDS = _word_set(
+    """
+    kosten kost kostte betalen betaal betaald prijs prijzen geld gratis euro euros budget
+    budgetten tarief tarieven vergoeding parkeren parkeerplaats parkeergarage weer weerbericht
+    temperatuur regen parkeer mop moppen grap grappen grapje toeslag kinderopvangtoeslag
+    price prices cost costs pay paid paying fee fees free money euro budget parking park
+    weather rain temperature joke jokes funny salaris salarissen verdienen verdient loon
+    salary salaries earn earns wage wages
+    """
+)
+# Compounds starting with one of these are about the same thing ("parkeergelegenheid").
+_UNANSWERABLE_PREFIXES = tuple(sorted(w for w in _UNANSWERABLE_WORDS if len(w) >= 5))
+_AMOUNT_WORDS = frozenset({"hoeveel", "much"})
+_MONEY_WORDS = frozenset(
+    {"geld", "euro", "euros", "budget", "kosten", "kost", "money", "funding", "bedrag", "cost"}
+)
+
+# Separable-verb particles ("meld je af", "schrijf me in", "zet ze uit").
+_PARTICLES = ("aan", "af", "in", "op", "uit", "mee", "terug", "door", "bij", "toe", "weg")
+
+# The programme's own name, however it is written.
+_BUILTIN_SYNONYMS: tuple[tuple[str, ...], ...] = (("mao", "met andere ogen", "metandereogen"),)
+
+# --- scoring constants (tuned on the dev sample) ------------------------------------------------
+
+_UNKNOWN_WEIGHT = 2.6  # a word the FAQ never uses counts like a rare word that nothing matches
+_INTENT_FACTOR = 3.0
+_SOFT_FACTOR = 0.4
+_TYPO_CREDIT = 0.85
+_SPLIT_CREDIT = 0.9
+_PART_CREDIT = 0.7  # a query word matching only part of a compound in the entry
+_ANSWER_CREDIT = 0.5  # a query word found only in the entry's answer text
+_COVERAGE_SHARE = 0.45
+_PHRASING_SHARE = 0.40
+_FUZZY_SHARE = 0.15
+_RECALL_BETA2 = 4.0  # F-beta with beta=2: recall of the question matters more than precision
+_UNANSWERABLE_FACTOR = 0.65
+_MIN_EVIDENCE = 1.5  # below this much known, specific word weight the score shrinks
+_PROGRAMME_EVIDENCE = 1.0  # "wat is MAO": the programme's name is in every entry, yet specific
+
+
+@dataclass(frozen=True)
+class _Term:
+    term: str
+    weight: float
+    credit: float = 1.0
+
+
+@dataclass(frozen=True)
+class _Query:
+    terms: tuple[_Term, ...]
+    text: str  # content words, for the fuzzy score
+    unanswerable: frozenset[str]  # terms naming facts the sources never give
+    evidence: float  # weight of the specific (not generic) words the FAQ knows
+
+
+@dataclass(frozen=True)
+class _Phrasing:
+    entry: int
+    weights: dict[str, float]
+    total: float
+    text: str  # content words, for the fuzzy score
+
+
+class _Stemmer:
+    """A snowball stemmer with a cache (the vocabulary is small and repeats a lot)."""
+
+    def __init__(self, algorithm: str) -> None:
+        self._stemmer = snowballstemmer.stemmer(algorithm)
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, word: str) -> str:
+        stem = self._cache.get(word)
+        if stem is None:
+            stem = str(self._stemmer.stemWord(word))
+            if len(self._cache) < 50_000:
+                self._cache[word] = stem
+        return stem
+
+
+def _words(text: str) -> list[str]:
+    return normalise(_TAG.sub(" ", html.unescape(text))).split()
+
+
+def _verb_variants(word: str) -> list[str]:
+    """Infinitive-like forms of a Dutch first-person verb ("schrijf" -> "schrijven")."""
+    variants = [word, word + "en"]
+    base = word
+    if len(base) >= 3 and base[-2] == base[-3] and base[-2] in "aeou":
+        base = base[:-2] + base[-1]  # geef -> gef
+    if base.endswith("f"):
+        base = base[:-1] + "v"
+    elif base.endswith("s"):
+        base = base[:-1] + "z"
+    if base != word:
+        variants += [base, base + "en"]
+    if len(word) >= 2 and word[-1] not in "aeiou" and word[-2] in "aeiou":
+        variants.append(word + word[-1] + "en")  # zet -> zetten
+    return variants
+
+
+class _Index:
+    """All lookup tables for one stemmer."""
+
+    def __init__(
+        self,
+        stem: Callable[[str], str],
+        content: FaqContent,
+        surface: frozenset[str],
+        joinable: frozenset[str],
+    ) -> None:
+        self.stem = stem
+        self._joinable_stems = frozenset(stem(w) for w in joinable)
+        self._synonym_single: dict[str, str] = {}
+        self._synonym_phrase: dict[tuple[str, ...], str] = {}
+        self._build_synonyms((*_BUILTIN_SYNONYMS, *content.synonyms))
+        self.known: set[str] = set()
+        for word in surface:
+            self.known.update(self.fold([word]))
+        self._splits = {w: s for w in surface if (s := self.split(w, surface)) is not None}
+        self.entry_terms: list[dict[str, float]] = []
+        self.main_terms: list[frozenset[str]] = []
+        self.phrasings: list[_Phrasing] = []
+        self.intent_terms = frozenset(self.fold(sorted(_INTENT_WORDS)))
+        self.unanswerable_terms = frozenset(self.fold(sorted(_UNANSWERABLE_WORDS)))
+        self.money_terms = frozenset(self.fold(sorted(_MONEY_WORDS)))
+        self.soft_terms = frozenset(self.fold(sorted(_SOFT_WORDS)))
+        self.programme_term = self.fold(["mao"])[0]
+        self._index(content)
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _build_synonyms(self, groups: Iterable[Sequence[str]]) -> None:
+        parent: dict[str, str] = {}
+
+        def find(key: str) -> str:
+            while parent.setdefault(key, key) != key:
+                key = parent[key]
+            return key
+
+        members: list[tuple[str, ...]] = []
+        for group in groups:
+            keys = [tuple(self.stem(w) for w in self._join(_words(m))) for m in group]
+            keys = [k for k in keys if k]
+            members += keys
+            for other in keys[1:]:
+                parent[find(" ".join(other))] = find(" ".join(keys[0]))
+        for key in members:
+            canonical = "~" + find(" ".join(key))
+            if len(key) == 1:
+                self._synonym_single[key[0]] = canonical
+            else:
+                self._synonym_phrase[key] = canonical
+
+    def split(self, word: str, surface: frozenset[str]) -> tuple[str, str] | None:
+        """Split a compound into two words the FAQ uses ("ouderbetrokkenheid")."""
+        if len(word) < 7 or word.isdigit():
+            return None
+        best: tuple[str, str] | None = None
+        for cut in range(3, len(word) - 2):
+            left, right = word[:cut], word[cut:]
+            if left not in surface and not (left.endswith("s") and left[:-1] in surface):
+                continue
+            if right in _STOP_WORDS or left in _STOP_WORDS or right not in surface:
+                continue
+            if best is None or min(len(left), len(right)) > min(map(len, best)):
+                best = (left, right)
+        return best
+
+    def _index(self, content: FaqContent) -> None:
+        for number, entry in enumerate(content.entries):
+            credits: dict[str, float] = {}
+            main: set[str] = set()
+            texts = [entry.nl.question, entry.en.question, *entry.nl.alternatives]
+            texts += entry.en.alternatives
+            phrasing_terms: list[tuple[list[str], str]] = []
+            for text in texts:
+                words = self.content_words(_words(text))
+                terms = self.fold(words)
+                phrasing_terms.append((terms, " ".join(words)))
+                self._credit(credits, words, terms, 1.0)
+            for keyword in entry.keywords:
+                words = self.content_words(_words(keyword))
+                self._credit(credits, words, self.fold(words), 1.0)
+            main.update(t for t, c in credits.items() if c >= 1.0)
+            for localised in (entry.nl, entry.en):
+                words = self.content_words(_words(localised.answer))
+                self._credit(credits, words, self.fold(words), _ANSWER_CREDIT)
+            self.entry_terms.append(credits)
+            self.main_terms.append(frozenset(main))
+            self.phrasings += [
+                _Phrasing(number, {t: 0.0 for t in terms}, 0.0, text)
+                for terms, text in phrasing_terms
+                if terms
+            ]
+        count = len(self.entry_terms)
+        frequency: dict[str, float] = {}
+        for credits in self.entry_terms:
+            for term, credit in credits.items():
+                frequency[term] = frequency.get(term, 0.0) + min(1.0, 2 * credit)
+        self.idf = {
+            term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency.items()
+        }
+        self.phrasings = [
+            _Phrasing(p.entry, w, sum(w.values()), p.text)
+            for p in self.phrasings
+            if (w := {t: self.idf.get(t, 0.0) for t in p.weights})
+        ]
+        self.by_term: dict[str, list[int]] = {}
+        for position, phrasing in enumerate(self.phrasings):
+            for term in phrasing.weights:
+                self.by_term.setdefault(term, []).append(position)
+
+    def _credit(
+        self, credits: dict[str, float], words: list[str], terms: list[str], credit: float
+    ) -> None:
+        for term in terms:
+            credits[term] = max(credits.get(term, 0.0), credit)
+        for word in words:
+            parts = self._splits.get(word)
+            if parts is not None:
+                for term in self.fold(list(parts)):
+                    credits[term] = max(credits.get(term, 0.0), credit * _PART_CREDIT)
+
+    # -- analysis ------------------------------------------------------------------------------
+
+    def weight(self, term: str) -> float:
+        weight = self.idf.get(term, 0.0)
+        if term in self.intent_terms:
+            return weight * _INTENT_FACTOR
+        if term in self.soft_terms or term.isdigit():
+            return weight * _SOFT_FACTOR
+        return weight
+
+    def _join(self, words: list[str]) -> list[str]:
+        """Join neighbours that the FAQ writes as one word ("inspiratie regio's", "doen-dag")."""
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            for size in (3, 2):
+                if i + size <= len(words):
+                    joined = "".join(words[i : i + size])
+                    if self._joinable(joined):
+                        out.append(joined)
+                        i += size
+                        break
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
+    def content_words(self, words: list[str]) -> list[str]:
+        """Join compounds and separable verbs, then drop stop words (surface forms)."""
+        words = self._join(words)
+        particles = [i for i, w in enumerate(words) if w in _PARTICLES]
+        used: set[int] = set()
+        if particles:
+            for i, word in enumerate(words):
+                if word in _STOP_WORDS or word in _PARTICLES:
+                    continue
+                for p in particles:
+                    if p in used:
+                        continue
+                    joined = self._particle_verb(words[p], word)
+                    if joined is not None:
+                        words[i] = joined
+                        used.add(p)
+                        break
+        phrase_words = self._phrase_positions(words)
+        return [
+            w
+            for i, w in enumerate(words)
+            if i in phrase_words or (w not in _STOP_WORDS and i not in used)
+        ]
+
+    def _joinable(self, word: str) -> bool:
+        # Stemming is slow (pure Python) and stems are prefixes that drop at most a few letters,
+        # so most candidates are ruled out by set lookups alone.
+        size = len(word)
+        if not any(word[:n] in self._joinable_stems for n in range(max(1, size - 5), size + 1)):
+            return False
+        return self.stem(word) in self._joinable_stems
+
+    def _particle_verb(self, particle: str, word: str) -> str | None:
+        for variant in _verb_variants(word):
+            candidate = particle + variant
+            if self._joinable(candidate):
+                return candidate
+        return None
+
+    def _phrase_positions(self, words: list[str]) -> set[int]:
+        """Positions covered by a multi-word synonym ("sign up"), kept despite stop words."""
+        if not self._synonym_phrase:
+            return set()
+        stems = [self.stem(w) for w in words]
+        covered: set[int] = set()
+        for key in self._synonym_phrase:
+            size = len(key)
+            for i in range(len(stems) - size + 1):
+                if tuple(stems[i : i + size]) == key:
+                    covered.update(range(i, i + size))
+        return covered
+
+    def fold(self, words: list[str]) -> list[str]:
+        """Stem and fold synonyms into one canonical term each."""
+        return [term for term, _ in self.fold_words(words)]
+
+    def fold_words(self, words: list[str]) -> list[tuple[str, str]]:
+        """(term, the words it came from) for each term: stems, synonyms folded together."""
+        stems = [self.stem(w) for w in words]
+        terms: list[tuple[str, str]] = []
+        i = 0
+        while i < len(stems):
+            for size in (3, 2):
+                key = self._synonym_phrase.get(tuple(stems[i : i + size]))
+                if key is not None and i + size <= len(stems):
+                    terms.append((key, " ".join(words[i : i + size])))
+                    i += size
+                    break
+            else:
+                terms.append((self._synonym_single.get(stems[i], stems[i]), words[i]))
+                i += 1
+        return terms
+
+
+class _Vocabulary:
+    """Surface words of the FAQ, shared by every stemmer: typo targets and compound parts."""
+
+    def __init__(self, content: FaqContent) -> None:
+        words: set[str] = set()
+        joined: set[str] = set()
+        texts: list[str] = []
+        for entry in content.entries:
+            for localised in (entry.nl, entry.en):
+                texts += [localised.question, localised.answer, *localised.alternatives]
+            texts += entry.keywords
+        texts += [member for group in content.synonyms for member in group]
+        for text in texts:
+            words.update(_words(text))
+            # "Doen-dag", "MAO-tafel": also known as one word, so "doendag" matches.
+            for hyphenated in re.findall(r"\w+(?:-\w+)+", text):
+                joined.update(_words(hyphenated.replace("-", "")))
+        self.surface = frozenset(words | joined)
+        self.joinable = frozenset(w for w in self.surface if len(w) >= 4)
+        self.typo_targets = sorted(w for w in self.surface if len(w) >= 3 and w not in _STOP_WORDS)
+        self._corrections: dict[str, str | None] = {}
+
+    def correct(self, word: str) -> str | None:
+        """The FAQ word a typo most likely meant, or None."""
+        if word in self._corrections:
+            return self._corrections[word]
+        limit = 1 if len(word) <= 7 else 2
+        found = process.extract(
+            word, self.typo_targets, scorer=OSA.distance, score_cutoff=limit, limit=8
+        )
+        best: str | None = None
+        best_distance = limit + 1
+        for choice, distance, _ in found:
+            # A wrong first letter is a rarer typo than a wrong later one: demand more then.
+            cost = distance + (0 if choice[0] == word[0] else 1)
+            if cost <= limit and cost < best_distance and abs(len(choice) - len(word)) <= limit:
+                best, best_distance = choice, int(cost)
+        if len(self._corrections) < 10_000:
+            self._corrections[word] = best
+        return best
+
+
+class FaqMatcher:
+    """Scores a question against every FAQ entry; build once, call `match` many times."""
+
+    def __init__(self, content: FaqContent, thresholds: Thresholds) -> None:
+        self._ids = content.ids
+        self._thresholds = thresholds
+        self._vocabulary = _Vocabulary(content)
+        vocabulary = self._vocabulary
+        self._indexes = [
+            _Index(_Stemmer(algorithm), content, vocabulary.surface, vocabulary.joinable)
+            for algorithm in ("dutch_porter", "english")
+        ]
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self._thresholds
+
+    def match(self, question: str) -> MatchResult:
+        words = normalise(question[:MAX_QUESTION_CHARS]).split()
+        if not words or not self._ids:
+            return MatchResult(question, Band.FALLBACK, None, (), self._thresholds.suggest)
+        scores = [0.0] * len(self._ids)
+        for index in self._indexes:
+            for number, score in enumerate(self._score(index, words)):
+                scores[number] = max(scores[number], score)
+        ranked = sorted(
+            (Candidate(self._ids[n], round(s, 2)) for n, s in enumerate(scores)),
+            key=lambda c: -c.score,
+        )
+        best, rest = ranked[0], tuple(c for c in ranked[1:4] if c.score > 0)
+        return MatchResult(question, self._band(best, rest), best, rest, self._thresholds.suggest)
+
+    def _band(self, best: Candidate, rest: tuple[Candidate, ...]) -> Band:
+        limits = self._thresholds
+        second = rest[0].score if rest else 0.0
+        if best.score >= limits.answer:
+            if second >= limits.suggest and best.score - second < limits.margin:
+                return Band.SUGGEST
+            return Band.ANSWER
+        if best.score >= limits.suggest:
+            return Band.SUGGEST
+        return Band.FALLBACK
+
+    def _analyse(self, index: _Index, words: list[str]) -> _Query:
+        terms: list[_Term] = []
+        fuzzy_words: list[str] = []
+        unanswerable: set[str] = set()
+        evidence = 0.0
+        for term, word in index.fold_words(index.content_words(words)):
+            if term in index.known:
+                known = [_Term(term, index.weight(term))]
+            elif word.isdigit() or word in _SOFT_WORDS or term in index.soft_terms:
+                continue
+            elif term in index.unanswerable_terms or word.startswith(_UNANSWERABLE_PREFIXES):
+                known = []
+                unanswerable.add(term)
+            else:
+                known = self._repair(index, word)
+            if known:
+                terms += known
+                evidence += sum(t.weight for t in known if t.term not in index.soft_terms)
+            else:
+                terms.append(_Term(term, _UNKNOWN_WEIGHT, 0.0))
+            fuzzy_words.append(word)
+        found = {t.term for t in terms}
+        unanswerable |= found & index.unanswerable_terms
+        if found & index.money_terms and not _AMOUNT_WORDS.isdisjoint(words):
+            unanswerable.add("~amount-of-money")  # budgets are never in the sources
+        if index.programme_term in found:
+            evidence += _PROGRAMME_EVIDENCE
+        return _Query(tuple(terms), " ".join(fuzzy_words), frozenset(unanswerable), evidence)
+
+    def _repair(self, index: _Index, word: str) -> list[_Term]:
+        """Terms for a word the FAQ does not use: a compound of its words, or a typo."""
+        parts = index.split(word, self._vocabulary.surface)
+        if parts is not None:
+            terms = index.fold(list(parts))
+            if all(t in index.known for t in terms):
+                return [_Term(t, index.weight(t), _SPLIT_CREDIT) for t in terms]
+        corrected = self._vocabulary.correct(word) if len(word) >= 5 else None
+        if corrected is not None:
+            (fixed,) = index.fold([corrected])
+            if fixed in index.known:
+                return [_Term(fixed, index.weight(fixed), _TYPO_CREDIT)]
+        return []
+
+    def _score(self, index: _Index, words: list[str]) -> list[float]:
+        query = self._analyse(index, words)
+        count = len(self._ids)
+        total = sum(t.weight for t in query.terms)
+        if total <= 0:
+            return [0.0] * count
+        coverage = [0.0] * count
+        # Best phrasing per entry: recall of the question, precision of the phrasing.
+        matched: dict[int, float] = {}
+        own: dict[int, float] = {}
+        for term in query.terms:
+            if term.credit <= 0:
+                continue
+            for number, credits in enumerate(index.entry_terms):
+                credit = credits.get(term.term)
+                if credit:
+                    coverage[number] += term.weight * term.credit * credit
+            for position in index.by_term.get(term.term, ()):
+                matched[position] = matched.get(position, 0.0) + term.weight * term.credit
+                weight = index.phrasings[position].weights[term.term]
+                own[position] = own.get(position, 0.0) + weight
+        best_phrasing = [0.0] * count
+        for position, hit in matched.items():
+            phrasing = index.phrasings[position]
+            recall = hit / total
+            precision = own[position] / phrasing.total if phrasing.total else 0.0
+            if recall <= 0 or precision <= 0:
+                continue
+            f = (1 + _RECALL_BETA2) * precision * recall / (_RECALL_BETA2 * precision + recall)
+            best_phrasing[phrasing.entry] = max(best_phrasing[phrasing.entry], f)
+        fuzzy = [0.0] * count
+        if query.text:
+            for phrasing in index.phrasings:
+                similarity = fuzz.token_sort_ratio(query.text, phrasing.text) / 100
+                fuzzy[phrasing.entry] = max(fuzzy[phrasing.entry], similarity)
+        # A question made of generic words only ("hoe gaat het met je") proves little.
+        confidence = min(1.0, query.evidence / _MIN_EVIDENCE)
+        scores = []
+        for number in range(count):
+            score = confidence * 100 * (
+                _COVERAGE_SHARE * min(1.0, coverage[number] / total)
+                + _PHRASING_SHARE * best_phrasing[number]
+                + _FUZZY_SHARE * fuzzy[number]
+            )
+            if query.unanswerable - index.main_terms[number]:
+                score *= _UNANSWERABLE_FACTOR
+            scores.append(max(0.0, min(100.0, score)))
+        return scores

@@ -1,0 +1,1 @@
+"""Telegram glue only: turn updates into domain calls and results into messages."""

@@ -1,0 +1,112 @@
+"""Greeting, help, language, and the catch-alls for unknown input."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.commands import set_chat_commands
+from handlers.context import Handlers, MaoContext, user_language
+from handlers.replies import close_buttons, keyboard, reply
+from storage.users import set_flags, set_language, touch_user
+
+logger = logging.getLogger(__name__)
+
+
+async def remember_user(update: Update, context: MaoContext) -> None:
+    """Keep first/last seen up to date and fix the language for the rest of the update."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return
+    with context.services.db.session() as session:
+        touch_user(session, user.id, context.services.now())
+    user_language(update, context)
+
+
+async def start(update: Update, context: MaoContext) -> None:
+    user = update.effective_user
+    if user is not None:
+        with context.services.db.session() as session:
+            # /start is also how a user turns announcements back on.
+            set_flags(session, user.id, announcements_opt_out=False)
+    first_name = user.first_name if user else ""
+    name_part = f" {first_name[:40]}" if first_name else ""
+    await reply(update, context, context.text("start", name_part=name_part))
+
+
+async def show_help(update: Update, context: MaoContext) -> None:
+    text = context.text("help", email=context.services.config.contact.email)
+    user = update.effective_user
+    if user is not None and context.services.config.is_admin(user.id):
+        text += "\n" + context.text("help_admin")
+    await reply(update, context, text)
+
+
+async def choose_language(update: Update, context: MaoContext) -> None:
+    await reply(
+        update,
+        context,
+        context.text("choose_language"),
+        keyboard([[("🇳🇱 Nederlands", "lang:set:nl"), ("🇬🇧 English", "lang:set:en")]]),
+    )
+
+
+async def set_user_language(update: Update, context: MaoContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    language = query.data.rsplit(":", 1)[-1]
+    if language not in context.services.config.language.supported:
+        return
+    with context.services.db.session() as session:
+        set_language(session, query.from_user.id, language, context.services.now())
+    context.cached_language = language
+    await close_buttons(update)
+    await set_chat_commands(context.bot, context.services, query.from_user.id, language)
+    await reply(update, context, context.text("language_set"))
+
+
+async def unknown_command(update: Update, context: MaoContext) -> None:
+    await reply(update, context, context.text("unknown_command"))
+
+
+async def non_text(update: Update, context: MaoContext) -> None:
+    await reply(update, context, context.text("non_text_message"))
+
+
+async def stale_button(update: Update, context: MaoContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    logger.info("Stale or unknown button pressed")
+    await query.answer(context.text("stale_button"), show_alert=True)
+
+
+def build_handlers() -> Handlers:
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", show_help),
+        CommandHandler(["taal", "language"], choose_language),
+        CallbackQueryHandler(set_user_language, pattern=r"^lang:set:(nl|en)$"),
+    ]
+
+
+def build_tracking_handler() -> TypeHandler[Update, MaoContext, None]:
+    return TypeHandler(Update, remember_user)
+
+
+def build_fallback_handlers() -> Handlers:
+    return [
+        MessageHandler(filters.COMMAND, unknown_command),
+        MessageHandler(
+            filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, non_text
+        ),
+        CallbackQueryHandler(stale_button),
+    ]

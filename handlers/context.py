@@ -1,0 +1,58 @@
+"""Typed access to services and the user's language from any callback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
+
+from bot.services import Services
+from storage.users import get_user
+
+SERVICES_KEY = "services"
+# Handlers of any kind and any return value, for one feature's build_handlers().
+Handlers = list[BaseHandler[Any, "MaoContext", Any]]
+
+
+class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The same context object is shared by every handler group of one update."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application, chat_id=chat_id, user_id=user_id)
+        self.cached_language: str | None = None
+
+    @property
+    def services(self) -> Services:
+        services = self.application.bot_data[SERVICES_KEY]
+        assert isinstance(services, Services)
+        return services
+
+    def text(self, key: str, /, **values: Any) -> str:
+        return self.services.catalogue.text(self.cached_language, key, **values)
+
+
+def language_from_client(language_code: str | None) -> str:
+    """Telegram's language_code en* gets English; anything else Dutch."""
+    return "en" if (language_code or "").lower().startswith("en") else "nl"
+
+
+def user_language(update: object, context: MaoContext) -> str:
+    if context.cached_language is None:
+        user = update.effective_user if isinstance(update, Update) else None
+        stored = None
+        if user is not None:
+            with context.services.db.session() as session:
+                info = get_user(session, user.id)
+                stored = info.language if info else None
+        context.cached_language = stored or (
+            language_from_client(user.language_code)
+            if user
+            else context.services.catalogue.default
+        )
+    return context.cached_language

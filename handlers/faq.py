@@ -1,0 +1,108 @@
+"""Free text goes to the FAQ matcher; its three bands become an answer, a choice or a fallback."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+
+from bot.i18n import Html
+from faq.matching import Band
+from handlers.context import Handlers, MaoContext
+from handlers.replies import Button, close_buttons, one_per_row, reply
+from storage.faq_misses import record_miss
+
+logger = logging.getLogger(__name__)
+
+
+async def send_answer(update: Update, context: MaoContext, entry_id: str) -> None:
+    services = context.services
+    entry = services.faq.entry(entry_id)
+    if entry is None:
+        await reply(update, context, context.text("faq_unknown_topic"))
+        return
+    language = context.cached_language or services.catalogue.default
+    related: list[Button] = []
+    for other_id in entry.related[: services.config.faq.related]:
+        other = services.faq.entry(other_id)
+        if other is not None:
+            related.append((other.localised(language).question, f"faq:show:{other_id}"))
+    text = entry.localised(language).answer
+    if related:
+        text += "\n\n" + context.text("faq_related")
+    await reply(update, context, text, one_per_row(related))
+
+
+async def answer_question(update: Update, context: MaoContext) -> None:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    services = context.services
+    result = services.matcher.match(message.text)
+    logger.info(
+        "FAQ band=%s best=%s score=%.1f",
+        result.band,
+        result.best.entry_id if result.best else None,
+        result.best.score if result.best else 0.0,
+    )
+    if result.band is Band.ANSWER and result.answer_id is not None:
+        await send_answer(update, context, result.answer_id)
+        return
+    language = context.cached_language or services.catalogue.default
+    if result.band is Band.SUGGEST and result.suggestions:
+        buttons: list[Button] = []
+        for candidate in result.suggestions:
+            entry = services.faq.entry(candidate.entry_id)
+            if entry is not None:
+                buttons.append((entry.localised(language).question, f"faq:pick:{entry.id}"))
+        buttons.append((context.text("faq_none_of_these"), "faq:none"))
+        await reply(update, context, context.text("faq_did_you_mean"), one_per_row(buttons))
+        return
+    with services.db.session() as session:
+        record_miss(
+            session,
+            message.text,
+            language,
+            result.best.entry_id if result.best else None,
+            result.best.score if result.best else 0.0,
+            services.now(),
+        )
+    contact = services.config.contact
+    await reply(
+        update,
+        context,
+        context.text("faq_fallback", email=contact.email, website=Html(contact.website)),
+    )
+
+
+async def show_topic(update: Update, context: MaoContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    _, action, entry_id = query.data.split(":", 2)
+    if action == "pick":
+        # A "did you mean" choice is made once; related-topic buttons ("show") stay usable.
+        await close_buttons(update)
+    await send_answer(update, context, entry_id)
+
+
+async def none_of_these(update: Update, context: MaoContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await close_buttons(update)
+    await reply(
+        update,
+        context,
+        context.text("faq_none_chosen", email=context.services.config.contact.email),
+    )
+
+
+def build_handlers() -> Handlers:
+    return [
+        CallbackQueryHandler(show_topic, pattern=r"^faq:(show|pick):[a-z0-9-]{1,60}$"),
+        CallbackQueryHandler(none_of_these, pattern=r"^faq:none$"),
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, answer_question
+        ),
+    ]

@@ -1,0 +1,608 @@
+"""/aanmelden (/signup): the guided sign-up, persisted so a restart resumes where the user was.
+
+The draft lives in user_data["signup"] (JSON-safe values only). Rules (capacity, waiting
+list, duplicates) are decided by storage.registrations inside one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+import warnings
+from enum import IntEnum
+from typing import Any
+
+from telegram import InputFile, Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.calendar import activity_ics, ics_filename
+from bot.config import parse_duration
+from bot.i18n import Html
+from handlers.activity_text import describe
+from handlers.context import Handlers, MaoContext
+from handlers.replies import Button, close_buttons, keyboard, one_per_row, reply
+from storage.activities import ActivityInfo, get_activity, upcoming_activities
+from storage.registrations import (
+    Outcome,
+    SignupDetails,
+    availability,
+    get_profile,
+    register,
+)
+
+logger = logging.getLogger(__name__)
+
+DRAFT = "signup"
+ROLES = ("ouder", "professional")
+SECTORS = ("onderwijs", "zorg", "jeugdhulp", "kinderopvang", "gemeente", "anders")
+EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+MAX_NAME = 100
+MAX_QUESTION = 1000
+
+
+class Step(IntEnum):
+    PICK = 1
+    WAITLIST = 2
+    PROFILE = 3
+    ROLE = 4
+    SECTOR = 5
+    NAME = 6
+    EMAIL = 7
+    QUESTION = 8
+    CONSENT = 9
+    SUMMARY = 10
+
+
+END = ConversationHandler.END
+
+
+def _draft(context: MaoContext) -> dict[str, Any]:
+    assert context.user_data is not None
+    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})
+    return draft
+
+
+def _forget_draft(context: MaoContext) -> None:
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT, None)
+
+
+def _user_id(update: Update) -> int:
+    assert update.effective_user is not None
+    return update.effective_user.id
+
+
+def _language(context: MaoContext) -> str:
+    return context.cached_language or context.services.catalogue.default
+
+
+# -- choosing the activity -------------------------------------------------------------------
+
+
+async def start_signup(update: Update, context: MaoContext) -> int:
+    _forget_draft(context)
+    services = context.services
+    now = services.now()
+    with services.db.session() as session:
+        open_ones = [a for a in upcoming_activities(session, now) if a.open_for_registration(now)]
+    if not open_ones:
+        await reply(update, context, context.text("signup_nothing_open"))
+        return END
+    language = _language(context)
+    buttons: list[Button] = [(a.title(language), f"signup:pick:{a.slug}") for a in open_ones[:20]]
+    await reply(update, context, context.text("signup_choose"), one_per_row(buttons))
+    return Step.PICK
+
+
+async def pick_from_button(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    return await _begin_for(update, context, query.data.removeprefix("signup:pick:"))
+
+
+async def pick_from_deep_link(update: Update, context: MaoContext) -> int:
+    slug = (context.args or [""])[0].removeprefix("signup_")
+    return await _begin_for(update, context, slug)
+
+
+def _refusal(
+    outcome: Outcome, activity: ActivityInfo | None, position: int | None, context: MaoContext
+) -> str:
+    title = activity.title(_language(context)) if activity else ""
+    keys = {
+        Outcome.NOT_FOUND: "signup_not_found",
+        Outcome.CANCELLED_ACTIVITY: "signup_cancelled_activity",
+        Outcome.NOT_OPEN_YET: "signup_not_open",
+        Outcome.CLOSED: "signup_closed",
+        Outcome.PAST: "signup_past",
+        Outcome.ALREADY_REGISTERED: "signup_already",
+        Outcome.ALREADY_WAITING: "signup_already_waiting",
+    }
+    return context.text(keys[outcome], title=title, position=position or 0)
+
+
+async def _begin_for(update: Update, context: MaoContext, slug: str) -> int:
+    _forget_draft(context)
+    services = context.services
+    with services.db.session() as session:
+        activity = get_activity(session, slug)
+        check = availability(session, activity, _user_id(update), services.now())
+        profile = get_profile(session, _user_id(update))
+    await close_buttons(update)
+    if check.outcome not in (Outcome.REGISTERED, Outcome.FULL) or activity is None:
+        await reply(
+            update, context, _refusal(check.outcome, check.activity, check.position, context)
+        )
+        return END
+    draft = _draft(context)
+    draft.update({"slug": activity.slug, "activity_id": activity.id, "waitlist": False})
+    if profile is not None:
+        draft["profile"] = {
+            "name": profile.name,
+            "role": profile.role,
+            "sector": profile.sector,
+            "email": profile.email,
+        }
+    text = describe(activity, context, with_description=True)
+    if check.outcome is Outcome.FULL:
+        await reply(
+            update,
+            context,
+            text + "\n\n" + context.text("signup_full_offer_waitlist"),
+            keyboard(
+                [
+                    [
+                        (context.text("signup_waitlist_yes"), "signup:waitlist:yes"),
+                        (context.text("signup_waitlist_no"), "signup:waitlist:no"),
+                    ]
+                ]
+            ),
+        )
+        return Step.WAITLIST
+    await reply(update, context, text)
+    return await _ask_profile_or_role(update, context)
+
+
+async def choose_waitlist(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await close_buttons(update)
+    if query.data.endswith(":no"):
+        _forget_draft(context)
+        await reply(update, context, context.text("signup_stopped"))
+        return END
+    _draft(context)["waitlist"] = True
+    return await _ask_profile_or_role(update, context)
+
+
+# -- who is signing up -----------------------------------------------------------------------
+
+
+def _who(details: dict[str, Any], context: MaoContext) -> str:
+    role = context.text(f"role_{details['role']}")
+    if details.get("sector"):
+        role += f" ({context.text('sector_' + details['sector'])})"
+    return f"{details['name']}, {role}"
+
+
+async def _ask_profile_or_role(update: Update, context: MaoContext) -> int:
+    profile = _draft(context).get("profile")
+    if profile:
+        text = context.text(
+            "signup_reuse_profile",
+            who=_who(profile, context),
+            email=profile.get("email") or context.text("signup_no_email"),
+        )
+        await reply(
+            update,
+            context,
+            text,
+            keyboard(
+                [
+                    [
+                        (context.text("signup_reuse_yes"), "signup:profile:yes"),
+                        (context.text("signup_reuse_no"), "signup:profile:no"),
+                    ]
+                ]
+            ),
+        )
+        return Step.PROFILE
+    return await _ask_role(update, context)
+
+
+async def _ask_role(update: Update, context: MaoContext) -> int:
+    buttons = [(context.text(f"role_{role}"), f"signup:role:{role}") for role in ROLES]
+    await reply(update, context, context.text("signup_ask_role"), keyboard([buttons]))
+    return Step.ROLE
+
+
+async def choose_profile(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await close_buttons(update)
+    draft = _draft(context)
+    if query.data.endswith(":yes") and draft.get("profile"):
+        draft.update(draft["profile"])
+        draft["consented"] = True  # consent is restated in the summary they confirm
+        return await _show_summary(update, context)
+    return await _ask_role(update, context)
+
+
+async def choose_role(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await close_buttons(update)
+    role = query.data.rsplit(":", 1)[-1]
+    draft = _draft(context)
+    draft["role"] = role
+    draft["sector"] = None
+    if role == "professional":
+        buttons = [(context.text(f"sector_{s}"), f"signup:sector:{s}") for s in SECTORS]
+        await reply(
+            update,
+            context,
+            context.text("signup_ask_sector"),
+            keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)]),
+        )
+        return Step.SECTOR
+    return await _ask_name(update, context)
+
+
+async def choose_sector(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await close_buttons(update)
+    _draft(context)["sector"] = query.data.rsplit(":", 1)[-1]
+    return await _ask_name(update, context)
+
+
+async def _ask_name(update: Update, context: MaoContext) -> int:
+    await reply(update, context, context.text("signup_ask_name"))
+    return Step.NAME
+
+
+def clean_name(text: str) -> str | None:
+    """1-100 characters, no control characters; surrounding spaces dropped."""
+    name = " ".join(text.split())
+    if not 1 <= len(name) <= MAX_NAME:
+        return None
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in name):
+        return None
+    return name
+
+
+async def receive_name(update: Update, context: MaoContext) -> int:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    name = clean_name(message.text)
+    if name is None:
+        await reply(update, context, context.text("signup_bad_name", max=MAX_NAME))
+        return Step.NAME
+    _draft(context)["name"] = name
+    await reply(
+        update,
+        context,
+        context.text("signup_ask_email"),
+        keyboard([[(context.text("signup_skip"), "signup:email:skip")]]),
+    )
+    return Step.EMAIL
+
+
+async def receive_email(update: Update, context: MaoContext) -> int:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    email = message.text.strip()
+    if len(email) > 254 or not EMAIL.match(email):
+        await reply(
+            update,
+            context,
+            context.text("signup_bad_email"),
+            keyboard([[(context.text("signup_skip"), "signup:email:skip")]]),
+        )
+        return Step.EMAIL
+    _draft(context)["email"] = email
+    return await _ask_question(update, context)
+
+
+async def skip_email(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await close_buttons(update)
+    _draft(context)["email"] = None
+    return await _ask_question(update, context)
+
+
+async def _ask_question(update: Update, context: MaoContext) -> int:
+    await reply(
+        update,
+        context,
+        context.text("signup_ask_question"),
+        keyboard([[(context.text("signup_no_question"), "signup:question:skip")]]),
+    )
+    return Step.QUESTION
+
+
+async def receive_question(update: Update, context: MaoContext) -> int:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    question = message.text.strip()
+    if len(question) > MAX_QUESTION:
+        await reply(update, context, context.text("signup_question_too_long", max=MAX_QUESTION))
+        return Step.QUESTION
+    _draft(context)["question"] = question
+    return await _ask_consent(update, context)
+
+
+async def skip_question(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await close_buttons(update)
+    _draft(context)["question"] = None
+    return await _ask_consent(update, context)
+
+
+async def _ask_consent(update: Update, context: MaoContext) -> int:
+    await reply(
+        update,
+        context,
+        context.text("signup_consent"),
+        keyboard(
+            [
+                [
+                    (context.text("signup_consent_yes"), "signup:consent:yes"),
+                    (context.text("signup_consent_no"), "signup:consent:no"),
+                ]
+            ]
+        ),
+    )
+    return Step.CONSENT
+
+
+async def choose_consent(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await close_buttons(update)
+    if query.data.endswith(":no"):
+        _forget_draft(context)
+        await reply(update, context, context.text("signup_no_consent"))
+        return END
+    _draft(context)["consented"] = True
+    return await _show_summary(update, context)
+
+
+# -- summary and confirmation ----------------------------------------------------------------
+
+
+async def _show_summary(update: Update, context: MaoContext) -> int:
+    draft = _draft(context)
+    with context.services.db.session() as session:
+        activity = get_activity(session, draft["slug"])
+    if activity is None:
+        _forget_draft(context)
+        await reply(update, context, context.text("signup_not_found"))
+        return END
+    text = context.text(
+        "signup_summary",
+        activity=Html(describe(activity, context, with_seats=False)),
+        who=_who(draft, context),
+        email=draft.get("email") or context.text("signup_no_email"),
+        question=draft.get("question") or "–",
+    )
+    if draft.get("waitlist"):
+        text += "\n\n" + context.text("signup_summary_waitlist")
+    text += "\n\n" + context.text("signup_summary_consent")
+    await reply(
+        update,
+        context,
+        text,
+        keyboard(
+            [
+                [
+                    (context.text("signup_confirm"), "signup:confirm"),
+                    (context.text("signup_abort"), "signup:abort"),
+                ]
+            ]
+        ),
+    )
+    return Step.SUMMARY
+
+
+async def confirm(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await close_buttons(update)
+    if query.data == "signup:abort":
+        _forget_draft(context)
+        await reply(update, context, context.text("signup_stopped"))
+        return END
+    draft = _draft(context)
+    services = context.services
+    details = SignupDetails(
+        name=draft["name"],
+        role=draft["role"],
+        sector=draft.get("sector"),
+        email=draft.get("email"),
+        question=draft.get("question"),
+    )
+    with services.db.session() as session:
+        result = register(
+            session,
+            draft["activity_id"],
+            _user_id(update),
+            details,
+            services.now(),
+            join_waitlist=bool(draft.get("waitlist")),
+        )
+    _forget_draft(context)
+    activity = result.activity
+    if result.outcome is Outcome.REGISTERED and activity and result.registration_id:
+        await reply(
+            update, context, context.text("signup_done", title=activity.title(_language(context)))
+        )
+        await send_calendar_file(
+            update.effective_chat.id if update.effective_chat else 0,
+            activity,
+            result.registration_id,
+            context,
+        )
+    elif result.outcome is Outcome.WAITING and activity:
+        await reply(
+            update,
+            context,
+            context.text(
+                "signup_waiting",
+                title=activity.title(_language(context)),
+                position=result.position or 0,
+            ),
+        )
+    elif result.outcome is Outcome.FULL and activity:
+        # Filled up while the user was typing: offer the waiting list with the same answers.
+        draft.update(
+            {
+                "waitlist": True,
+                "slug": activity.slug,
+                "activity_id": activity.id,
+                "consented": True,
+            }
+        )
+        context.user_data[DRAFT] = draft  # type: ignore[index]
+        await reply(update, context, context.text("signup_filled_meanwhile"))
+        return await _show_summary(update, context)
+    else:
+        await reply(update, context, _refusal(result.outcome, activity, result.position, context))
+    return END
+
+
+async def send_calendar_file(
+    chat_id: int, activity: ActivityInfo, registration_id: int, context: MaoContext
+) -> None:
+    services = context.services
+    language = _language(context)
+    data = activity_ics(activity, registration_id, language, services.config.zone, services.now())
+    await context.bot.send_document(
+        chat_id,
+        document=InputFile(data, filename=ics_filename(activity)),
+        caption=context.text("calendar_caption"),
+    )
+
+
+# -- leaving the flow ------------------------------------------------------------------------
+
+
+async def cancel_flow(update: Update, context: MaoContext) -> int:
+    _forget_draft(context)
+    await reply(update, context, context.text("signup_stopped"))
+    return END
+
+
+async def timed_out(update: Update, context: MaoContext) -> None:
+    _forget_draft(context)
+    await reply(update, context, context.text("signup_timeout"))
+
+
+async def expect_button(update: Update, context: MaoContext) -> None:
+    await reply(update, context, context.text("signup_use_buttons"))
+
+
+async def expect_text(update: Update, context: MaoContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer(context.text("signup_type_answer"), show_alert=True)
+
+
+async def nothing_to_cancel(update: Update, context: MaoContext) -> None:
+    await reply(update, context, context.text("signup_nothing_to_cancel"))
+
+
+def _state(*handlers: BaseHandler[Any, Any, Any]) -> list[BaseHandler[Update, MaoContext, object]]:
+    return list(handlers)
+
+
+def build_handlers(timeout: str) -> Handlers:
+    typed = filters.TEXT & ~filters.COMMAND
+    stray_text = MessageHandler(typed, expect_button)
+    stray_button = CallbackQueryHandler(expect_text, pattern=r"^signup:")
+    with warnings.catch_warnings():
+        # per_message=False is right here (one sign-up per user, across messages); PTB warns
+        # about CallbackQueryHandlers in that mode, which is exactly what we want.
+        warnings.simplefilter("ignore", PTBUserWarning)
+        conversation = ConversationHandler(
+            name="signup",
+            persistent=True,
+            allow_reentry=True,
+            conversation_timeout=parse_duration(timeout).total_seconds(),
+            entry_points=[
+                CommandHandler(
+                    "start",
+                    pick_from_deep_link,
+                    filters=filters.Regex(r"^/start signup_[a-z0-9-]{1,64}$"),
+                ),
+                CommandHandler(["aanmelden", "signup"], start_signup),
+                CallbackQueryHandler(pick_from_button, pattern=r"^signup:pick:[a-z0-9-]{1,64}$"),
+            ],
+            states={
+                Step.PICK: _state(stray_text),
+                Step.WAITLIST: _state(
+                    CallbackQueryHandler(choose_waitlist, pattern=r"^signup:waitlist:(yes|no)$"),
+                    stray_text,
+                ),
+                Step.PROFILE: _state(
+                    CallbackQueryHandler(choose_profile, pattern=r"^signup:profile:(yes|no)$"),
+                    stray_text,
+                ),
+                Step.ROLE: _state(
+                    CallbackQueryHandler(
+                        choose_role, pattern=r"^signup:role:(ouder|professional)$"
+                    ),
+                    stray_text,
+                ),
+                Step.SECTOR: _state(
+                    CallbackQueryHandler(
+                        choose_sector, pattern=rf"^signup:sector:({'|'.join(SECTORS)})$"
+                    ),
+                    stray_text,
+                ),
+                Step.NAME: _state(MessageHandler(typed, receive_name)),
+                Step.EMAIL: _state(
+                    MessageHandler(typed, receive_email),
+                    CallbackQueryHandler(skip_email, pattern=r"^signup:email:skip$"),
+                ),
+                Step.QUESTION: _state(
+                    MessageHandler(typed, receive_question),
+                    CallbackQueryHandler(skip_question, pattern=r"^signup:question:skip$"),
+                ),
+                Step.CONSENT: _state(
+                    CallbackQueryHandler(choose_consent, pattern=r"^signup:consent:(yes|no)$"),
+                    stray_text,
+                ),
+                Step.SUMMARY: _state(
+                    CallbackQueryHandler(confirm, pattern=r"^signup:(confirm|abort)$"),
+                    stray_text,
+                ),
+                ConversationHandler.TIMEOUT: _state(TypeHandler(Update, timed_out)),
+            },
+            fallbacks=_state(
+                CommandHandler(["annuleer", "cancel"], cancel_flow),
+                stray_button,
+            ),
+        )
+    return [conversation, CommandHandler(["annuleer", "cancel"], nothing_to_cancel)]

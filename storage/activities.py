@@ -1,0 +1,326 @@
+"""Activities: the YAML schema, idempotent upsert by slug, and read models for the agenda."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Activity, Notice, Registration
+
+
+class Kind(StrEnum):
+    DIALOOG = "dialoog"
+    MASTERCLASS = "masterclass"
+    FIELDLAB = "fieldlab"
+    WERKSESSIE = "werksessie"
+    COMMUNITY_OF_PRACTICE = "community-of-practice"
+    DOEN_DAG = "doen-dag"
+    OVERIG = "overig"
+
+
+class Audience(StrEnum):
+    OUDERS = "ouders"
+    PROFESSIONALS = "professionals"
+    IEDEREEN = "iedereen"
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class WaitlistMode(StrEnum):
+    AUTO = "auto"
+    OFFER = "offer"
+
+
+class Localised(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    nl: str = Field(min_length=1, max_length=200)
+    en: str = Field(min_length=1, max_length=200)
+
+
+class LocalisedText(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    nl: str = ""
+    en: str = ""
+
+
+class ActivitySpec(BaseModel):
+    """One activity as written in the YAML file. Naive times are in the configured zone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    kind: Kind
+    title: Localised
+    description: LocalisedText = LocalisedText()
+    starts_at: datetime
+    ends_at: datetime
+    location: str | None = Field(default=None, max_length=300)
+    online_url: str | None = Field(default=None, pattern=r"^https://", max_length=500)
+    capacity: int | None = Field(default=None, ge=1)
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    audience: Audience = Audience.IEDEREEN
+    status: Status = Status.PUBLISHED
+    waitlist_mode: WaitlistMode = WaitlistMode.AUTO
+    offer_hours: int = Field(default=24, ge=1, le=24 * 14)
+    reminders: tuple[str, ...] | None = None
+    sample: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> ActivitySpec:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if not self.location and not self.online_url:
+            raise ValueError("give a location, an online_url, or both")
+        return self
+
+
+class ActivityFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    activities: tuple[ActivitySpec, ...]
+
+
+class ActivityFileError(Exception):
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+def read_activity_file(path: Path) -> ActivityFile:
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ActivityFileError(path, [f"cannot be read: {error}"]) from None
+    try:
+        parsed = ActivityFile.model_validate(raw)
+    except ValidationError as error:
+        problems = [
+            ".".join(str(p) for p in e["loc"]) + ": " + str(e["msg"]).removeprefix("Value error, ")
+            for e in error.errors()
+        ]
+        raise ActivityFileError(path, problems) from None
+    slugs = [spec.slug for spec in parsed.activities]
+    duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
+    if duplicates:
+        raise ActivityFileError(path, [f"duplicate slug '{s}'" for s in duplicates])
+    return parsed
+
+
+def _aware(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    cancelled: tuple[str, ...]  # newly cancelled: attendees have been given a notice
+    moved: tuple[str, ...]  # start time changed: reminders must be re-planned
+
+
+def upsert_activities(
+    session: Session, specs: tuple[ActivitySpec, ...], zone: ZoneInfo, now: datetime
+) -> LoadReport:
+    """Create or update by slug. Activities missing from the file are left alone."""
+    created: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
+    cancelled: list[str] = []
+    moved: list[str] = []
+    for spec in specs:
+        values: dict[str, Any] = {
+            "kind": spec.kind.value,
+            "title_nl": spec.title.nl,
+            "title_en": spec.title.en,
+            "description_nl": spec.description.nl,
+            "description_en": spec.description.en,
+            "starts_at": _aware(spec.starts_at, zone),
+            "ends_at": _aware(spec.ends_at, zone),
+            "location": spec.location,
+            "online_url": spec.online_url,
+            "capacity": spec.capacity,
+            "registration_opens_at": _aware(spec.registration_opens_at, zone),
+            "registration_closes_at": _aware(spec.registration_closes_at, zone),
+            "audience": spec.audience.value,
+            "status": spec.status.value,
+            "waitlist_mode": spec.waitlist_mode.value,
+            "offer_hours": spec.offer_hours,
+            "reminder_offsets": ",".join(spec.reminders) if spec.reminders is not None else None,
+            "is_sample": spec.sample,
+        }
+        activity = session.scalars(
+            select(Activity).where(Activity.slug == spec.slug)
+        ).one_or_none()
+        if activity is None:
+            session.add(Activity(slug=spec.slug, updated_at=now, **values))
+            created.append(spec.slug)
+            continue
+        changed = {k: v for k, v in values.items() if getattr(activity, k) != v}
+        if not changed:
+            unchanged.append(spec.slug)
+            continue
+        if changed.get("status") == Status.CANCELLED and activity.status != Status.CANCELLED:
+            cancelled.append(spec.slug)
+        if "starts_at" in changed:
+            moved.append(spec.slug)
+        for key, value in changed.items():
+            setattr(activity, key, value)
+        activity.updated_at = now
+        updated.append(spec.slug)
+    session.flush()
+    for slug in cancelled:
+        notify_cancellation(session, slug, now)
+    return LoadReport(
+        tuple(created), tuple(updated), tuple(unchanged), tuple(cancelled), tuple(moved)
+    )
+
+
+def notify_cancellation(session: Session, slug: str, now: datetime) -> int:
+    """Owe every attendee and everyone waiting a notice that the activity is cancelled."""
+    activity = session.scalars(select(Activity).where(Activity.slug == slug)).one()
+    activity.status = Status.CANCELLED
+    people = session.scalars(
+        select(Registration.user_id).where(
+            Registration.activity_id == activity.id,
+            Registration.status.in_(("registered", "waiting", "offered")),
+        )
+    ).all()
+    for user_id in people:
+        session.add(
+            Notice(
+                user_id=user_id, kind="activity_cancelled", activity_id=activity.id, created_at=now
+            )
+        )
+    return len(people)
+
+
+@dataclass(frozen=True)
+class ActivityInfo:
+    id: int
+    slug: str
+    kind: str
+    title_nl: str
+    title_en: str
+    description_nl: str
+    description_en: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str | None
+    online_url: str | None
+    capacity: int | None
+    registration_opens_at: datetime | None
+    registration_closes_at: datetime | None
+    audience: str
+    status: str
+    waitlist_mode: str
+    offer_hours: int
+    reminder_offsets: str | None
+    is_sample: bool
+    taken: int  # seats registered or held by an open offer
+    waiting: int
+
+    def title(self, language: str) -> str:
+        return self.title_en if language == "en" else self.title_nl
+
+    def description(self, language: str) -> str:
+        return (self.description_en if language == "en" else self.description_nl) or ""
+
+    @property
+    def places_left(self) -> int | None:
+        return None if self.capacity is None else max(0, self.capacity - self.taken)
+
+    @property
+    def closes_at(self) -> datetime:
+        return self.registration_closes_at or self.starts_at
+
+    def open_for_registration(self, now: datetime) -> bool:
+        opens = self.registration_opens_at
+        return (
+            self.status == Status.PUBLISHED
+            and (opens is None or opens <= now)
+            and now < self.closes_at
+            and now < self.starts_at
+        )
+
+
+SEAT_HOLDING = ("registered", "offered")
+
+
+def _counts(session: Session, activity_ids: list[int]) -> dict[tuple[int, str], int]:
+    if not activity_ids:
+        return {}
+    rows = session.execute(
+        select(Registration.activity_id, Registration.status, func.count())
+        .where(Registration.activity_id.in_(activity_ids))
+        .group_by(Registration.activity_id, Registration.status)
+    ).all()
+    return {(activity_id, status): count for activity_id, status, count in rows}
+
+
+def _info(activity: Activity, counts: dict[tuple[int, str], int]) -> ActivityInfo:
+    return ActivityInfo(
+        id=activity.id,
+        slug=activity.slug,
+        kind=activity.kind,
+        title_nl=activity.title_nl,
+        title_en=activity.title_en,
+        description_nl=activity.description_nl,
+        description_en=activity.description_en,
+        starts_at=activity.starts_at,
+        ends_at=activity.ends_at,
+        location=activity.location,
+        online_url=activity.online_url,
+        capacity=activity.capacity,
+        registration_opens_at=activity.registration_opens_at,
+        registration_closes_at=activity.registration_closes_at,
+        audience=activity.audience,
+        status=activity.status,
+        waitlist_mode=activity.waitlist_mode,
+        offer_hours=activity.offer_hours,
+        reminder_offsets=activity.reminder_offsets,
+        is_sample=activity.is_sample,
+        taken=sum(counts.get((activity.id, s), 0) for s in SEAT_HOLDING),
+        waiting=counts.get((activity.id, "waiting"), 0),
+    )
+
+
+def get_activity(session: Session, slug: str) -> ActivityInfo | None:
+    activity = session.scalars(select(Activity).where(Activity.slug == slug)).one_or_none()
+    if activity is None:
+        return None
+    return _info(activity, _counts(session, [activity.id]))
+
+
+def get_activity_by_id(session: Session, activity_id: int) -> ActivityInfo | None:
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        return None
+    return _info(activity, _counts(session, [activity.id]))
+
+
+def upcoming_activities(
+    session: Session, now: datetime, kind: str | None = None
+) -> list[ActivityInfo]:
+    """Published activities that have not ended, soonest first."""
+    query = select(Activity).where(Activity.status == Status.PUBLISHED, Activity.ends_at > now)
+    if kind:
+        query = query.where(Activity.kind == kind)
+    activities = list(session.scalars(query.order_by(Activity.starts_at, Activity.slug)))
+    counts = _counts(session, [a.id for a in activities])
+    return [_info(a, counts) for a in activities]

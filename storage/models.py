@@ -1,0 +1,161 @@
+"""ORM models. Schema changes go through an Alembic migration in storage/migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    """Someone who talked to the bot. Only what the bot needs to serve them."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    language: Mapped[str | None] = mapped_column(String(2))
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    announcements_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when Telegram says the user blocked the bot; cleared when they talk to it again.
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FaqMiss(Base):
+    """A question the bot could not answer confidently. Deliberately without the user's id."""
+
+    __tablename__ = "faq_misses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(2))
+    best_id: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Activity(Base):
+    """Something people sign up for. Loaded from YAML by slug; never deleted with its sign-ups."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    title_nl: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    description_nl: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    location: Mapped[str | None] = mapped_column(String(300))
+    online_url: Mapped[str | None] = mapped_column(String(500))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    audience: Mapped[str] = mapped_column(String(16), default="iedereen")
+    status: Mapped[str] = mapped_column(String(16), default="published")
+    waitlist_mode: Mapped[str] = mapped_column(String(8), default="auto")
+    offer_hours: Mapped[int] = mapped_column(Integer, default=24)
+    # Comma-separated durations ("2d,2h"); empty means the configured default.
+    reminder_offsets: Mapped[str | None] = mapped_column(String(100))
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Registration(Base):
+    """One person's place for one activity: registered, waiting, offered a seat, or cancelled."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("activity_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)  # Telegram user id
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    sector: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    question: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Position in the waiting list is the order of this time (first come, first served).
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    consent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Profile(Base):
+    """Answers remembered from a user's last sign-up, offered again next time."""
+
+    __tablename__ = "profiles"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    sector: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+
+
+class Notice(Base):
+    """Outbox: a message owed to a user (promotion, offer, cancellation), sent by the bot.
+
+    Written in the same transaction as the change that causes it, so a notice is never lost
+    even when the change comes from the command line or another instance.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+
+class ConversationState(Base):
+    """PTB conversation states, so a restart resumes a sign-up where the user was."""
+
+    __tablename__ = "conversation_states"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+
+
+class UserData(Base):
+    """PTB per-user data (the sign-up draft), as JSON."""
+
+    __tablename__ = "user_data"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    data: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,35 @@
+"""Erasure of everything the bot keeps about one person (GDPR article 17), and retention."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from storage.faq_misses import purge_misses
+from storage.models import ConversationState, UserData
+from storage.registrations import erase_registrations, purge_old_registrations
+from storage.users import delete_user
+
+
+def erase_user(session: Session, telegram_id: int, now: datetime) -> None:
+    # Seats the user held go to the next person waiting before their rows disappear.
+    erase_registrations(session, telegram_id, now)
+    session.execute(delete(UserData).where(UserData.user_id == telegram_id))
+    session.execute(
+        delete(ConversationState).where(
+            ConversationState.key == json.dumps([telegram_id, telegram_id])
+        )
+    )
+    delete_user(session, telegram_id)
+
+
+def apply_retention(
+    session: Session, now: datetime, keep_registrations: timedelta, keep_misses: timedelta
+) -> tuple[int, int]:
+    return (
+        purge_old_registrations(session, keep_registrations, now),
+        purge_misses(session, keep_misses, now),
+    )

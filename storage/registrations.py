@@ -1,0 +1,437 @@
+"""Registration rules: capacity, waiting list, offers, cancellation. Enforced in the database.
+
+Every function runs inside the caller's transaction. `register` locks the activity row first
+(SELECT ... FOR UPDATE on PostgreSQL; on SQLite every transaction takes the write lock at
+BEGIN), so counting the seats and taking one happen together and two people can never both
+get the last seat. The unique constraint on (activity, user) stops double sign-ups even if
+two taps race.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.activities import SEAT_HOLDING, ActivityInfo, Status, get_activity_by_id
+from storage.models import Activity, Notice, Profile, Registration
+
+ACTIVE = ("registered", "waiting", "offered")
+
+
+class Outcome(StrEnum):
+    REGISTERED = "registered"
+    WAITING = "waiting"
+    FULL = "full"  # would have to wait, and the user did not ask for the waiting list
+    ALREADY_REGISTERED = "already_registered"
+    ALREADY_WAITING = "already_waiting"
+    NOT_FOUND = "not_found"
+    CANCELLED_ACTIVITY = "cancelled_activity"
+    NOT_OPEN_YET = "not_open_yet"
+    CLOSED = "closed"
+    PAST = "past"
+
+
+@dataclass(frozen=True)
+class SignupDetails:
+    name: str
+    role: str  # "ouder" or "professional"
+    sector: str | None
+    email: str | None
+    question: str | None
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    outcome: Outcome
+    activity: ActivityInfo | None = None
+    registration_id: int | None = None
+    position: int | None = None  # place in the waiting list, 1 = next in line
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    ok: bool
+    reason: str = ""
+    activity: ActivityInfo | None = None
+
+
+def _locked_activity(session: Session, activity_id: int) -> Activity | None:
+    return session.scalars(
+        select(Activity).where(Activity.id == activity_id).with_for_update()
+    ).one_or_none()
+
+
+def _taken(session: Session, activity_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Registration.activity_id == activity_id, Registration.status.in_(SEAT_HOLDING)
+            )
+        )
+        or 0
+    )
+
+
+def waiting_position(session: Session, registration: Registration) -> int:
+    ahead = session.scalar(
+        select(func.count()).where(
+            Registration.activity_id == registration.activity_id,
+            Registration.status == "waiting",
+            or_(
+                Registration.queued_at < registration.queued_at,
+                and_(
+                    Registration.queued_at == registration.queued_at,
+                    Registration.id < registration.id,
+                ),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def _own(session: Session, activity_id: int, user_id: int) -> Registration | None:
+    return session.scalars(
+        select(Registration).where(
+            Registration.activity_id == activity_id, Registration.user_id == user_id
+        )
+    ).one_or_none()
+
+
+def availability(
+    session: Session, activity: ActivityInfo | None, user_id: int, now: datetime
+) -> SignupResult:
+    """What would happen if the user signed up now (nothing is written)."""
+    if activity is None:
+        return SignupResult(Outcome.NOT_FOUND)
+    if activity.status == Status.CANCELLED:
+        return SignupResult(Outcome.CANCELLED_ACTIVITY, activity)
+    if activity.status != Status.PUBLISHED:
+        return SignupResult(Outcome.NOT_FOUND)
+    if now >= activity.starts_at:
+        return SignupResult(Outcome.PAST, activity)
+    if activity.registration_opens_at and now < activity.registration_opens_at:
+        return SignupResult(Outcome.NOT_OPEN_YET, activity)
+    if now >= activity.closes_at:
+        return SignupResult(Outcome.CLOSED, activity)
+    own = _own(session, activity.id, user_id)
+    if own is not None and own.status in SEAT_HOLDING:
+        return SignupResult(Outcome.ALREADY_REGISTERED, activity, own.id)
+    if own is not None and own.status == "waiting":
+        return SignupResult(
+            Outcome.ALREADY_WAITING, activity, own.id, waiting_position(session, own)
+        )
+    if activity.capacity is not None and activity.places_left == 0:
+        return SignupResult(Outcome.FULL, activity)
+    return SignupResult(Outcome.REGISTERED, activity)
+
+
+def register(
+    session: Session,
+    activity_id: int,
+    user_id: int,
+    details: SignupDetails,
+    now: datetime,
+    *,
+    join_waitlist: bool,
+) -> SignupResult:
+    """Take a seat, or a place on the waiting list if full and `join_waitlist`."""
+    locked = _locked_activity(session, activity_id)
+    if locked is None:
+        return SignupResult(Outcome.NOT_FOUND)
+    activity = get_activity_by_id(session, activity_id)
+    check = availability(session, activity, user_id, now)
+    if check.outcome not in (Outcome.REGISTERED, Outcome.FULL):
+        return check
+    full = locked.capacity is not None and _taken(session, activity_id) >= locked.capacity
+    if full and not join_waitlist:
+        return SignupResult(Outcome.FULL, activity)
+    status = "waiting" if full else "registered"
+    registration = _own(session, activity_id, user_id)
+    if registration is None:
+        registration = Registration(activity_id=activity_id, user_id=user_id)
+        session.add(registration)
+    registration.name = details.name
+    registration.role = details.role
+    registration.sector = details.sector
+    registration.email = details.email
+    registration.question = details.question
+    registration.status = status
+    registration.registered_at = now
+    registration.queued_at = now
+    registration.offer_expires_at = None
+    registration.consent_at = now
+    registration.updated_at = now
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # A parallel tap of the same user won the race: report what they already have.
+        return SignupResult(Outcome.ALREADY_REGISTERED, activity)
+    save_profile(session, user_id, details)
+    position = waiting_position(session, registration) if full else None
+    return SignupResult(
+        Outcome.WAITING if full else Outcome.REGISTERED,
+        get_activity_by_id(session, activity_id),
+        registration.id,
+        position,
+    )
+
+
+def _notice(session: Session, user_id: int, kind: str, activity_id: int, now: datetime) -> None:
+    session.add(Notice(user_id=user_id, kind=kind, activity_id=activity_id, created_at=now))
+
+
+def fill_free_seats(session: Session, activity_id: int, now: datetime) -> list[int]:
+    """Move people up from the waiting list while seats are free. Returns who moved up."""
+    activity = _locked_activity(session, activity_id)
+    if activity is None or activity.status != Status.PUBLISHED or now >= activity.starts_at:
+        return []
+    promoted: list[int] = []
+    while activity.capacity is None or _taken(session, activity_id) < activity.capacity:
+        first = session.scalars(
+            select(Registration)
+            .where(Registration.activity_id == activity_id, Registration.status == "waiting")
+            .order_by(Registration.queued_at, Registration.id)
+            .limit(1)
+        ).first()
+        if first is None:
+            break
+        first.updated_at = now
+        if activity.waitlist_mode == "offer":
+            first.status = "offered"
+            first.offer_expires_at = min(
+                now + timedelta(hours=activity.offer_hours), activity.starts_at
+            )
+            _notice(session, first.user_id, "offered", activity_id, now)
+        else:
+            first.status = "registered"
+            first.registered_at = now
+            _notice(session, first.user_id, "promoted", activity_id, now)
+        session.flush()
+        promoted.append(first.user_id)
+    return promoted
+
+
+def _own_by_id(session: Session, registration_id: int, user_id: int) -> Registration | None:
+    registration = session.get(Registration, registration_id)
+    if registration is None or registration.user_id != user_id:
+        return None
+    return registration
+
+
+def cancel_registration(
+    session: Session, registration_id: int, user_id: int, now: datetime
+) -> ChangeResult:
+    """Give up a seat, a waiting-list place or an offer; the freed seat goes to the next."""
+    registration = _own_by_id(session, registration_id, user_id)
+    if registration is None or registration.status not in ACTIVE:
+        return ChangeResult(False, "not_active")
+    activity = _locked_activity(session, registration.activity_id)
+    assert activity is not None
+    if now >= activity.starts_at and registration.status in SEAT_HOLDING:
+        return ChangeResult(False, "started")
+    registration.status = "cancelled"
+    registration.offer_expires_at = None
+    registration.updated_at = now
+    session.flush()
+    fill_free_seats(session, registration.activity_id, now)
+    return ChangeResult(True, activity=get_activity_by_id(session, registration.activity_id))
+
+
+def claim_offer(
+    session: Session, registration_id: int, user_id: int, now: datetime
+) -> ChangeResult:
+    registration = _own_by_id(session, registration_id, user_id)
+    if registration is None or registration.status != "offered":
+        return ChangeResult(False, "no_offer")
+    if registration.offer_expires_at is not None and now >= registration.offer_expires_at:
+        return ChangeResult(False, "expired")
+    registration.status = "registered"
+    registration.registered_at = now
+    registration.offer_expires_at = None
+    registration.updated_at = now
+    return ChangeResult(True, activity=get_activity_by_id(session, registration.activity_id))
+
+
+def expire_offers(session: Session, now: datetime) -> list[int]:
+    """Offers past their deadline lapse; the seat is offered to the next in line."""
+    expired = list(
+        session.scalars(
+            select(Registration).where(
+                Registration.status == "offered", Registration.offer_expires_at <= now
+            )
+        )
+    )
+    activities: set[int] = set()
+    for registration in expired:
+        registration.status = "cancelled"
+        registration.updated_at = now
+        _notice(session, registration.user_id, "offer_expired", registration.activity_id, now)
+        activities.add(registration.activity_id)
+    session.flush()
+    for activity_id in sorted(activities):
+        fill_free_seats(session, activity_id, now)
+    return [r.user_id for r in expired]
+
+
+@dataclass(frozen=True)
+class UserRegistration:
+    registration_id: int
+    activity: ActivityInfo
+    status: str
+    position: int | None
+    offer_expires_at: datetime | None
+
+
+def user_registrations(session: Session, user_id: int, now: datetime) -> list[UserRegistration]:
+    rows = session.scalars(
+        select(Registration)
+        .join(Activity, Activity.id == Registration.activity_id)
+        .where(
+            Registration.user_id == user_id,
+            Registration.status.in_(ACTIVE),
+            Activity.ends_at > now,
+        )
+        .order_by(Activity.starts_at)
+    ).all()
+    result = []
+    for row in rows:
+        activity = get_activity_by_id(session, row.activity_id)
+        assert activity is not None
+        position = waiting_position(session, row) if row.status == "waiting" else None
+        result.append(
+            UserRegistration(row.id, activity, row.status, position, row.offer_expires_at)
+        )
+    return result
+
+
+def get_user_registration(
+    session: Session, registration_id: int, user_id: int
+) -> UserRegistration | None:
+    row = _own_by_id(session, registration_id, user_id)
+    if row is None:
+        return None
+    activity = get_activity_by_id(session, row.activity_id)
+    assert activity is not None
+    position = waiting_position(session, row) if row.status == "waiting" else None
+    return UserRegistration(row.id, activity, row.status, position, row.offer_expires_at)
+
+
+def save_profile(session: Session, user_id: int, details: SignupDetails) -> None:
+    profile = session.get(Profile, user_id)
+    if profile is None:
+        profile = Profile(user_id=user_id)
+        session.add(profile)
+    profile.name = details.name
+    profile.role = details.role
+    profile.sector = details.sector
+    profile.email = details.email
+
+
+def get_profile(session: Session, user_id: int) -> SignupDetails | None:
+    profile = session.get(Profile, user_id)
+    if profile is None:
+        return None
+    return SignupDetails(profile.name, profile.role, profile.sector, profile.email, None)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    name: str
+    role: str
+    sector: str | None
+    email: str | None
+    question: str | None
+    status: str
+    registered_at: datetime
+    position: int | None
+
+
+def export_registrations(session: Session, slug: str) -> list[ExportRow] | None:
+    activity = session.scalars(select(Activity).where(Activity.slug == slug)).one_or_none()
+    if activity is None:
+        return None
+    rows = session.scalars(
+        select(Registration)
+        .where(Registration.activity_id == activity.id)
+        .order_by(Registration.status != "registered", Registration.queued_at, Registration.id)
+    ).all()
+    return [
+        ExportRow(
+            r.name,
+            r.role,
+            r.sector,
+            r.email,
+            r.question,
+            r.status,
+            r.registered_at,
+            waiting_position(session, r) if r.status == "waiting" else None,
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class NoticeInfo:
+    id: int
+    user_id: int
+    kind: str
+    activity: ActivityInfo
+    registration_id: int | None
+    offer_expires_at: datetime | None
+
+
+def claim_notices(session: Session, now: datetime, limit: int = 100) -> list[NoticeInfo]:
+    """Take pending notices for sending. Claimed before sending: a crash loses, never repeats."""
+    notices = list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.claimed_at.is_(None))
+            .order_by(Notice.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    result = []
+    for notice in notices:
+        notice.claimed_at = now
+        activity = get_activity_by_id(session, notice.activity_id)
+        assert activity is not None
+        own = _own(session, notice.activity_id, notice.user_id)
+        result.append(
+            NoticeInfo(
+                notice.id,
+                notice.user_id,
+                notice.kind,
+                activity,
+                own.id if own else None,
+                own.offer_expires_at if own else None,
+            )
+        )
+    return result
+
+
+def erase_registrations(session: Session, user_id: int, now: datetime) -> None:
+    for registration in session.scalars(
+        select(Registration).where(
+            Registration.user_id == user_id, Registration.status.in_(ACTIVE)
+        )
+    ).all():
+        cancel_registration(session, registration.id, user_id, now)
+    session.execute(delete(Registration).where(Registration.user_id == user_id))
+    session.execute(delete(Notice).where(Notice.user_id == user_id))
+    session.execute(delete(Profile).where(Profile.user_id == user_id))
+
+
+def purge_old_registrations(session: Session, keep: timedelta, now: datetime) -> int:
+    old_activities = select(Activity.id).where(Activity.ends_at < now - keep)
+    session.execute(delete(Notice).where(Notice.activity_id.in_(old_activities)))
+    result = session.execute(
+        delete(Registration).where(Registration.activity_id.in_(old_activities))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

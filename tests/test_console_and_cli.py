@@ -1,0 +1,113 @@
+"""`mao-bot console` piped, and `mao-bot faq match`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mao_bot() -> list[str]:
+    """The installed console script when there is one, as README tells people to run it."""
+    script = Path(sys.executable).parent / "mao-bot"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("mao-bot")
+    return [found] if found else [sys.executable, "-m", "bot.cli"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"storage:\n  url: sqlite:///{tmp_path / 'console.sqlite3'}\n"
+        f"activities:\n  file: {ROOT / 'activities.yaml'}\n",
+        encoding="utf-8",
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    environment["MAO_CONFIG"] = str(config)
+    return environment
+
+
+def run(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*mao_bot(), *args], input=stdin, capture_output=True, text=True, env=env, cwd=ROOT,
+        timeout=180,
+    )
+
+
+def test_console_piped_answers_and_falls_back(env: dict[str, str]) -> None:
+    result = run(["console"], "wat is een fieldlab\nhoe laat is het in Tokio\n", env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "> wat is een fieldlab" in out
+    fieldlab_part = out.split("> hoe laat is het in Tokio")[0]
+    assert "fieldlab" in fieldlab_part.lower() and "bot>" in fieldlab_part
+    fallback_part = out.split("> hoe laat is het in Tokio")[1]
+    assert "metandereogen@vng.nl" in fallback_part
+    assert "<b>" not in out  # HTML is rendered as plain text
+
+
+def test_console_buttons_and_signup(env: dict[str, str]) -> None:
+    script = "\n".join(
+        [
+            "/agenda",
+            "#1",  # the first "Aanmelden" button
+            "#1",  # role: ouder
+            "Anna de Vries",
+            "#1",  # skip e-mail
+            "#1",  # no question
+            "#1",  # consent
+            "#1",  # confirm
+            "/mijnaanmeldingen",
+            "#9",
+        ]
+    )
+    result = run(["console", "--user-id", "4242"], script + "\n", env)
+    assert result.returncode == 0, result.stderr
+    assert "[1] Aanmelden:" in result.stdout
+    assert "Je bent aangemeld" in result.stdout
+    assert "📎 mao-" in result.stdout and ".ics" in result.stdout
+    assert "✅ Aangemeld" in result.stdout
+    assert "geen knop met dat nummer" in result.stdout
+    export = run(["export", "registrations", "fieldlab-interprofessioneel-samenwerken"], "", env)
+    assert "Anna de Vries" in export.stdout
+
+
+def test_console_in_english(env: dict[str, str]) -> None:
+    result = run(["console", "--lang", "en"], "/start\n", env)
+    assert result.returncode == 0
+    assert "Hi Test!" in result.stdout
+
+
+def test_run_without_token_is_one_clear_line(env: dict[str, str]) -> None:
+    result = run(["run"], "", env)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr
+
+
+def test_faq_match_json(env: dict[str, str]) -> None:
+    result = run(
+        ["faq", "match", "--json"], "wie betaalt met andere ogen\n\nvertel eens een mop\n", env
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["question"] == "wie betaalt met andere ogen"
+    assert lines[0]["id"] == "opdrachtgevers"
+    assert lines[0]["band"] == "answer"
+    assert set(lines[0]) == {"question", "id", "score", "band"}
+    assert lines[1]["id"] is None and lines[1]["band"] in {"fallback", "suggest"}
+
+
+def test_db_upgrade(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["db", "upgrade"], "", env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "console.sqlite3").exists()
