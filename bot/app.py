@@ -21,8 +21,9 @@ from telegram.ext import (
 from bot.commands import register_command_menus
 from bot.notices import deliver_notices, expire_offers_job
 from bot.persistence import SqlPersistence
+from bot.reminders import refresh_reminders, sweep_reminders
 from bot.services import Services
-from handlers import agenda, basics, errors, faq, mine, privacy, signup
+from handlers import agenda, basics, errors, faq, mine, privacy, reminders, signup
 from handlers.context import SERVICES_KEY, MaoContext
 from storage.activities import read_activity_file, upsert_activities
 from storage.db import safe_url
@@ -64,6 +65,7 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     application.add_handlers(basics.build_handlers())
     application.add_handlers(agenda.build_handlers())
     application.add_handlers(mine.build_handlers())
+    application.add_handlers(reminders.build_handlers())
     application.add_handlers(privacy.build_handlers())
     # Free text is a question for the FAQ, after every command and button above.
     application.add_handlers(faq.build_handlers())
@@ -94,6 +96,7 @@ def schedule_jobs(application: MaoApplication) -> None:
     # truth, so these only need to look regularly.
     job_queue.run_repeating(deliver_notices, interval=15, first=1, name="notices")
     job_queue.run_repeating(expire_offers_job, interval=60, first=5, name="offer-expiry")
+    job_queue.run_repeating(sweep_reminders, interval=60, first=60, name="reminder-sweep")
     job_queue.run_repeating(retention_job, interval=timedelta(days=1), first=60, name="retention")
 
 
@@ -101,6 +104,8 @@ async def _post_init(application: MaoApplication) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
     await register_command_menus(application.bot, services)
     schedule_jobs(application)
+    planned = refresh_reminders(application)
+    logger.info("%d reminders planned", planned)
 
 
 async def _post_shutdown(application: MaoApplication) -> None:

@@ -7,7 +7,6 @@ environment only.
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,13 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from storage.durations import parse_duration
+
 DEFAULT_CONFIG_NAME = "config.yaml"
 PACKAGED_FAQ = Path(__file__).resolve().parent.parent / "faq" / "content"
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_ISO_DURATION = re.compile(
-    r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
-)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class ConfigError(Exception):
@@ -41,23 +37,6 @@ def _timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone '{value}'") from None
     return value
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90s', '15m', '2h', '2d', '1w' or ISO-8601 ('PT2H', 'P2D')."""
-    short = _DURATION.match(text)
-    if short:
-        return timedelta(**{_UNITS[short.group(2)]: int(short.group(1))})
-    iso = _ISO_DURATION.match(text.strip().upper())
-    if iso and any(iso.groupdict().values()):
-        parts = {k: int(v) for k, v in iso.groupdict().items() if v}
-        return timedelta(
-            days=parts.get("d", 0),
-            hours=parts.get("h", 0),
-            minutes=parts.get("m", 0),
-            seconds=parts.get("s", 0),
-        )
-    raise ValueError(f"'{text}' is not a duration (write e.g. 90s, 15m, 2h, 2d or PT2H)")
 
 
 def _duration(value: str) -> str:
@@ -127,6 +106,10 @@ class SignupConfig(_Section):
 class RemindersConfig(_Section):
     offsets: tuple[Duration, ...] = ("2d", "2h")
     misfire_grace: Duration = "12h"
+
+    @property
+    def default_offsets(self) -> list[timedelta]:
+        return [parse_duration(offset) for offset in self.offsets]
 
 
 class BroadcastConfig(_Section):

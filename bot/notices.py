@@ -85,4 +85,7 @@ async def expire_offers_job(context: CallbackContext[Any, Any, Any, Any]) -> Non
         expired = expire_offers(session, services.now())
     if expired:
         logger.info("%d seat offers expired", len(expired))
+        from bot.reminders import refresh_reminders  # late: reminders imports handlers too
+
+        refresh_reminders(context.application)
     await deliver_notices(context)

@@ -2,18 +2,25 @@
 
 The matcher is lexical and built once from the FAQ content: every phrasing (question and
 alternatives, Dutch and English), the keywords and, with less credit, the answers. A question
-is normalised, split into words, stop words are dropped, Dutch compounds are joined or split
-against the FAQ's own vocabulary, separable verbs are put back together ("meld ... af" ->
-"afmeld"), typos are corrected onto that vocabulary and synonyms from the content's table are
-folded together. Each entry then gets a 0-100 score from
+is normalised, split into words and stop words are dropped; Dutch compounds are joined or split
+against the FAQ's own vocabulary ("inspiratie regio's"), separable verbs are put back together
+("meld ... af" -> "afmeld"), typos are corrected onto that vocabulary and the content's synonym
+groups are folded onto one term each. Each entry then gets a 0-100 score from
 
 * IDF-weighted coverage of the question's words by everything the entry says,
-* the best single phrasing (recall of the question and precision of the phrasing), and
+* the best single phrasing (recall of the question, precision of the phrasing), and
 * a fuzzy string similarity with the best phrasing.
 
-Words the FAQ never uses weigh against every entry, so "hoeveel geld krijgt MAO" does not
-reach the answer band just because "MAO" matches. Every question is analysed with a Dutch and
-an English stemmer and the better view wins, so nobody has to guess the language.
+Words naming the bot's actions (aanmelden, afmelden, agenda, ...) weigh more, so "ik wil me
+aanmelden voor de masterclass" is about signing up. Knowing what it does not know:
+
+* words the FAQ never uses weigh against every entry, so one matching topic word is not enough;
+* a question of generic words only ("hoe gaat het met je") has too little evidence to score;
+* questions about facts the sources never give (prices, budgets, parking, weather, one child's
+  school) are marked down unless the entry itself talks about that very thing.
+
+Every question is analysed with a Dutch and an English stemmer and the better view wins, so
+nobody has to guess the language.
 """
 
 from __future__ import annotations
@@ -162,7 +169,7 @@ _INTENT_WORDS = _word_set(
     aanmelden aanmelding inschrijven inschrijving opgeven registreren afmelden afmelding
     annuleren uitschrijven agenda binnenkort gepland komende wanneer herinnering herinneringen
     reminder reminders signup sign register registration cancel unsubscribe upcoming schedule
-    events privacy gegevens data contact mailen email
+    events privacy gegevens data contact
     """
 )
 
@@ -181,6 +188,11 @@ _UNANSWERABLE_WORDS = _word_set(
 # Compounds starting with one of these are about the same thing ("parkeergelegenheid").
 _UNANSWERABLE_PREFIXES = tuple(sorted(w for w in _UNANSWERABLE_WORDS if len(w) >= 5))
 _AMOUNT_WORDS = frozenset({"hoeveel", "much"})
+# "Welke school past bij mijn dochter?": advice about one child's school is never in the FAQ.
+_WHICH_WORDS = frozenset({"welke", "which", "what"})
+_SCHOOL_WORDS = frozenset(
+    {"school", "scholen", "schools", "basisschool", "middelbare", "secondary", "primary"}
+)
 _MONEY_WORDS = frozenset(
     {"geld", "euro", "euros", "budget", "kosten", "kost", "money", "funding", "bedrag", "cost"}
 )
@@ -191,7 +203,7 @@ _PARTICLES = ("aan", "af", "in", "op", "uit", "mee", "terug", "door", "bij", "to
 # The programme's own name, however it is written.
 _BUILTIN_SYNONYMS: tuple[tuple[str, ...], ...] = (("mao", "met andere ogen", "metandereogen"),)
 
-# --- scoring constants (tuned on the dev sample) ------------------------------------------------
+# --- scoring constants (tuned on faq-dev.yaml and a private sample, never the held-out set) --
 
 _UNKNOWN_WEIGHT = 2.6  # a word the FAQ never uses counts like a rare word that nothing matches
 _INTENT_FACTOR = 3.0
@@ -252,6 +264,13 @@ def _words(text: str) -> list[str]:
     return normalise(_TAG.sub(" ", html.unescape(text))).split()
 
 
+def _asks_which_school(words: list[str]) -> bool:
+    return any(
+        word in _WHICH_WORDS and not _SCHOOL_WORDS.isdisjoint(words[i + 1 : i + 3])
+        for i, word in enumerate(words)
+    )
+
+
 def _verb_variants(word: str) -> list[str]:
     """Infinitive-like forms of a Dutch first-person verb ("schrijf" -> "schrijven")."""
     variants = [word, word + "en"]
@@ -269,228 +288,14 @@ def _verb_variants(word: str) -> list[str]:
     return variants
 
 
-class _Index:
-    """All lookup tables for one stemmer."""
-
-    def __init__(
-        self,
-        stem: Callable[[str], str],
-        content: FaqContent,
-        surface: frozenset[str],
-        joinable: frozenset[str],
-    ) -> None:
-        self.stem = stem
-        self._joinable_stems = frozenset(stem(w) for w in joinable)
-        self._synonym_single: dict[str, str] = {}
-        self._synonym_phrase: dict[tuple[str, ...], str] = {}
-        self._build_synonyms((*_BUILTIN_SYNONYMS, *content.synonyms))
-        self.known: set[str] = set()
-        for word in surface:
-            self.known.update(self.fold([word]))
-        self._splits = {w: s for w in surface if (s := self.split(w, surface)) is not None}
-        self.entry_terms: list[dict[str, float]] = []
-        self.main_terms: list[frozenset[str]] = []
-        self.phrasings: list[_Phrasing] = []
-        self.intent_terms = frozenset(self.fold(sorted(_INTENT_WORDS)))
-        self.unanswerable_terms = frozenset(self.fold(sorted(_UNANSWERABLE_WORDS)))
-        self.money_terms = frozenset(self.fold(sorted(_MONEY_WORDS)))
-        self.soft_terms = frozenset(self.fold(sorted(_SOFT_WORDS)))
-        self.programme_term = self.fold(["mao"])[0]
-        self._index(content)
-
-    # -- building ------------------------------------------------------------------------------
-
-    def _build_synonyms(self, groups: Iterable[Sequence[str]]) -> None:
-        parent: dict[str, str] = {}
-
-        def find(key: str) -> str:
-            while parent.setdefault(key, key) != key:
-                key = parent[key]
-            return key
-
-        members: list[tuple[str, ...]] = []
-        for group in groups:
-            keys = [tuple(self.stem(w) for w in self._join(_words(m))) for m in group]
-            keys = [k for k in keys if k]
-            members += keys
-            for other in keys[1:]:
-                parent[find(" ".join(other))] = find(" ".join(keys[0]))
-        for key in members:
-            canonical = "~" + find(" ".join(key))
-            if len(key) == 1:
-                self._synonym_single[key[0]] = canonical
-            else:
-                self._synonym_phrase[key] = canonical
-
-    def split(self, word: str, surface: frozenset[str]) -> tuple[str, str] | None:
-        """Split a compound into two words the FAQ uses ("ouderbetrokkenheid")."""
-        if len(word) < 7 or word.isdigit():
-            return None
-        best: tuple[str, str] | None = None
-        for cut in range(3, len(word) - 2):
-            left, right = word[:cut], word[cut:]
-            if left not in surface and not (left.endswith("s") and left[:-1] in surface):
-                continue
-            if right in _STOP_WORDS or left in _STOP_WORDS or right not in surface:
-                continue
-            if best is None or min(len(left), len(right)) > min(map(len, best)):
-                best = (left, right)
-        return best
-
-    def _index(self, content: FaqContent) -> None:
-        for number, entry in enumerate(content.entries):
-            credits: dict[str, float] = {}
-            main: set[str] = set()
-            texts = [entry.nl.question, entry.en.question, *entry.nl.alternatives]
-            texts += entry.en.alternatives
-            phrasing_terms: list[tuple[list[str], str]] = []
-            for text in texts:
-                words = self.content_words(_words(text))
-                terms = self.fold(words)
-                phrasing_terms.append((terms, " ".join(words)))
-                self._credit(credits, words, terms, 1.0)
-            for keyword in entry.keywords:
-                words = self.content_words(_words(keyword))
-                self._credit(credits, words, self.fold(words), 1.0)
-            main.update(t for t, c in credits.items() if c >= 1.0)
-            for localised in (entry.nl, entry.en):
-                words = self.content_words(_words(localised.answer))
-                self._credit(credits, words, self.fold(words), _ANSWER_CREDIT)
-            self.entry_terms.append(credits)
-            self.main_terms.append(frozenset(main))
-            self.phrasings += [
-                _Phrasing(number, {t: 0.0 for t in terms}, 0.0, text)
-                for terms, text in phrasing_terms
-                if terms
-            ]
-        count = len(self.entry_terms)
-        frequency: dict[str, float] = {}
-        for credits in self.entry_terms:
-            for term, credit in credits.items():
-                frequency[term] = frequency.get(term, 0.0) + min(1.0, 2 * credit)
-        self.idf = {
-            term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency.items()
-        }
-        self.phrasings = [
-            _Phrasing(p.entry, w, sum(w.values()), p.text)
-            for p in self.phrasings
-            if (w := {t: self.idf.get(t, 0.0) for t in p.weights})
-        ]
-        self.by_term: dict[str, list[int]] = {}
-        for position, phrasing in enumerate(self.phrasings):
-            for term in phrasing.weights:
-                self.by_term.setdefault(term, []).append(position)
-
-    def _credit(
-        self, credits: dict[str, float], words: list[str], terms: list[str], credit: float
-    ) -> None:
-        for term in terms:
-            credits[term] = max(credits.get(term, 0.0), credit)
-        for word in words:
-            parts = self._splits.get(word)
-            if parts is not None:
-                for term in self.fold(list(parts)):
-                    credits[term] = max(credits.get(term, 0.0), credit * _PART_CREDIT)
-
-    # -- analysis ------------------------------------------------------------------------------
-
-    def weight(self, term: str) -> float:
-        weight = self.idf.get(term, 0.0)
-        if term in self.intent_terms:
-            return weight * _INTENT_FACTOR
-        if term in self.soft_terms or term.isdigit():
-            return weight * _SOFT_FACTOR
-        return weight
-
-    def _join(self, words: list[str]) -> list[str]:
-        """Join neighbours that the FAQ writes as one word ("inspiratie regio's", "doen-dag")."""
-        out: list[str] = []
-        i = 0
-        while i < len(words):
-            for size in (3, 2):
-                if i + size <= len(words):
-                    joined = "".join(words[i : i + size])
-                    if self._joinable(joined):
-                        out.append(joined)
-                        i += size
-                        break
-            else:
-                out.append(words[i])
-                i += 1
-        return out
-
-    def content_words(self, words: list[str]) -> list[str]:
-        """Join compounds and separable verbs, then drop stop words (surface forms)."""
-        words = self._join(words)
-        particles = [i for i, w in enumerate(words) if w in _PARTICLES]
-        used: set[int] = set()
-        if particles:
-            for i, word in enumerate(words):
-                if word in _STOP_WORDS or word in _PARTICLES:
-                    continue
-                for p in particles:
-                    if p in used:
-                        continue
-                    joined = self._particle_verb(words[p], word)
-                    if joined is not None:
-                        words[i] = joined
-                        used.add(p)
-                        break
-        phrase_words = self._phrase_positions(words)
-        return [
-            w
-            for i, w in enumerate(words)
-            if i in phrase_words or (w not in _STOP_WORDS and i not in used)
-        ]
-
-    def _joinable(self, word: str) -> bool:
-        # Stemming is slow (pure Python) and stems are prefixes that drop at most a few letters,
-        # so most candidates are ruled out by set lookups alone.
-        size = len(word)
-        if not any(word[:n] in self._joinable_stems for n in range(max(1, size - 5), size + 1)):
-            return False
-        return self.stem(word) in self._joinable_stems
-
-    def _particle_verb(self, particle: str, word: str) -> str | None:
-        for variant in _verb_variants(word):
-            candidate = particle + variant
-            if self._joinable(candidate):
-                return candidate
-        return None
-
-    def _phrase_positions(self, words: list[str]) -> set[int]:
-        """Positions covered by a multi-word synonym ("sign up"), kept despite stop words."""
-        if not self._synonym_phrase:
-            return set()
-        stems = [self.stem(w) for w in words]
-        covered: set[int] = set()
-        for key in self._synonym_phrase:
-            size = len(key)
-            for i in range(len(stems) - size + 1):
-                if tuple(stems[i : i + size]) == key:
-                    covered.update(range(i, i + size))
-        return covered
-
-    def fold(self, words: list[str]) -> list[str]:
-        """Stem and fold synonyms into one canonical term each."""
-        return [term for term, _ in self.fold_words(words)]
-
-    def fold_words(self, words: list[str]) -> list[tuple[str, str]]:
-        """(term, the words it came from) for each term: stems, synonyms folded together."""
-        stems = [self.stem(w) for w in words]
-        terms: list[tuple[str, str]] = []
-        i = 0
-        while i < len(stems):
-            for size in (3, 2):
-                key = self._synonym_phrase.get(tuple(stems[i : i + size]))
-                if key is not None and i + size <= len(stems):
-                    terms.append((key, " ".join(words[i : i + size])))
-                    i += size
-                    break
-            else:
-                terms.append((self._synonym_single.get(stems[i], stems[i]), words[i]))
-                i += 1
-        return terms
+def _with_misspellings(words: frozenset[str], surface: frozenset[str]) -> list[str]:
+    """`words` plus the FAQ's own misspellings of them (alternatives like "afmleden")."""
+    found = set(words)
+    for word in words:
+        if len(word) >= 6:
+            near = process.extract(word, surface, scorer=OSA.distance, score_cutoff=1, limit=None)
+            found.update(choice for choice, _, _ in near)
+    return sorted(found)
 
 
 class _Vocabulary:
@@ -535,6 +340,225 @@ class _Vocabulary:
         return best
 
 
+class _Index:
+    """Every lookup table for one stemmer: terms per entry, phrasings, IDF, synonyms."""
+
+    def __init__(
+        self, stem: Callable[[str], str], content: FaqContent, vocabulary: _Vocabulary
+    ) -> None:
+        self.stem = stem
+        self._surface = vocabulary.surface
+        self._joinable_stems = frozenset(stem(w) for w in vocabulary.joinable)
+        self._synonym_single: dict[str, str] = {}
+        self._synonym_phrase: dict[tuple[str, ...], str] = {}
+        self._build_synonyms((*_BUILTIN_SYNONYMS, *content.synonyms))
+        self._phrase_sizes = sorted({len(k) for k in self._synonym_phrase}, reverse=True)
+        self._splits = {w: s for w in self._surface if (s := self.split(w)) is not None}
+        self.intent_terms = frozenset(self.fold(_with_misspellings(_INTENT_WORDS, self._surface)))
+        self.unanswerable_terms = frozenset(self.fold(sorted(_UNANSWERABLE_WORDS)))
+        self.money_terms = frozenset(self.fold(sorted(_MONEY_WORDS)))
+        self.soft_terms = frozenset(self.fold(sorted(_SOFT_WORDS)))
+        self.programme_term = self.fold(["mao"])[0]
+        self._index(content)
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _build_synonyms(self, groups: Iterable[Sequence[str]]) -> None:
+        """Fold every member of a group (and of groups sharing a member) onto one term."""
+        parent: dict[str, str] = {}
+
+        def find(key: str) -> str:
+            while parent.setdefault(key, key) != key:
+                key = parent[key]
+            return key
+
+        members: list[tuple[str, ...]] = []
+        for group in groups:
+            keys = [tuple(self.stem(w) for w in self._join(_words(m))) for m in group]
+            keys = [k for k in keys if k]
+            members += keys
+            for other in keys[1:]:
+                parent[find(" ".join(other))] = find(" ".join(keys[0]))
+        for key in members:
+            canonical = "~" + find(" ".join(key))
+            if len(key) == 1:
+                self._synonym_single[key[0]] = canonical
+            else:
+                self._synonym_phrase[key] = canonical
+
+    def _index(self, content: FaqContent) -> None:
+        self.entry_terms: list[dict[str, float]] = []  # term -> credit, per entry
+        self.main_terms: list[frozenset[str]] = []  # terms of phrasings and keywords
+        phrasings: list[tuple[int, list[str], str]] = []
+        for number, entry in enumerate(content.entries):
+            credits: dict[str, float] = {}
+            for text in (
+                entry.nl.question,
+                entry.en.question,
+                *entry.nl.alternatives,
+                *entry.en.alternatives,
+            ):
+                words = self.content_words(_words(text))
+                terms = self.fold(words)
+                if terms:
+                    phrasings.append((number, terms, " ".join(words)))
+                self._credit(credits, words, terms, 1.0)
+            for keyword in entry.keywords:
+                words = self.content_words(_words(keyword))
+                self._credit(credits, words, self.fold(words), 1.0)
+            self.main_terms.append(frozenset(t for t, c in credits.items() if c >= 1.0))
+            for localised in (entry.nl, entry.en):
+                words = self.content_words(_words(localised.answer))
+                self._credit(credits, words, self.fold(words), _ANSWER_CREDIT)
+            self.entry_terms.append(credits)
+        count = len(self.entry_terms)
+        frequency: dict[str, float] = {}
+        for credits in self.entry_terms:
+            for term, credit in credits.items():
+                frequency[term] = frequency.get(term, 0.0) + min(1.0, 2 * credit)
+        self.idf = {
+            term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency.items()
+        }
+        self.phrasings: list[_Phrasing] = []
+        self.by_term: dict[str, list[int]] = {}
+        for number, terms, text in phrasings:
+            weights = {t: self.idf[t] for t in terms}
+            for term in weights:
+                self.by_term.setdefault(term, []).append(len(self.phrasings))
+            self.phrasings.append(_Phrasing(number, weights, sum(weights.values()), text))
+
+    def _credit(
+        self, credits: dict[str, float], words: list[str], terms: list[str], credit: float
+    ) -> None:
+        for term in terms:
+            credits[term] = max(credits.get(term, 0.0), credit)
+        for word in words:
+            parts = self._splits.get(word)
+            if parts is not None:
+                for term in self.fold(list(parts)):
+                    credits[term] = max(credits.get(term, 0.0), credit * _PART_CREDIT)
+
+    # -- analysis ------------------------------------------------------------------------------
+
+    def known(self, term: str) -> bool:
+        return term in self.idf
+
+    def generic(self, term: str) -> bool:
+        return term in self.soft_terms or term.isdigit()
+
+    def weight(self, term: str) -> float:
+        weight = self.idf.get(term, 0.0)
+        if term in self.intent_terms:
+            return weight * _INTENT_FACTOR
+        return weight * _SOFT_FACTOR if self.generic(term) else weight
+
+    def split(self, word: str) -> tuple[str, str] | None:
+        """Split a compound into two words the FAQ uses ("ouderbetrokkenheid")."""
+        if len(word) < 7 or word.isdigit():
+            return None
+        surface = self._surface
+        best: tuple[str, str] | None = None
+        for cut in range(3, len(word) - 2):
+            left, right = word[:cut], word[cut:]
+            if left not in surface and not (left.endswith("s") and left[:-1] in surface):
+                continue
+            if right in _STOP_WORDS or left in _STOP_WORDS or right not in surface:
+                continue
+            if best is None or min(len(left), len(right)) > min(map(len, best)):
+                best = (left, right)
+        return best
+
+    def content_words(self, words: list[str]) -> list[str]:
+        """Join compounds and separable verbs, then drop stop words (surface forms)."""
+        words = self._join(words)
+        particles = [i for i, w in enumerate(words) if w in _PARTICLES]
+        used: set[int] = set()
+        for i, word in enumerate(words):
+            if not particles or word in _STOP_WORDS or word in _PARTICLES:
+                continue
+            for p in particles:
+                if p not in used and (joined := self._particle_verb(words[p], word)):
+                    words[i] = joined
+                    used.add(p)
+                    break
+        in_phrase = set[int]()
+        for start, size, _ in self._phrases(words):
+            in_phrase.update(range(start, start + size))
+        return [
+            w
+            for i, w in enumerate(words)
+            if i in in_phrase or (w not in _STOP_WORDS and i not in used)
+        ]
+
+    def fold(self, words: list[str]) -> list[str]:
+        """Stem and fold synonyms into one canonical term each."""
+        return [term for term, _ in self.fold_words(words)]
+
+    def fold_words(self, words: list[str]) -> list[tuple[str, str]]:
+        """(term, the words it came from) for each term: stems, synonyms folded together."""
+        phrases = {start: (size, key) for start, size, key in self._phrases(words)}
+        terms: list[tuple[str, str]] = []
+        i = 0
+        while i < len(words):
+            if i in phrases:
+                size, key = phrases[i]
+                terms.append((key, " ".join(words[i : i + size])))
+                i += size
+            else:
+                stem = self.stem(words[i])
+                terms.append((self._synonym_single.get(stem, stem), words[i]))
+                i += 1
+        return terms
+
+    def _phrases(self, words: list[str]) -> list[tuple[int, int, str]]:
+        """(start, size, term) of multi-word synonyms ("sign up"), longest first, no overlap."""
+        if not self._phrase_sizes or len(words) < 2:
+            return []
+        stems = [self.stem(w) for w in words]
+        found: list[tuple[int, int, str]] = []
+        i = 0
+        while i < len(stems):
+            for size in self._phrase_sizes:
+                key = self._synonym_phrase.get(tuple(stems[i : i + size]))
+                if key is not None and i + size <= len(stems):
+                    found.append((i, size, key))
+                    i += size
+                    break
+            else:
+                i += 1
+        return found
+
+    def _join(self, words: list[str]) -> list[str]:
+        """Join neighbours that the FAQ writes as one word ("inspiratie regio's", "doen-dag")."""
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            for size in (3, 2):
+                joined = "".join(words[i : i + size])
+                if i + size <= len(words) and self._joinable(joined):
+                    out.append(joined)
+                    i += size
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
+    def _joinable(self, word: str) -> bool:
+        # Stemming is slow (pure Python) and stems are prefixes that drop at most a few letters,
+        # so most candidates are ruled out by set lookups alone.
+        size = len(word)
+        if not any(word[:n] in self._joinable_stems for n in range(max(1, size - 5), size + 1)):
+            return False
+        return self.stem(word) in self._joinable_stems
+
+    def _particle_verb(self, particle: str, word: str) -> str | None:
+        for variant in _verb_variants(word):
+            if self._joinable(candidate := particle + variant):
+                return candidate
+        return None
+
+
 class FaqMatcher:
     """Scores a question against every FAQ entry; build once, call `match` many times."""
 
@@ -542,9 +566,8 @@ class FaqMatcher:
         self._ids = content.ids
         self._thresholds = thresholds
         self._vocabulary = _Vocabulary(content)
-        vocabulary = self._vocabulary
         self._indexes = [
-            _Index(_Stemmer(algorithm), content, vocabulary.surface, vocabulary.joinable)
+            _Index(_Stemmer(algorithm), content, self._vocabulary)
             for algorithm in ("dutch_porter", "english")
         ]
 
@@ -584,7 +607,7 @@ class FaqMatcher:
         unanswerable: set[str] = set()
         evidence = 0.0
         for term, word in index.fold_words(index.content_words(words)):
-            if term in index.known:
+            if index.known(term):
                 known = [_Term(term, index.weight(term))]
             elif word.isdigit() or word in _SOFT_WORDS or term in index.soft_terms:
                 continue
@@ -595,7 +618,7 @@ class FaqMatcher:
                 known = self._repair(index, word)
             if known:
                 terms += known
-                evidence += sum(t.weight for t in known if t.term not in index.soft_terms)
+                evidence += sum(t.weight for t in known if not index.generic(t.term))
             else:
                 terms.append(_Term(term, _UNKNOWN_WEIGHT, 0.0))
             fuzzy_words.append(word)
@@ -603,21 +626,23 @@ class FaqMatcher:
         unanswerable |= found & index.unanswerable_terms
         if found & index.money_terms and not _AMOUNT_WORDS.isdisjoint(words):
             unanswerable.add("~amount-of-money")  # budgets are never in the sources
+        if _asks_which_school(words):
+            unanswerable.add("~school-choice")
         if index.programme_term in found:
             evidence += _PROGRAMME_EVIDENCE
         return _Query(tuple(terms), " ".join(fuzzy_words), frozenset(unanswerable), evidence)
 
     def _repair(self, index: _Index, word: str) -> list[_Term]:
         """Terms for a word the FAQ does not use: a compound of its words, or a typo."""
-        parts = index.split(word, self._vocabulary.surface)
+        parts = index.split(word)
         if parts is not None:
             terms = index.fold(list(parts))
-            if all(t in index.known for t in terms):
+            if all(index.known(t) for t in terms):
                 return [_Term(t, index.weight(t), _SPLIT_CREDIT) for t in terms]
         corrected = self._vocabulary.correct(word) if len(word) >= 5 else None
         if corrected is not None:
             (fixed,) = index.fold([corrected])
-            if fixed in index.known:
+            if index.known(fixed):
                 return [_Term(fixed, index.weight(fixed), _TYPO_CREDIT)]
         return []
 
@@ -660,10 +685,14 @@ class FaqMatcher:
         confidence = min(1.0, query.evidence / _MIN_EVIDENCE)
         scores = []
         for number in range(count):
-            score = confidence * 100 * (
-                _COVERAGE_SHARE * min(1.0, coverage[number] / total)
-                + _PHRASING_SHARE * best_phrasing[number]
-                + _FUZZY_SHARE * fuzzy[number]
+            score = (
+                confidence
+                * 100
+                * (
+                    _COVERAGE_SHARE * min(1.0, coverage[number] / total)
+                    + _PHRASING_SHARE * best_phrasing[number]
+                    + _FUZZY_SHARE * fuzzy[number]
+                )
             )
             if query.unanswerable - index.main_terms[number]:
                 score *= _UNANSWERABLE_FACTOR

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.notices import deliver_notices
+from bot.reminders import refresh_reminders
 from handlers.activity_text import describe, moment
 from handlers.context import Handlers, MaoContext
 from handlers.replies import Button, close_buttons, keyboard, reply
@@ -131,6 +132,7 @@ async def do_cancel(update: Update, context: MaoContext) -> None:
         await reply(update, context, context.text(key))
         return
     assert result.activity is not None
+    refresh_reminders(context.application, result.activity.id)
     language = context.cached_language or services.catalogue.default
     key = {"leave": "mine_left", "decline": "offer_declined"}.get(action, "mine_cancelled")
     await reply(update, context, context.text(key, title=result.activity.title(language)))
@@ -160,6 +162,7 @@ async def claim(update: Update, context: MaoContext) -> None:
         key = "offer_expired_claim" if result.reason == "expired" else "offer_gone"
         await reply(update, context, context.text(key))
         return
+    refresh_reminders(context.application, result.activity.id)
     language = context.cached_language or services.catalogue.default
     await reply(
         update, context, context.text("signup_done", title=result.activity.title(language))

@@ -26,12 +26,13 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.calendar import activity_ics, ics_filename
-from bot.config import parse_duration
 from bot.i18n import Html
+from bot.reminders import refresh_reminders
 from handlers.activity_text import describe
 from handlers.context import Handlers, MaoContext
 from handlers.replies import Button, close_buttons, keyboard, one_per_row, reply
 from storage.activities import ActivityInfo, get_activity, upcoming_activities
+from storage.durations import parse_duration
 from storage.registrations import (
     Outcome,
     SignupDetails,
@@ -454,6 +455,8 @@ async def confirm(update: Update, context: MaoContext) -> int:
         )
     _forget_draft(context)
     activity = result.activity
+    if activity is not None:
+        refresh_reminders(context.application, activity.id)
     if result.outcome is Outcome.REGISTERED and activity and result.registration_id:
         await reply(
             update, context, context.text("signup_done", title=activity.title(_language(context)))

@@ -10,10 +10,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from storage.durations import parse_duration
 from storage.models import Activity, Notice, Registration
 
 
@@ -79,6 +87,13 @@ class ActivitySpec(BaseModel):
     reminders: tuple[str, ...] | None = None
     sample: bool = False
 
+    @field_validator("reminders")
+    @classmethod
+    def _durations(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for item in value or ():
+            parse_duration(item)
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> ActivitySpec:
         if self.ends_at <= self.starts_at:
@@ -117,6 +132,13 @@ def read_activity_file(path: Path) -> ActivityFile:
     if duplicates:
         raise ActivityFileError(path, [f"duplicate slug '{s}'" for s in duplicates])
     return parsed
+
+
+def _offsets_text(offsets: tuple[str, ...] | None) -> str | None:
+    """Stored as seconds ("172800,7200"); None means the configured default."""
+    if offsets is None:
+        return None
+    return ",".join(str(int(parse_duration(o).total_seconds())) for o in offsets)
 
 
 def _aware(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
@@ -161,7 +183,7 @@ def upsert_activities(
             "status": spec.status.value,
             "waitlist_mode": spec.waitlist_mode.value,
             "offer_hours": spec.offer_hours,
-            "reminder_offsets": ",".join(spec.reminders) if spec.reminders is not None else None,
+            "reminder_offsets": _offsets_text(spec.reminders),
             "is_sample": spec.sample,
         }
         activity = session.scalars(

@@ -159,3 +159,50 @@ class UserData(Base):
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     data: Mapped[str] = mapped_column(Text)
+
+
+class Reminder(Base):
+    """One planned reminder for one registration. The row is the plan; the scheduler follows."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("registration_id", "offset_seconds"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    offset_seconds: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # planned -> sending -> sent; or skipped / cancelled. "sending" is never retried.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Broadcast(Base):
+    """An organiser's announcement; its deliveries are fixed when it is confirmed."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    audience: Mapped[str] = mapped_column(String(32))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # sending, done
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_message_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Delivery(Base):
+    """One recipient of one broadcast: pending, sent, blocked or failed."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("broadcast_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

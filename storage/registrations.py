@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.activities import SEAT_HOLDING, ActivityInfo, Status, get_activity_by_id
-from storage.models import Activity, Notice, Profile, Registration
+from storage.models import Activity, Notice, Profile, Registration, Reminder
 
 ACTIVE = ("registered", "waiting", "offered")
 
@@ -423,6 +423,7 @@ def erase_registrations(session: Session, user_id: int, now: datetime) -> None:
         )
     ).all():
         cancel_registration(session, registration.id, user_id, now)
+    session.execute(delete(Reminder).where(Reminder.user_id == user_id))
     session.execute(delete(Registration).where(Registration.user_id == user_id))
     session.execute(delete(Notice).where(Notice.user_id == user_id))
     session.execute(delete(Profile).where(Profile.user_id == user_id))
@@ -431,6 +432,7 @@ def erase_registrations(session: Session, user_id: int, now: datetime) -> None:
 def purge_old_registrations(session: Session, keep: timedelta, now: datetime) -> int:
     old_activities = select(Activity.id).where(Activity.ends_at < now - keep)
     session.execute(delete(Notice).where(Notice.activity_id.in_(old_activities)))
+    session.execute(delete(Reminder).where(Reminder.activity_id.in_(old_activities)))
     result = session.execute(
         delete(Registration).where(Registration.activity_id.in_(old_activities))
     )

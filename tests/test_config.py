@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, bot_token, load_config, parse_duration
+from bot.config import ConfigError, bot_token, load_config
+from storage.durations import parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 

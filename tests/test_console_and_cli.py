@@ -38,7 +38,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def run(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*mao_bot(), *args], input=stdin, capture_output=True, text=True, env=env, cwd=ROOT,
+        [*mao_bot(), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
         timeout=180,
     )
 

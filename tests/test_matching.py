@@ -166,6 +166,8 @@ def test_intent_compounds_and_typos(matcher: FaqMatcher, question: str, expected
         "vertel eens een mop",
         "wat voor weer wordt het morgen",
         "asdfgh qwerty zxcvb",
+        "welke basisschool is het beste voor mijn zoon",
+        "hoe gaat het met je",
     ],
 )
 def test_unanswerable_questions_are_not_answered(matcher: FaqMatcher, question: str) -> None:
@@ -214,15 +216,17 @@ def test_dev_set_accuracy(matcher: FaqMatcher) -> None:
     print(report.summary())
     assert report.top1_accuracy >= 0.90, report.failures
     assert report.null_rejection_rate >= 0.80, report.failures
+    assert report.wrong_answer_rate <= 0.05, report.failures
 
 
 def test_heldout_set_accuracy(matcher: FaqMatcher) -> None:
     report = _report(matcher, HELDOUT_SET)
     print(report.summary())
-    # Floors a little under the measured figures, so a regression shows but noise does not.
-    assert report.top1_accuracy >= 0.75, report.failures
-    assert report.wrong_answer_rate <= 0.08, report.failures
-    assert report.null_rejection_rate >= 0.75, report.failures
+    # Measured with the default thresholds: top-1 96%, wrong answers 2%, null rejection 92.5%.
+    # The floors sit a little lower, so a regression shows but a content edit does not.
+    assert report.top1_accuracy >= 0.90, report.failures
+    assert report.wrong_answer_rate <= 0.05, report.failures
+    assert report.null_rejection_rate >= 0.85, report.failures
 
 
 def test_question_set_loader(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from storage.db import Database, safe_url
-from storage.faq_misses import purge_misses, record_miss, recent_misses
+from storage.faq_misses import purge_misses, recent_misses, record_miss
 from storage.models import Base
 from storage.users import get_user, set_language, touch_user
 

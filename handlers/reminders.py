@@ -1,0 +1,57 @@
+"""/herinneringen (/reminders): switch reminders off and on; the "Ik kom" answer."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from handlers.context import Handlers, MaoContext
+from handlers.replies import close_buttons, keyboard, reply
+from storage.users import get_user, set_flags
+
+
+async def show_reminder_setting(update: Update, context: MaoContext) -> None:
+    user = update.effective_user
+    assert user is not None
+    with context.services.db.session() as session:
+        info = get_user(session, user.id)
+    enabled = info.reminders_enabled if info else True
+    if enabled:
+        text, button = (
+            context.text("reminders_are_on"),
+            (context.text("reminders_turn_off"), "remind:set:off"),
+        )
+    else:
+        text, button = (
+            context.text("reminders_are_off"),
+            (context.text("reminders_turn_on"), "remind:set:on"),
+        )
+    await reply(update, context, text, keyboard([[button]]))
+
+
+async def set_reminders(update: Update, context: MaoContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    enabled = query.data.endswith(":on")
+    with context.services.db.session() as session:
+        set_flags(session, query.from_user.id, reminders_enabled=enabled)
+    await close_buttons(update)
+    await reply(
+        update, context, context.text("reminders_now_on" if enabled else "reminders_now_off")
+    )
+
+
+async def coming(update: Update, context: MaoContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer(context.text("reminder_see_you"))
+    await close_buttons(update)
+
+
+def build_handlers() -> Handlers:
+    return [
+        CommandHandler(["herinneringen", "reminders"], show_reminder_setting),
+        CallbackQueryHandler(set_reminders, pattern=r"^remind:set:(on|off)$"),
+        CallbackQueryHandler(coming, pattern=r"^remind:coming:\d{1,12}$"),
+    ]
