@@ -18,12 +18,13 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.broadcasting import resume_broadcasts_job
 from bot.commands import register_command_menus
 from bot.notices import deliver_notices, expire_offers_job
 from bot.persistence import SqlPersistence
 from bot.reminders import refresh_reminders, sweep_reminders
 from bot.services import Services
-from handlers import agenda, basics, errors, faq, mine, privacy, reminders, signup
+from handlers import agenda, basics, broadcast, errors, faq, mine, privacy, reminders, signup
 from handlers.context import SERVICES_KEY, MaoContext
 from storage.activities import read_activity_file, upsert_activities
 from storage.db import safe_url
@@ -61,6 +62,9 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     application.add_handler(basics.build_tracking_handler(), group=-1)
     # Group 0, first match wins, so order matters. The sign-up conversation comes first: it
     # owns "/start signup_<slug>" deep links and the text typed during the flow.
+    # Organiser conversation before sign-up: both answer /annuleer, and sign-up also has a
+    # catch-all "nothing to cancel" that must not swallow the organiser's.
+    application.add_handlers(broadcast.build_handlers())
     application.add_handlers(signup.build_handlers(services.config.signup.timeout))
     application.add_handlers(basics.build_handlers())
     application.add_handlers(agenda.build_handlers())
@@ -106,6 +110,9 @@ async def _post_init(application: MaoApplication) -> None:
     schedule_jobs(application)
     planned = refresh_reminders(application)
     logger.info("%d reminders planned", planned)
+    # Broadcasts interrupted by a crash continue once the application is running.
+    assert application.job_queue is not None
+    application.job_queue.run_once(resume_broadcasts_job, when=0.5, name="broadcast-resume")
 
 
 async def _post_shutdown(application: MaoApplication) -> None:
@@ -135,7 +142,9 @@ def build_application(
             )
         )
         .rate_limiter(
-            AIORateLimiter(overall_max_rate=config.broadcast.messages_per_second, max_retries=3)
+            # Telegram allows ~30 messages/s overall and 1/s per chat; RetryAfter answers
+            # are waited out and retried here, so callers rarely see them.
+            AIORateLimiter(overall_max_rate=config.broadcast.messages_per_second, max_retries=5)
         )
         .persistence(SqlPersistence(services.db))
         .post_init(_post_init)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import logging
 import os
@@ -167,14 +166,8 @@ def _events_list(config: AppConfig) -> int:
     return 0
 
 
-def _spreadsheet_safe(value: object) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; a quote defuses that."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _export(config: AppConfig, slug: str, fmt: str) -> int:
-    from storage.registrations import export_registrations
+    from storage.registrations import export_csv, export_records, export_registrations
 
     services = build_services(config)
     services.db.upgrade()
@@ -185,40 +178,17 @@ def _export(config: AppConfig, slug: str, fmt: str) -> int:
             f"error: no activity with slug '{slug}' (see `mao-bot events list`)", file=sys.stderr
         )
         return 1
-    fields = [
-        "name",
-        "role",
-        "sector",
-        "email",
-        "question",
-        "status",
-        "waiting_position",
-        "registered_at",
-    ]
-    records = [
-        {
-            "name": r.name,
-            "role": r.role,
-            "sector": r.sector,
-            "email": r.email,
-            "question": r.question,
-            "status": r.status,
-            "waiting_position": r.position,
-            "registered_at": r.registered_at.astimezone(config.zone).isoformat(),
-        }
-        for r in rows
-    ]
     if fmt == "json":
-        print(json.dumps(records, ensure_ascii=False, indent=2))
-        return 0
-    writer = csv.DictWriter(sys.stdout, fieldnames=fields)
-    writer.writeheader()
-    for record in records:
-        writer.writerow({k: _spreadsheet_safe(v) for k, v in record.items()})
+        print(json.dumps(export_records(rows, config.zone), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(export_csv(rows, config.zone))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Opt in to PTB's timedelta durations (RetryAfter.retry_after) before they become the
+    # default, so the rate limiter does not warn on every 429.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
     try:
         config = _load(args)

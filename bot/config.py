@@ -113,7 +113,8 @@ class RemindersConfig(_Section):
 
 
 class BroadcastConfig(_Section):
-    messages_per_second: float = Field(default=25.0, gt=0, le=30)
+    # Telegram allows about 30/s; higher values are only for a self-hosted Bot API or tests.
+    messages_per_second: float = Field(default=25.0, gt=0, le=1000)
     quiet_hours: tuple[int, int] | None = None
     progress_every: int = Field(default=200, ge=1)
 

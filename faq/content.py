@@ -66,13 +66,14 @@ class FaqContentError(Exception):
 
 
 class _TagChecker(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, allowed: frozenset[str]) -> None:
         super().__init__(convert_charrefs=True)
+        self.allowed = allowed
         self.problems: list[str] = []
         self._open: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in ALLOWED_ANSWER_TAGS:
+        if tag not in self.allowed:
             self.problems.append(f"tag <{tag}> is not allowed in Telegram HTML")
         self._open.append(tag)
 
@@ -86,9 +87,9 @@ class _TagChecker(HTMLParser):
         return self._open
 
 
-def html_problems(text: str) -> list[str]:
+def html_problems(text: str, allowed: frozenset[str] = ALLOWED_ANSWER_TAGS) -> list[str]:
     """Problems that would make Telegram reject `text` as HTML."""
-    checker = _TagChecker()
+    checker = _TagChecker(allowed)
     checker.feed(text)
     checker.close()
     problems = list(checker.problems)

@@ -158,7 +158,7 @@ _SOFT_WORDS = _word_set(
     know find see get go come make work help tell say ask look read want need like mean means
     happen happens happening explain understand give gives given gave have has do does did
     end begin start starts started
-    mensen iemand people someone something thing things ding dingen
+    mensen iemand people someone something thing things ding dingen laat late
     """
 )
 
@@ -167,7 +167,7 @@ _SOFT_WORDS = _word_set(
 _INTENT_WORDS = _word_set(
     """
     aanmelden aanmelding inschrijven inschrijving opgeven registreren afmelden afmelding
-    annuleren uitschrijven agenda binnenkort gepland komende wanneer herinnering herinneringen
+    annuleren uitschrijven agenda binnenkort gepland komende herinnering herinneringen
     reminder reminders signup sign register registration cancel unsubscribe upcoming schedule
     events privacy gegevens data contact
     """
@@ -196,6 +196,13 @@ _SCHOOL_WORDS = frozenset(
 _MONEY_WORDS = frozenset(
     {"geld", "euro", "euros", "budget", "kosten", "kost", "money", "funding", "bedrag", "cost"}
 )
+
+# "Wie betaalt MAO?" asks who funds it, while "moet ik betalen?" asks a price the FAQ lacks.
+_WHO_WORDS = frozenset({"wie", "who"})
+_PAY_WORDS = frozenset(
+    {"betaalt", "betalen", "betaald", "financiert", "pays", "paying", "pay", "paid", "funds"}
+)
+_FUNDER_WORD = "financier"  # a word of the content's synonym group for funders
 
 # Separable-verb particles ("meld je af", "schrijf me in", "zet ze uit").
 _PARTICLES = ("aan", "af", "in", "op", "uit", "mee", "terug", "door", "bij", "toe", "weg")
@@ -262,6 +269,13 @@ class _Stemmer:
 
 def _words(text: str) -> list[str]:
     return normalise(_TAG.sub(" ", html.unescape(text))).split()
+
+
+def _rephrase(words: list[str]) -> list[str]:
+    """Rewrite idioms whose words mislead on their own ("wie betaalt" -> "wie financier")."""
+    if _WHO_WORDS.isdisjoint(words):
+        return words
+    return [_FUNDER_WORD if word in _PAY_WORDS else word for word in words]
 
 
 def _asks_which_school(words: list[str]) -> bool:
@@ -576,7 +590,7 @@ class FaqMatcher:
         return self._thresholds
 
     def match(self, question: str) -> MatchResult:
-        words = normalise(question[:MAX_QUESTION_CHARS]).split()
+        words = _rephrase(normalise(question[:MAX_QUESTION_CHARS]).split())
         if not words or not self._ids:
             return MatchResult(question, Band.FALLBACK, None, (), self._thresholds.suggest)
         scores = [0.0] * len(self._ids)

@@ -9,8 +9,10 @@ two taps race.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from sqlalchemy import and_, delete, func, or_, select
@@ -374,6 +376,49 @@ def export_registrations(session: Session, slug: str) -> list[ExportRow] | None:
         )
         for r in rows
     ]
+
+
+EXPORT_FIELDS = (
+    "name",
+    "role",
+    "sector",
+    "email",
+    "question",
+    "status",
+    "waiting_position",
+    "registered_at",
+)
+
+
+def export_records(rows: list[ExportRow], zone: tzinfo) -> list[dict[str, object]]:
+    return [
+        {
+            "name": r.name,
+            "role": r.role,
+            "sector": r.sector,
+            "email": r.email,
+            "question": r.question,
+            "status": r.status,
+            "waiting_position": r.position,
+            "registered_at": r.registered_at.astimezone(zone).isoformat(),
+        }
+        for r in rows
+    ]
+
+
+def spreadsheet_safe(value: object) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas; a quote defuses that."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_csv(rows: list[ExportRow], zone: tzinfo) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    for record in export_records(rows, zone):
+        writer.writerow({k: spreadsheet_safe(v) for k, v in record.items()})
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)

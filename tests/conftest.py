@@ -14,6 +14,7 @@ from bot.config import AppConfig, load_config
 from bot.driver import BotDriver
 from bot.services import Services, build_services
 
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # as bot.cli.main does
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 ADMIN_ID = 9001

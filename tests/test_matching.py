@@ -149,6 +149,8 @@ def test_every_entry_answers_its_own_questions(content: FaqContent, matcher: Faq
         ("hoe meld ik me af voor de masterclass", "afmelden"),
         ("wat is een feildlab", "fieldlab"),
         ("hoeveel inspiratie regio's zijn er", "inspiratieregios"),
+        ("wie betaalt met andere ogen", "opdrachtgevers"),
+        ("hoe zet ik de herinneringen uit", "herinneringen"),
     ],
 )
 def test_intent_compounds_and_typos(matcher: FaqMatcher, question: str, expected: str) -> None:
@@ -168,6 +170,7 @@ def test_intent_compounds_and_typos(matcher: FaqMatcher, question: str, expected
         "asdfgh qwerty zxcvb",
         "welke basisschool is het beste voor mijn zoon",
         "hoe gaat het met je",
+        "hoe laat is het in Tokio",
     ],
 )
 def test_unanswerable_questions_are_not_answered(matcher: FaqMatcher, question: str) -> None:
@@ -222,7 +225,7 @@ def test_dev_set_accuracy(matcher: FaqMatcher) -> None:
 def test_heldout_set_accuracy(matcher: FaqMatcher) -> None:
     report = _report(matcher, HELDOUT_SET)
     print(report.summary())
-    # Measured with the default thresholds: top-1 96%, wrong answers 2%, null rejection 92.5%.
+    # Measured with the default thresholds: top-1 97%, wrong answers 1%, null rejection 97.5%.
     # The floors sit a little lower, so a regression shows but a content edit does not.
     assert report.top1_accuracy >= 0.90, report.failures
     assert report.wrong_answer_rate <= 0.05, report.failures

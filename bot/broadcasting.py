@@ -1,0 +1,180 @@
+"""Sending a broadcast: one message per recipient, resumable, within Telegram's limits.
+
+The pace is set by PTB's AIORateLimiter (configured overall rate; it also waits out
+RetryAfter). Messages go one at a time on purpose: with a single message in flight, a crash
+can cause at most one duplicate. Blocked users are marked and skipped next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application, CallbackContext
+
+from bot.i18n import Catalogue
+from bot.services import Services
+from storage.broadcasts import (
+    Counts,
+    claim_next,
+    counts,
+    finish_broadcast,
+    get_broadcast,
+    mark_delivery,
+    release_interrupted,
+    unfinished_broadcasts,
+)
+from storage.users import set_flags
+
+logger = logging.getLogger(__name__)
+RUNNING_KEY = "running_broadcasts"
+
+
+def seconds_until_allowed(now_local: datetime, quiet: tuple[int, int] | None) -> float:
+    """0 outside quiet hours; otherwise the wait until they end. (22, 8) spans midnight."""
+    if quiet is None:
+        return 0.0
+    start, end = quiet
+    hour = now_local.hour
+    inside = start <= hour < end if start < end else (hour >= start or hour < end)
+    if not inside:
+        return 0.0
+    end_time = now_local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if end_time <= now_local:
+        end_time += timedelta(days=1)
+    return (end_time - now_local).total_seconds()
+
+
+def report_text(catalogue: Catalogue, language: str, result: Counts, finished: bool) -> str:
+    key = "broadcast_report" if finished else "broadcast_progress"
+    return catalogue.text(
+        language,
+        key,
+        done=result.done,
+        total=result.total,
+        sent=result.sent,
+        blocked=result.blocked,
+        failed=result.failed,
+    )
+
+
+async def _update_status(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    services: Services,
+    broadcast_id: int,
+    finished: bool,
+) -> None:
+    with services.db.session() as session:
+        info = get_broadcast(session, broadcast_id)
+        result = counts(session, broadcast_id)
+    if info is None or info.status_chat_id is None or info.status_message_id is None:
+        return
+    text = report_text(services.catalogue, services.catalogue.default, result, finished)
+    try:
+        await application.bot.edit_message_text(
+            text, chat_id=info.status_chat_id, message_id=info.status_message_id
+        )
+    except BadRequest:
+        pass  # "message is not modified", or the organiser deleted it: progress is optional
+    except TelegramError as error:
+        logger.warning("Could not update broadcast %s status: %s", broadcast_id, error)
+
+
+async def run_broadcast(
+    application: Application[Any, Any, Any, Any, Any, Any], broadcast_id: int
+) -> Counts:
+    services: Services = application.bot_data["services"]
+    running: set[int] = application.bot_data.setdefault(RUNNING_KEY, set())
+    if broadcast_id in running:
+        with services.db.session() as session:
+            return counts(session, broadcast_id)
+    running.add(broadcast_id)
+    try:
+        return await _send_all(application, services, broadcast_id)
+    finally:
+        running.discard(broadcast_id)
+
+
+async def _send_all(
+    application: Application[Any, Any, Any, Any, Any, Any], services: Services, broadcast_id: int
+) -> Counts:
+    with services.db.session() as session:
+        info = get_broadcast(session, broadcast_id)
+    assert info is not None
+    progress_every = services.config.broadcast.progress_every
+    sent_since_progress = 0
+    while True:
+        wait = seconds_until_allowed(
+            services.now().astimezone(services.config.zone), services.config.broadcast.quiet_hours
+        )
+        if wait > 0:
+            await asyncio.sleep(min(wait, 300))
+            continue
+        with services.db.session() as session:
+            claimed = claim_next(session, broadcast_id, services.now())
+        if claimed is None:
+            break
+        delivery_id, user_id = claimed
+        status = await _deliver(application, services, user_id, info.text)
+        with services.db.session() as session:
+            mark_delivery(session, delivery_id, status, services.now())
+        sent_since_progress += 1
+        if sent_since_progress >= progress_every:
+            sent_since_progress = 0
+            await _update_status(application, services, broadcast_id, finished=False)
+    with services.db.session() as session:
+        finish_broadcast(session, broadcast_id, services.now())
+        result = counts(session, broadcast_id)
+    await _update_status(application, services, broadcast_id, finished=True)
+    logger.info("Broadcast %s done: %s", broadcast_id, result)
+    return result
+
+
+async def _deliver(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    services: Services,
+    user_id: int,
+    text: str,
+) -> str:
+    while True:
+        try:
+            await application.bot.send_message(user_id, text)
+            return "sent"
+        except RetryAfter as error:
+            # The rate limiter already retried; Telegram still says wait. Then we wait.
+            await asyncio.sleep(_seconds(error.retry_after))
+        except Forbidden:
+            with services.db.session() as session:
+                set_flags(session, user_id, blocked=True)
+            return "blocked"
+        except TelegramError as error:
+            logger.warning("Broadcast message not delivered: %s", error)
+            return "failed"
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def resume_broadcasts_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """At start: broadcasts a crash interrupted carry on, skipping those already sent."""
+    application = context.application
+    services: Services = application.bot_data["services"]
+    with services.db.session() as session:
+        ids = unfinished_broadcasts(session)
+        for broadcast_id in ids:
+            released = release_interrupted(session, broadcast_id)
+            if released:
+                logger.warning(
+                    "Broadcast %s: %d message(s) may be sent twice after a crash",
+                    broadcast_id,
+                    released,
+                )
+    for broadcast_id in ids:
+        logger.info("Resuming broadcast %s", broadcast_id)
+        application.create_task(
+            run_broadcast(application, broadcast_id), name=f"broadcast-{broadcast_id}"
+        )

@@ -1,0 +1,326 @@
+"""Organiser tools: /omroep (/broadcast), /deelnemers (/attendees). Admins from config only.
+
+Non-admins get a polite refusal and the attempt is logged; these commands are not in their
+command menu either (see bot.commands).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from enum import IntEnum
+from typing import Any
+
+from telegram import InputFile, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.broadcasting import run_broadcast
+from faq.content import html_problems
+from handlers.context import Handlers, MaoContext
+from handlers.replies import Button, close_buttons, keyboard, one_per_row, reply
+from storage.activities import get_activity, upcoming_activities
+from storage.broadcasts import Audience, audience_user_ids, create_broadcast, set_status_message
+from storage.registrations import export_csv, export_registrations
+from storage.users import set_flags
+
+logger = logging.getLogger(__name__)
+DRAFT = "broadcast"
+# Telegram's HTML subset for messages.
+TELEGRAM_TAGS = frozenset(
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "tg-spoiler",
+        "span",
+        "blockquote",
+    }
+)
+_BARE_AMPERSAND = re.compile(r"&(?!#?[A-Za-z0-9]+;)")
+
+
+class Step(IntEnum):
+    AUDIENCE = 1
+    ACTIVITY = 2
+    TEXT = 3
+    CONFIRM = 4
+
+
+END = ConversationHandler.END
+
+
+def message_problems(text: str) -> list[str]:
+    problems = [p for p in html_problems(text, TELEGRAM_TAGS)]
+    if _BARE_AMPERSAND.search(text):
+        problems.append("a bare & (write &amp;)")
+    if len(text) > 4096:
+        problems.append(f"too long ({len(text)} of 4096 characters)")
+    return problems
+
+
+def _is_admin(update: Update, context: MaoContext) -> bool:
+    user = update.effective_user
+    return user is not None and context.services.config.is_admin(user.id)
+
+
+async def _refuse(update: Update, context: MaoContext) -> int:
+    user = update.effective_user
+    logger.warning("Organiser command refused for user %s", user.id if user else "-")
+    await reply(update, context, context.text("admin_only"))
+    return END
+
+
+async def start_broadcast(update: Update, context: MaoContext) -> int:
+    if not _is_admin(update, context):
+        return await _refuse(update, context)
+    assert context.user_data is not None
+    context.user_data[DRAFT] = {}
+    buttons: list[Button] = [
+        (context.text(f"audience_{a.value}"), f"bc:audience:{a.value}") for a in Audience
+    ]
+    buttons.append((context.text("broadcast_abort"), "bc:abort"))
+    await reply(update, context, context.text("broadcast_choose_audience"), one_per_row(buttons))
+    return Step.AUDIENCE
+
+
+async def choose_audience(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None and context.user_data is not None
+    await query.answer()
+    await close_buttons(update)
+    audience = Audience(query.data.rsplit(":", 1)[-1])
+    context.user_data[DRAFT] = {"audience": audience.value}
+    if not audience.needs_activity:
+        await reply(update, context, context.text("broadcast_ask_text"))
+        return Step.TEXT
+    services = context.services
+    with services.db.session() as session:
+        activities = upcoming_activities(session, services.now())
+    language = context.cached_language or services.catalogue.default
+    buttons = [(a.title(language), f"bc:activity:{a.slug}") for a in activities[:20]]
+    await reply(update, context, context.text("broadcast_choose_activity"), one_per_row(buttons))
+    return Step.ACTIVITY
+
+
+async def choose_activity(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None and context.user_data is not None
+    await query.answer()
+    await close_buttons(update)
+    with context.services.db.session() as session:
+        activity = get_activity(session, query.data.rsplit(":", 1)[-1])
+    if activity is None:
+        await reply(update, context, context.text("signup_not_found"))
+        return END
+    context.user_data[DRAFT]["activity_id"] = activity.id
+    await reply(update, context, context.text("broadcast_ask_text"))
+    return Step.TEXT
+
+
+async def receive_text(update: Update, context: MaoContext) -> int:
+    message = update.effective_message
+    assert message is not None and context.user_data is not None
+    # text_html keeps the organiser's own formatting (bold, links) as Telegram HTML.
+    text = message.text_html if message.entities else (message.text or "")
+    problems = message_problems(text)
+    if problems:
+        await reply(
+            update, context, context.text("broadcast_bad_html", problems="; ".join(problems))
+        )
+        return Step.TEXT
+    draft = context.user_data[DRAFT]
+    draft["text"] = text
+    with context.services.db.session() as session:
+        recipients = audience_user_ids(
+            session, Audience(draft["audience"]), draft.get("activity_id")
+        )
+    await reply(update, context, context.text("broadcast_preview_intro"))
+    try:
+        # The preview is the message itself, exactly as recipients will see it.
+        await context.bot.send_message(message.chat_id, text)
+    except BadRequest as error:
+        await reply(update, context, context.text("broadcast_bad_html", problems=str(error)))
+        return Step.TEXT
+    await reply(
+        update,
+        context,
+        context.text("broadcast_confirm", count=len(recipients)),
+        keyboard(
+            [
+                [
+                    (context.text("broadcast_send"), "bc:send"),
+                    (context.text("broadcast_abort"), "bc:abort"),
+                ]
+            ]
+        ),
+    )
+    return Step.CONFIRM
+
+
+async def confirm(update: Update, context: MaoContext) -> int:
+    query = update.callback_query
+    assert query is not None and context.user_data is not None
+    await query.answer()
+    await close_buttons(update)
+    if not _is_admin(update, context):
+        return await _refuse(update, context)
+    draft = context.user_data.pop(DRAFT, {})
+    if "text" not in draft:
+        await reply(update, context, context.text("stale_button"))
+        return END
+    services = context.services
+    with services.db.session() as session:
+        broadcast_id = create_broadcast(
+            session,
+            query.from_user.id,
+            Audience(draft["audience"]),
+            draft.get("activity_id"),
+            draft["text"],
+            services.now(),
+        )
+    status = await reply(update, context, context.text("broadcast_started"))
+    if status is not None:
+        with services.db.session() as session:
+            set_status_message(session, broadcast_id, status.chat_id, status.message_id)
+    context.application.create_task(
+        run_broadcast(context.application, broadcast_id), name=f"broadcast-{broadcast_id}"
+    )
+    return END
+
+
+async def abort(update: Update, context: MaoContext) -> int:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        await close_buttons(update)
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT, None)
+    await reply(update, context, context.text("broadcast_aborted"))
+    return END
+
+
+async def expect_button(update: Update, context: MaoContext) -> None:
+    await reply(update, context, context.text("signup_use_buttons"))
+
+
+async def opt_out(update: Update, context: MaoContext) -> None:
+    user = update.effective_user
+    assert user is not None
+    with context.services.db.session() as session:
+        set_flags(session, user.id, announcements_opt_out=True)
+    await reply(update, context, context.text("optout_done"))
+
+
+async def attendees(update: Update, context: MaoContext) -> None:
+    if not _is_admin(update, context):
+        await _refuse(update, context)
+        return
+    services = context.services
+    with services.db.session() as session:
+        activities = upcoming_activities(session, services.now())
+    language = context.cached_language or services.catalogue.default
+    buttons = [(a.title(language), f"att:{a.slug}") for a in activities[:20]]
+    await reply(update, context, context.text("attendees_choose"), one_per_row(buttons))
+
+
+async def attendees_of(update: Update, context: MaoContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if not _is_admin(update, context):
+        await query.answer()
+        await _refuse(update, context)
+        return
+    await query.answer()
+    slug = query.data.removeprefix("att:")
+    services = context.services
+    with services.db.session() as session:
+        activity = get_activity(session, slug)
+        rows = export_registrations(session, slug)
+    if activity is None or rows is None:
+        await reply(update, context, context.text("signup_not_found"))
+        return
+    registered = [r for r in rows if r.status == "registered"]
+    waiting = [r for r in rows if r.status in ("waiting", "offered")]
+    language = context.cached_language or services.catalogue.default
+    names = "\n".join(f"• {r.name}" for r in registered[:50])
+    await reply(
+        update,
+        context,
+        context.text(
+            "attendees_summary",
+            title=activity.title(language),
+            registered=len(registered),
+            waiting=len(waiting),
+            names=names or "–",
+        ),
+    )
+    await context.bot.send_document(
+        query.from_user.id,
+        InputFile(
+            export_csv(rows, services.config.zone).encode("utf-8"),
+            filename=f"deelnemers-{slug}.csv",
+        ),
+    )
+
+
+def _state(*handlers: BaseHandler[Any, Any, Any]) -> list[BaseHandler[Update, MaoContext, object]]:
+    return list(handlers)
+
+
+def build_handlers() -> Handlers:
+    typed = filters.TEXT & ~filters.COMMAND
+    audiences = "|".join(a.value for a in Audience)
+    with warnings.catch_warnings():
+        # per_message=False is intended: one broadcast draft per organiser (see signup.py).
+        warnings.simplefilter("ignore", PTBUserWarning)
+        conversation = ConversationHandler(
+            name="broadcast",
+            persistent=True,
+            allow_reentry=True,
+            entry_points=[CommandHandler(["omroep", "broadcast"], start_broadcast)],
+            states={
+                Step.AUDIENCE: _state(
+                    CallbackQueryHandler(choose_audience, pattern=rf"^bc:audience:({audiences})$"),
+                    MessageHandler(typed, expect_button),
+                ),
+                Step.ACTIVITY: _state(
+                    CallbackQueryHandler(
+                        choose_activity, pattern=r"^bc:activity:[a-z0-9-]{1,64}$"
+                    ),
+                    MessageHandler(typed, expect_button),
+                ),
+                Step.TEXT: _state(MessageHandler(typed, receive_text)),
+                Step.CONFIRM: _state(
+                    CallbackQueryHandler(confirm, pattern=r"^bc:send$"),
+                    MessageHandler(typed, expect_button),
+                ),
+            },
+            fallbacks=_state(
+                CallbackQueryHandler(abort, pattern=r"^bc:abort$"),
+                CommandHandler(["annuleer", "cancel"], abort),
+            ),
+        )
+    return [
+        conversation,
+        CommandHandler(["afmeldennieuws", "optout"], opt_out),
+        CommandHandler(["deelnemers", "attendees"], attendees),
+        CallbackQueryHandler(attendees_of, pattern=r"^att:[a-z0-9-]{1,64}$"),
+    ]

@@ -1,0 +1,240 @@
+"""Organiser broadcasts: admin-only flow, preview, blocked users, 429s, resume after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import ADMIN_ID, FakeClock, texts
+from sqlalchemy import select
+
+from bot.broadcasting import seconds_until_allowed
+from bot.config import AppConfig
+from bot.driver import BotDriver
+from bot.services import build_services
+from bot.standin import BotApiStandIn, RateLimit
+from storage.broadcasts import Audience, counts, create_broadcast, mark_delivery
+from storage.db import Database
+from storage.models import Broadcast, Delivery, User
+from storage.users import touch_user
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
+
+
+def add_users(db: Database, ids: range | list[int]) -> None:
+    with db.session() as session:
+        for user_id in ids:
+            touch_user(session, user_id, NOW)
+
+
+def received(standin: BotApiStandIn, text: str) -> Counter[int]:
+    return Counter(
+        c.chat_id or 0
+        for c in standin.calls
+        if c.method == "sendMessage" and c.params.get("text") == text
+    )
+
+
+async def wait_for(condition: Callable[[], bool], limit_seconds: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_non_admins_cannot_broadcast(
+    driver: BotDriver, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        calls = await driver.say(1234, "/omroep")
+    assert "alleen de organisatoren" in texts(calls)[0]
+    assert "Organiser command refused" in caplog.text
+    calls = await driver.press_data(1234, "bc:send")
+    assert not any("Versturen begonnen" in t for t in texts(calls))
+    calls = await driver.say(1234, "/deelnemers")
+    assert "alleen de organisatoren" in texts(calls)[0]
+    with driver.services.db.session() as session:
+        assert session.scalars(select(Broadcast)).all() == []
+
+
+def admin_report(driver: BotDriver) -> str | None:
+    """The organiser's status message, once it says the broadcast is done."""
+    for (chat, _), message in driver.standin.messages.items():
+        if chat == ADMIN_ID and "Aankondiging klaar" in str(message.get("text")):
+            return str(message["text"])
+    return None
+
+
+async def test_admin_broadcasts_with_preview_and_report(driver: BotDriver) -> None:
+    add_users(driver.services.db, range(100, 110))
+    driver.standin.blocked_chats.add(105)
+    await driver.say(108, "/afmeldennieuws")
+    calls = await driver.say(ADMIN_ID, "/omroep")
+    assert "Aan wie" in texts(calls)[0]
+    await driver.press(ADMIN_ID, "Iedereen")
+    calls = await driver.say(ADMIN_ID, "Let op: <b>nieuwe datum")
+    assert "unclosed tag &lt;b&gt;" in texts(calls)[0]
+    calls = await driver.say(ADMIN_ID, "Let op: <blink>x</blink>")
+    assert "<blink>" in texts(calls)[0].replace("&lt;", "<").replace("&gt;", ">")
+    message = "Let op: <b>nieuwe datum</b> voor de dialoog &amp; meer 🎉"
+    calls = await driver.say(ADMIN_ID, message)
+    shown = texts(calls)
+    assert shown[1] == message  # the preview is the message itself
+    # 10 users + the admin; 108 opted out.
+    assert "<b>10</b> ontvanger(s)" in shown[2]
+    await driver.press(ADMIN_ID, "Versturen")
+    await wait_for(lambda: admin_report(driver) is not None)
+    got = received(driver.standin, message)
+    assert set(got) == {ADMIN_ID, *range(100, 105), 106, 107, 109}
+    assert got.pop(ADMIN_ID) == 2  # the preview, and the announcement itself
+    assert set(got.values()) == {1}
+    report = admin_report(driver)
+    assert report is not None and "Verzonden: 9, geblokkeerd: 1, mislukt: 0" in report
+    with driver.services.db.session() as session:
+        assert session.scalar(select(User.blocked).where(User.telegram_id == 105)) is True
+    # The blocked user is skipped next time; /start turns announcements back on for 108.
+    await driver.say(108, "/start")
+    await driver.say(ADMIN_ID, "/broadcast")
+    await driver.press(ADMIN_ID, "Iedereen")
+    calls = await driver.say(ADMIN_ID, "Tweede bericht")
+    assert "<b>10</b> ontvanger(s)" in texts(calls)[-1]
+    await driver.press(ADMIN_ID, "Annuleren")
+
+
+async def test_broadcast_to_an_activity_waiting_list_and_abort(driver: BotDriver) -> None:
+    await driver.say(ADMIN_ID, "/omroep")
+    await driver.press(ADMIN_ID, "Wachtlijst")
+    calls = await driver.press(ADMIN_ID, 1)
+    assert "Typ je bericht" in texts(calls)[0]
+    calls = await driver.say(ADMIN_ID, "/annuleer")
+    assert "niets verstuurd" in texts(calls)[0]
+
+
+async def test_429_answers_are_waited_out(config: AppConfig, clock: FakeClock) -> None:
+    standin = BotApiStandIn(rate_limit=RateLimit(per_second=4))
+    async with BotDriver(lambda: build_services(config, clock), standin) as driver:
+        add_users(driver.services.db, range(200, 212))
+        with driver.services.db.session() as session:
+            broadcast_id = create_broadcast(
+                session, ADMIN_ID, Audience.EVERYONE, None, "Hallo allemaal", NOW
+            )
+        from bot.broadcasting import run_broadcast
+
+        assert driver.application is not None
+        result = await asyncio.wait_for(run_broadcast(driver.application, broadcast_id), 60)
+        assert (result.sent, result.blocked, result.failed) == (12, 0, 0)
+        assert standin.too_many_requests > 0
+        assert set(received(standin, "Hallo allemaal").values()) == {1}
+
+
+async def test_broadcast_resumes_after_a_crash_without_repeats(
+    config: AppConfig, clock: FakeClock
+) -> None:
+    db = Database(config.storage.url)
+    db.upgrade()
+    add_users(db, range(300, 350))
+    with db.session() as session:
+        broadcast_id = create_broadcast(
+            session, ADMIN_ID, Audience.EVERYONE, None, "Na de crash", NOW
+        )
+        deliveries = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        for delivery in deliveries[:20]:
+            mark_delivery(session, delivery.id, "sent", NOW)
+        mark_delivery(session, deliveries[20].id, "sending", NOW)  # in flight when it died
+    async with BotDriver(lambda: build_services(config, clock)) as driver:
+        await wait_for(lambda: counts_done(db, broadcast_id))
+        got = received(driver.standin, "Na de crash")
+        assert set(got) == set(range(320, 350))
+        assert set(got.values()) == {1}
+
+
+def counts_done(db: Database, broadcast_id: int) -> bool:
+    with db.session() as session:
+        result = counts(session, broadcast_id)
+        return result.done == result.total
+
+
+def test_quiet_hours() -> None:
+    zone = ZoneInfo("Europe/Amsterdam")
+    assert seconds_until_allowed(datetime(2027, 3, 1, 12, tzinfo=zone), (22, 8)) == 0
+    assert seconds_until_allowed(datetime(2027, 3, 1, 23, tzinfo=zone), (22, 8)) == 9 * 3600
+    assert seconds_until_allowed(datetime(2027, 3, 1, 7, 30, tzinfo=zone), (22, 8)) == 1800
+    assert seconds_until_allowed(datetime(2027, 3, 1, 13, tzinfo=zone), (12, 14)) == 3600
+    assert seconds_until_allowed(datetime(2027, 3, 1, 23, tzinfo=zone), None) == 0
+
+
+async def start_bot_process(
+    config_file: Path, standin: BotApiStandIn
+) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": standin.token,
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{standin.port}",
+        "MAO_CONFIG": str(config_file),
+        "MAO_LOG_LEVEL": "WARNING",
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_sigkill_halfway_reaches_everyone_once(tmp_path: Path) -> None:
+    """2,000 recipients, the bot process killed with SIGKILL halfway and started again."""
+    recipients = range(10_000, 12_000)
+    db_url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(
+        f"storage:\n  url: {db_url}\nactivities:\n  file: null\n"
+        "broadcast:\n  messages_per_second: 400\n  progress_every: 100000\n",
+        encoding="utf-8",
+    )
+    db = Database(db_url)
+    db.upgrade()
+    add_users(db, recipients)
+    with db.session() as session:
+        broadcast_id = create_broadcast(
+            session, ADMIN_ID, Audience.EVERYONE, None, "Belangrijk nieuws", NOW
+        )
+    standin = BotApiStandIn(rate_limit=RateLimit(per_second=400))
+    await standin.start()
+    try:
+        first = await start_bot_process(config_file, standin)
+        await wait_for(lambda: sum(received(standin, "Belangrijk nieuws").values()) >= 1000, 120)
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        halfway = sum(received(standin, "Belangrijk nieuws").values())
+        assert halfway < len(recipients)
+        second = await start_bot_process(config_file, standin)
+        try:
+            await wait_for(lambda: counts_done(db, broadcast_id), 180)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(second.wait(), 30)
+    finally:
+        await standin.stop()
+    got = received(standin, "Belangrijk nieuws")
+    assert set(got) == set(recipients)
+    duplicates = sum(got.values()) - len(recipients)
+    assert duplicates <= 1, f"{duplicates} duplicates after one crash"
+    with db.session() as session:
+        result = counts(session, broadcast_id)
+    assert (result.sent, result.total) == (2000, 2000)
+    print(f"SIGKILL after {halfway} messages; duplicates: {duplicates}")
