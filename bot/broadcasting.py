@@ -33,6 +33,21 @@ logger = logging.getLogger(__name__)
 RUNNING_KEY = "running_broadcasts"
 
 
+class Pace:
+    """Evenly spaced sends. The rate limiter's bucket allows bursts of a full second's
+    worth at once, which Telegram answers with 429; spacing the messages avoids that."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self.next_at = 0.0
+
+    async def wait(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self.next_at:
+            await asyncio.sleep(self.next_at - now)
+        self.next_at = max(self.next_at, now) + self.interval
+
+
 def seconds_until_allowed(now_local: datetime, quiet: tuple[int, int] | None) -> float:
     """0 outside quiet hours; otherwise the wait until they end. (22, 8) spans midnight."""
     if quiet is None:
@@ -106,21 +121,27 @@ async def _send_all(
     assert info is not None
     progress_every = services.config.broadcast.progress_every
     sent_since_progress = 0
+    finished: tuple[int, str] | None = None
+    pace = Pace(services.config.broadcast.messages_per_second)
     while True:
         wait = seconds_until_allowed(
             services.now().astimezone(services.config.zone), services.config.broadcast.quiet_hours
         )
         if wait > 0:
+            if finished is not None:
+                with services.db.session() as session:
+                    mark_delivery(session, *finished, services.now())
+                finished = None
             await asyncio.sleep(min(wait, 300))
             continue
         with services.db.session() as session:
-            claimed = claim_next(session, broadcast_id, services.now())
+            claimed = claim_next(session, broadcast_id, services.now(), finished)
+        finished = None
         if claimed is None:
             break
         delivery_id, user_id = claimed
-        status = await _deliver(application, services, user_id, info.text)
-        with services.db.session() as session:
-            mark_delivery(session, delivery_id, status, services.now())
+        await pace.wait()
+        finished = (delivery_id, await _deliver(application, services, user_id, info.text))
         sent_since_progress += 1
         if sent_since_progress >= progress_every:
             sent_since_progress = 0
@@ -163,8 +184,9 @@ async def resume_broadcasts_job(context: CallbackContext[Any, Any, Any, Any]) ->
     """At start: broadcasts a crash interrupted carry on, skipping those already sent."""
     application = context.application
     services: Services = application.bot_data["services"]
+    running: set[int] = application.bot_data.setdefault(RUNNING_KEY, set())
     with services.db.session() as session:
-        ids = unfinished_broadcasts(session)
+        ids = [i for i in unfinished_broadcasts(session) if i not in running]
         for broadcast_id in ids:
             released = release_interrupted(session, broadcast_id)
             if released:

@@ -73,9 +73,9 @@ class LanguageConfig(_Section):
 
 
 class ThresholdsConfig(_Section):
-    answer: Percent = 62.0
-    suggest: Percent = 42.0
-    margin: Percent = 6.0
+    answer: Percent = 58.0
+    suggest: Percent = 35.0
+    margin: Percent = 5.0
 
 
 class FaqConfig(_Section):

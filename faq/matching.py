@@ -158,7 +158,7 @@ _SOFT_WORDS = _word_set(
     know find see get go come make work help tell say ask look read want need like mean means
     happen happens happening explain understand give gives given gave have has do does did
     end begin start starts started
-    mensen iemand people someone something thing things ding dingen laat late
+    mensen iemand people someone something thing things ding dingen laat late weer again
     """
 )
 
@@ -178,7 +178,7 @@ _INTENT_WORDS = _word_set(
 _UNANSWERABLE_WORDS = _word_set(
     """
     kosten kost kostte betalen betaal betaald prijs prijzen geld gratis euro euros budget
-    budgetten tarief tarieven vergoeding parkeren parkeerplaats parkeergarage weer weerbericht
+    budgetten tarief tarieven vergoeding parkeren parkeerplaats parkeergarage weerbericht
     temperatuur regen parkeer mop moppen grap grappen grapje toeslag kinderopvangtoeslag
     price prices cost costs pay paid paying fee fees free money euro budget parking park
     weather rain temperature joke jokes funny salaris salarissen verdienen verdient loon

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Broadcast, Delivery, Profile, Registration, User
@@ -148,26 +148,48 @@ def release_interrupted(session: Session, broadcast_id: int) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def claim_next(session: Session, broadcast_id: int, now: datetime) -> tuple[int, int] | None:
-    """The next pending delivery, taken for sending: (delivery id, user id)."""
-    row = session.execute(
-        select(Delivery.id, Delivery.user_id)
-        .where(Delivery.broadcast_id == broadcast_id, Delivery.status == "pending")
-        .order_by(Delivery.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).first()
-    if row is None:
-        return None
-    session.execute(
-        update(Delivery).where(Delivery.id == row[0]).values(status="sending", updated_at=now)
-    )
-    return row[0], row[1]
+# Built once: these run once per message of a broadcast, so they skip the ORM layer.
+_NEXT_PENDING = (
+    select(Delivery.id)
+    .where(Delivery.broadcast_id == bindparam("of_broadcast"), Delivery.status == "pending")
+    .order_by(Delivery.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM = (
+    update(Delivery.__table__)  # type: ignore[arg-type]
+    .where(Delivery.__table__.c.id == _NEXT_PENDING)
+    .values(status="sending", updated_at=bindparam("at"))
+    .returning(Delivery.__table__.c.id, Delivery.__table__.c.user_id)
+)
+_MARK = (
+    update(Delivery.__table__)  # type: ignore[arg-type]
+    .where(Delivery.__table__.c.id == bindparam("delivery_id"))
+    .values(status=bindparam("new_status"), updated_at=bindparam("at"))
+)
+
+
+def claim_next(
+    session: Session, broadcast_id: int, now: datetime, finished: tuple[int, str] | None = None
+) -> tuple[int, int] | None:
+    """Record the delivery just finished, if any, and take the next pending one for sending.
+
+    Both happen in the caller's one transaction: one commit per message. The claim is one
+    UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL).
+    """
+    connection = session.connection()
+    if finished is not None:
+        connection.execute(
+            _MARK, {"delivery_id": finished[0], "new_status": finished[1], "at": now}
+        )
+    row = connection.execute(_CLAIM, {"of_broadcast": broadcast_id, "at": now}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def mark_delivery(session: Session, delivery_id: int, status: str, now: datetime) -> None:
-    session.execute(
-        update(Delivery).where(Delivery.id == delivery_id).values(status=status, updated_at=now)
+    session.connection().execute(
+        _MARK, {"delivery_id": delivery_id, "new_status": status, "at": now}
     )
 
 

@@ -151,6 +151,7 @@ def test_every_entry_answers_its_own_questions(content: FaqContent, matcher: Faq
         ("hoeveel inspiratie regio's zijn er", "inspiratieregios"),
         ("wie betaalt met andere ogen", "opdrachtgevers"),
         ("hoe zet ik de herinneringen uit", "herinneringen"),
+        ("kan ik me weer aanmelden", "aanmelden"),
     ],
 )
 def test_intent_compounds_and_typos(matcher: FaqMatcher, question: str, expected: str) -> None:
