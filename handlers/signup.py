@@ -453,8 +453,13 @@ async def confirm(update: Update, context: MaoContext) -> int:
             services.now(),
             join_waitlist=bool(draft.get("waitlist")),
         )
-    _forget_draft(context)
     activity = result.activity
+    if result.outcome is Outcome.FULL and activity is not None:
+        # Filled up while the user was typing: offer the waiting list with the same answers.
+        draft["waitlist"] = True
+        await reply(update, context, context.text("signup_filled_meanwhile"))
+        return await _show_summary(update, context)
+    _forget_draft(context)
     if activity is not None:
         refresh_reminders(context.application, activity.id)
     if result.outcome is Outcome.REGISTERED and activity and result.registration_id:
@@ -477,19 +482,6 @@ async def confirm(update: Update, context: MaoContext) -> int:
                 position=result.position or 0,
             ),
         )
-    elif result.outcome is Outcome.FULL and activity:
-        # Filled up while the user was typing: offer the waiting list with the same answers.
-        draft.update(
-            {
-                "waitlist": True,
-                "slug": activity.slug,
-                "activity_id": activity.id,
-                "consented": True,
-            }
-        )
-        context.user_data[DRAFT] = draft  # type: ignore[index]
-        await reply(update, context, context.text("signup_filled_meanwhile"))
-        return await _show_summary(update, context)
     else:
         await reply(update, context, _refusal(result.outcome, activity, result.position, context))
     return END
