@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
-import sys
 import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.driver import spawn_bot_process
 from bot.standin import BotApiStandIn
 from storage.activities import ActivitySpec, get_activity, upsert_activities
 from storage.db import Database
@@ -28,25 +27,6 @@ from storage.users import touch_user
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTENDEES = (501, 502, 503)
-
-
-async def start_bot(config_file: Path, standin: BotApiStandIn) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": standin.token,
-        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{standin.port}",
-        "MAO_CONFIG": str(config_file),
-        "MAO_LOG_LEVEL": "WARNING",
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
 
 
 async def scenario(lead: int, offset: int, kill_after: int) -> None:
@@ -82,12 +62,12 @@ async def scenario(lead: int, offset: int, kill_after: int) -> None:
                 register(session, activity.id, user, details, now, join_waitlist=True)
         standin = BotApiStandIn()
         await standin.start()
-        first = await start_bot(config_file, standin)
+        first = await spawn_bot_process(config_file, standin)
         await asyncio.sleep(kill_after)
         first.send_signal(signal.SIGKILL)
         await first.wait()
         print(f"killed the bot after {kill_after}s; reminders so far: {count(standin)}")
-        second = await start_bot(config_file, standin)
+        second = await spawn_bot_process(config_file, standin)
         due_in = (starts - timedelta(seconds=offset) - datetime.now(UTC)).total_seconds()
         await asyncio.sleep(max(0.0, due_in) + 10)
         second.send_signal(signal.SIGTERM)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from telegram import Update
@@ -19,6 +22,28 @@ from bot.services import Services
 from bot.standin import ApiCall, BotApiStandIn
 
 PROCESS_TIMEOUT = 20.0
+
+
+async def spawn_bot_process(
+    config_file: Path, standin: BotApiStandIn
+) -> asyncio.subprocess.Process:
+    """`mao-bot run` as a real process, talking to the stand-in (crash and restart tests)."""
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": standin.token,
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{standin.port}",
+        "MAO_CONFIG": str(config_file),
+        "MAO_LOG_LEVEL": "WARNING",
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 class ObservedApplication(Application):  # type: ignore[type-arg]

@@ -10,12 +10,10 @@ import logging
 import re
 import warnings
 from enum import IntEnum
-from typing import Any
 
 from telegram import InputFile, Update
 from telegram.error import BadRequest
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -26,7 +24,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.broadcasting import run_broadcast
 from faq.content import html_problems
-from handlers.context import Handlers, MaoContext
+from handlers.context import Handlers, MaoContext, state_handlers
 from handlers.replies import Button, close_buttons, keyboard, one_per_row, reply
 from storage.activities import get_activity, upcoming_activities
 from storage.broadcasts import Audience, audience_user_ids, create_broadcast, set_status_message
@@ -281,10 +279,6 @@ async def attendees_of(update: Update, context: MaoContext) -> None:
     )
 
 
-def _state(*handlers: BaseHandler[Any, Any, Any]) -> list[BaseHandler[Update, MaoContext, object]]:
-    return list(handlers)
-
-
 def build_handlers() -> Handlers:
     typed = filters.TEXT & ~filters.COMMAND
     audiences = "|".join(a.value for a in Audience)
@@ -297,23 +291,23 @@ def build_handlers() -> Handlers:
             allow_reentry=True,
             entry_points=[CommandHandler(["omroep", "broadcast"], start_broadcast)],
             states={
-                Step.AUDIENCE: _state(
+                Step.AUDIENCE: state_handlers(
                     CallbackQueryHandler(choose_audience, pattern=rf"^bc:audience:({audiences})$"),
                     MessageHandler(typed, expect_button),
                 ),
-                Step.ACTIVITY: _state(
+                Step.ACTIVITY: state_handlers(
                     CallbackQueryHandler(
                         choose_activity, pattern=r"^bc:activity:[a-z0-9-]{1,64}$"
                     ),
                     MessageHandler(typed, expect_button),
                 ),
-                Step.TEXT: _state(MessageHandler(typed, receive_text)),
-                Step.CONFIRM: _state(
+                Step.TEXT: state_handlers(MessageHandler(typed, receive_text)),
+                Step.CONFIRM: state_handlers(
                     CallbackQueryHandler(confirm, pattern=r"^bc:send$"),
                     MessageHandler(typed, expect_button),
                 ),
             },
-            fallbacks=_state(
+            fallbacks=state_handlers(
                 CallbackQueryHandler(abort, pattern=r"^bc:abort$"),
                 CommandHandler(["annuleer", "cancel"], abort),
             ),

@@ -15,6 +15,13 @@ SERVICES_KEY = "services"
 Handlers = list[BaseHandler[Any, "MaoContext", Any]]
 
 
+def state_handlers(
+    *handlers: BaseHandler[Any, Any, Any],
+) -> list[BaseHandler[Update, MaoContext, object]]:
+    """A ConversationHandler state's handler list, typed as PTB expects it."""
+    return list(handlers)
+
+
 class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """The same context object is shared by every handler group of one update."""
 

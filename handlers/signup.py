@@ -15,7 +15,6 @@ from typing import Any
 
 from telegram import InputFile, Update
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -29,7 +28,7 @@ from bot.calendar import activity_ics, ics_filename
 from bot.i18n import Html
 from bot.reminders import refresh_reminders
 from handlers.activity_text import describe
-from handlers.context import Handlers, MaoContext
+from handlers.context import Handlers, MaoContext, state_handlers
 from handlers.replies import Button, close_buttons, keyboard, one_per_row, reply
 from storage.activities import ActivityInfo, get_activity, upcoming_activities
 from storage.durations import parse_duration
@@ -528,10 +527,6 @@ async def nothing_to_cancel(update: Update, context: MaoContext) -> None:
     await reply(update, context, context.text("signup_nothing_to_cancel"))
 
 
-def _state(*handlers: BaseHandler[Any, Any, Any]) -> list[BaseHandler[Update, MaoContext, object]]:
-    return list(handlers)
-
-
 def build_handlers(timeout: str) -> Handlers:
     typed = filters.TEXT & ~filters.COMMAND
     stray_text = MessageHandler(typed, expect_button)
@@ -555,47 +550,47 @@ def build_handlers(timeout: str) -> Handlers:
                 CallbackQueryHandler(pick_from_button, pattern=r"^signup:pick:[a-z0-9-]{1,64}$"),
             ],
             states={
-                Step.PICK: _state(stray_text),
-                Step.WAITLIST: _state(
+                Step.PICK: state_handlers(stray_text),
+                Step.WAITLIST: state_handlers(
                     CallbackQueryHandler(choose_waitlist, pattern=r"^signup:waitlist:(yes|no)$"),
                     stray_text,
                 ),
-                Step.PROFILE: _state(
+                Step.PROFILE: state_handlers(
                     CallbackQueryHandler(choose_profile, pattern=r"^signup:profile:(yes|no)$"),
                     stray_text,
                 ),
-                Step.ROLE: _state(
+                Step.ROLE: state_handlers(
                     CallbackQueryHandler(
                         choose_role, pattern=r"^signup:role:(ouder|professional)$"
                     ),
                     stray_text,
                 ),
-                Step.SECTOR: _state(
+                Step.SECTOR: state_handlers(
                     CallbackQueryHandler(
                         choose_sector, pattern=rf"^signup:sector:({'|'.join(SECTORS)})$"
                     ),
                     stray_text,
                 ),
-                Step.NAME: _state(MessageHandler(typed, receive_name)),
-                Step.EMAIL: _state(
+                Step.NAME: state_handlers(MessageHandler(typed, receive_name)),
+                Step.EMAIL: state_handlers(
                     MessageHandler(typed, receive_email),
                     CallbackQueryHandler(skip_email, pattern=r"^signup:email:skip$"),
                 ),
-                Step.QUESTION: _state(
+                Step.QUESTION: state_handlers(
                     MessageHandler(typed, receive_question),
                     CallbackQueryHandler(skip_question, pattern=r"^signup:question:skip$"),
                 ),
-                Step.CONSENT: _state(
+                Step.CONSENT: state_handlers(
                     CallbackQueryHandler(choose_consent, pattern=r"^signup:consent:(yes|no)$"),
                     stray_text,
                 ),
-                Step.SUMMARY: _state(
+                Step.SUMMARY: state_handlers(
                     CallbackQueryHandler(confirm, pattern=r"^signup:(confirm|abort)$"),
                     stray_text,
                 ),
-                ConversationHandler.TIMEOUT: _state(TypeHandler(Update, timed_out)),
+                ConversationHandler.TIMEOUT: state_handlers(TypeHandler(Update, timed_out)),
             },
-            fallbacks=_state(
+            fallbacks=state_handlers(
                 CommandHandler(["annuleer", "cancel"], cancel_flow),
                 stray_button,
             ),

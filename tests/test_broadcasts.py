@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,7 +17,7 @@ from sqlalchemy import select
 
 from bot.broadcasting import seconds_until_allowed
 from bot.config import AppConfig
-from bot.driver import BotDriver
+from bot.driver import BotDriver, spawn_bot_process
 from bot.services import build_services
 from bot.standin import BotApiStandIn, RateLimit
 from storage.broadcasts import Audience, counts, create_broadcast, mark_delivery
@@ -174,28 +172,6 @@ def test_quiet_hours() -> None:
     assert seconds_until_allowed(datetime(2027, 3, 1, 23, tzinfo=zone), None) == 0
 
 
-async def start_bot_process(
-    config_file: Path, standin: BotApiStandIn
-) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": standin.token,
-        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{standin.port}",
-        "MAO_CONFIG": str(config_file),
-        "MAO_LOG_LEVEL": "WARNING",
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 async def test_sigkill_halfway_reaches_everyone_once(tmp_path: Path) -> None:
     """2,000 recipients, the bot process killed with SIGKILL halfway and started again."""
     recipients = range(10_000, 12_000)
@@ -216,13 +192,13 @@ async def test_sigkill_halfway_reaches_everyone_once(tmp_path: Path) -> None:
     standin = BotApiStandIn(rate_limit=RateLimit(per_second=400))
     await standin.start()
     try:
-        first = await start_bot_process(config_file, standin)
+        first = await spawn_bot_process(config_file, standin)
         await wait_for(lambda: sum(received(standin, "Belangrijk nieuws").values()) >= 1000, 120)
         first.send_signal(signal.SIGKILL)
         await first.wait()
         halfway = sum(received(standin, "Belangrijk nieuws").values())
         assert halfway < len(recipients)
-        second = await start_bot_process(config_file, standin)
+        second = await spawn_bot_process(config_file, standin)
         try:
             await wait_for(lambda: counts_done(db, broadcast_id), 180)
         finally:
