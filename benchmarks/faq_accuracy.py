@@ -3,7 +3,7 @@
 Usage: python benchmarks/faq_accuracy.py [DEV_SET [HELDOUT_SET]]
 
 DEV_SET defaults to ../shared/faq-dev.yaml beside the repository (skipped when absent),
-HELDOUT_SET to tests/data/faq-heldout.yaml. Thresholds are the `Thresholds()` defaults.
+HELDOUT_SET to tests/data/faq-heldout.yaml. Thresholds are those of config.yaml, as the bot uses.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Run as a plain script, so the repository root is not on sys.path by itself.
 sys.path.insert(0, str(ROOT))
 
+from bot.config import load_config  # noqa: E402
 from faq.content import load_faq  # noqa: E402  (needs the sys.path line above)
 from faq.evaluation import EvalReport, evaluate, load_question_set  # noqa: E402
 from faq.matching import FaqMatcher, Thresholds  # noqa: E402
@@ -39,7 +40,8 @@ def main(argv: list[str]) -> int:
     dev_path = Path(argv[1]) if len(argv) > 1 else DEV_SET
     heldout_path = Path(argv[2]) if len(argv) > 2 else HELDOUT_SET
     started = time.perf_counter()
-    thresholds = Thresholds()
+    configured = load_config(ROOT / "config.yaml", environ={}).faq.thresholds
+    thresholds = Thresholds(configured.answer, configured.suggest, configured.margin)
     matcher = FaqMatcher(load_faq(CONTENT), thresholds)
     print(f"matcher built in {(time.perf_counter() - started) * 1000:.0f} ms; {thresholds}")
 

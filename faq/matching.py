@@ -60,9 +60,9 @@ class Band(StrEnum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    answer: float = 58.0
+    answer: float = 50.0
     suggest: float = 35.0
-    margin: float = 5.0
+    margin: float = 2.0
 
 
 @dataclass(frozen=True)
