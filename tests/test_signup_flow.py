@@ -13,7 +13,7 @@ from pathlib import Path
 
 import icalendar
 import pytest
-from conftest import ROOT, FakeClock, texts
+from conftest import ADMIN_ID, ROOT, FakeClock, texts
 from sqlalchemy import func, select
 
 from bot.config import AppConfig
@@ -368,3 +368,38 @@ def test_export_cli(tmp_path: Path, config: AppConfig, clock: FakeClock) -> None
     assert result.returncode == 1 and "bestaat-niet" in result.stderr
     with services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Registration)) == 1
+
+
+async def test_organiser_sees_attendees_and_gets_a_csv(driver: BotDriver) -> None:
+    await sign_up_parent(driver, PARENT, name="=Anna")
+    calls = await driver.say(ADMIN_ID, "/deelnemers")
+    assert "Van welke activiteit" in texts(calls)[0]
+    calls = await driver.press(ADMIN_ID, "Kleine dialoog")
+    assert "Aangemeld: 1 · Wachtlijst: 0" in texts(calls)[0]
+    assert "• =Anna" in texts(calls)[0]
+    [document] = documents(calls)
+    name, data = next(iter(document.files.values()))
+    assert name == "deelnemers-kleine-dialoog.csv"
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    assert rows[0]["name"] == "'=Anna" and rows[0]["status"] == "registered"
+    calls = await driver.press_data(PARENT, "att:kleine-dialoog")
+    assert "alleen de organisatoren" in texts(calls)[0]
+    assert not documents(calls)
+
+
+async def test_signup_race_and_promotion_on_postgres(
+    postgres_url: str, config: AppConfig, clock: FakeClock
+) -> None:
+    on_postgres = config.model_copy(
+        update={"storage": config.storage.model_copy(update={"url": postgres_url})}
+    )
+    async with BotDriver(lambda: build_services(on_postgres, clock)) as driver:
+        await sign_up_parent(driver, PARENT, name="Een")
+        await driver.restart()  # conversation state and data live in PostgreSQL
+        await sign_up_parent(driver, PRO, name="Twee")
+        calls = await driver.say(THIRD, "/start signup_kleine-dialoog")
+        assert "vol" in texts(calls)[0]
+        await driver.say(PARENT, "/mijnaanmeldingen")
+        await driver.press(PARENT, "Afmelden")
+        await driver.press(PARENT, "Ja, afmelden")
+        assert registrations(driver) == [(PARENT, "Een", "cancelled"), (PRO, "Twee", "registered")]
