@@ -52,6 +52,7 @@ def describe(
         period=period(activity, context),
         place=place(activity, context),
     )
+    text += "\n" + context.text(f"audience_for_{activity.audience}")
     if activity.is_sample:
         text += "\n" + context.text("activity_sample")
     if with_description and activity.description(language):

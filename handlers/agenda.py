@@ -7,7 +7,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from handlers.activity_text import describe
 from handlers.context import Handlers, MaoContext
-from handlers.replies import Button, keyboard, reply
+from handlers.replies import Button, keyboard, reply, shorten
 from storage.activities import Kind, upcoming_activities
 
 
@@ -34,7 +34,7 @@ def _page(context: MaoContext, page: int, kind: str | None) -> tuple[str, list[l
     rows: list[list[Button]] = [
         [
             (
-                context.text("agenda_signup_button", title=a.title(language)[:40]),
+                context.text("agenda_signup_button", title=shorten(a.title(language), 40)),
                 f"signup:pick:{a.slug}",
             )
         ]

@@ -12,12 +12,20 @@ from handlers.context import MaoContext
 Button = tuple[str, str]  # (label, callback data)
 
 
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary with an ellipsis, for button labels on a phone screen."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" -–:(") + "…"
+
+
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(label[:60], callback_data=data) for label, data in row]
+            [InlineKeyboardButton(shorten(label, 60), callback_data=data) for label, data in row]
             for row in rows
         ]
     )

@@ -145,6 +145,7 @@ async def test_third_person_waits_and_is_promoted_when_someone_cancels(driver: B
 
     calls = await driver.say(THIRD, "/mijnaanmeldingen")
     assert "Wachtlijst, plek 1" in texts(calls)[1]
+    assert "👪 Voor ouders" in texts(calls)[1]
 
     await driver.say(PARENT, "/mijnaanmeldingen")
     await driver.press(PARENT, "Afmelden")
@@ -403,3 +404,22 @@ async def test_signup_race_and_promotion_on_postgres(
         await driver.press(PARENT, "Afmelden")
         await driver.press(PARENT, "Ja, afmelden")
         assert registrations(driver) == [(PARENT, "Een", "cancelled"), (PRO, "Twee", "registered")]
+
+
+async def test_leaving_the_waiting_list(driver: BotDriver) -> None:
+    await sign_up_parent(driver, PARENT, name="Een")
+    await sign_up_parent(driver, PRO, name="Twee")
+    await driver.say(THIRD, "/start signup_kleine-dialoog")
+    await driver.press(THIRD, "Ja, op de wachtlijst")
+    await driver.press(THIRD, "Ouder")
+    await driver.say(THIRD, "Drie")
+    await driver.press(THIRD, "Overslaan")
+    await driver.press(THIRD, "Geen vraag")
+    await driver.press(THIRD, "akkoord")
+    await driver.press(THIRD, "Bevestigen")
+    await driver.say(THIRD, "/mine")
+    calls = await driver.press(THIRD, "Van de wachtlijst af")
+    assert "niet meer op de wachtlijst" in texts(calls)[0]
+    assert registrations(driver)[2] == (THIRD, "Drie", "cancelled")
+    calls = await driver.say(THIRD, "/mine")
+    assert "geen aanmeldingen" in texts(calls)[0]
