@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlparse
 
 from bot.config import AppConfig, ConfigError, bot_token, config_path, load_config
 from bot.i18n import Catalogue
@@ -81,6 +82,8 @@ def _run(config: AppConfig) -> int:
         application.run_webhook(
             listen=telegram.webhook_listen,
             port=telegram.webhook_port,
+            # Serve on the path Telegram is told to call (behind a reverse proxy, usually).
+            url_path=urlparse(telegram.webhook_url).path.lstrip("/"),
             webhook_url=telegram.webhook_url,
             secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
             allowed_updates=allowed_updates(),
