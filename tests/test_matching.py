@@ -236,6 +236,15 @@ def test_heldout_set_accuracy(matcher: FaqMatcher) -> None:
     assert report.null_rejection_rate >= 0.85, report.failures
 
 
+def test_blind_set_accuracy(matcher: FaqMatcher) -> None:
+    """Questions written without seeing content, matcher or other sets; never tuned on."""
+    report = _report(matcher, HELDOUT_SET.parent / "faq-blind.yaml")
+    print(report.summary())
+    assert report.top1_accuracy >= 0.85, report.failures
+    assert report.wrong_answer_rate <= 0.05, report.failures
+    assert report.null_rejection_rate >= 0.85, report.failures
+
+
 def test_question_set_loader(tmp_path: Path) -> None:
     path = tmp_path / "set.yaml"
     path.write_text('questions:\n  - q: "a?"\n    id: x\n  - q: "b?"\n    id: null\n')
