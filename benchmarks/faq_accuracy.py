@@ -1,10 +1,11 @@
-"""Print FAQ matching accuracy on the dev sample and the held-out set, and match latency.
+"""Print FAQ matching accuracy on the dev, held-out and blind sets, and match latency.
 
 Usage: python benchmarks/faq_accuracy.py [DEV_SET [HELDOUT_SET [BLIND_SET]]]
 
 DEV_SET defaults to ../shared/faq-dev.yaml beside the repository (skipped when absent),
-HELDOUT_SET to tests/data/faq-heldout.yaml, BLIND_SET to tests/data/faq-blind.yaml (written last,
-by someone who saw neither the content, the matcher nor the other sets; not used for tuning). Thresholds are those of config.yaml, as the bot uses.
+HELDOUT_SET to tests/data/faq-heldout.yaml, BLIND_SET to tests/data/faq-blind.yaml (written
+last, by someone who saw neither the content, the matcher nor the other sets; not used for
+tuning). Thresholds are those of config.yaml, as the bot uses them.
 """
 
 from __future__ import annotations

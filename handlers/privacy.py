@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.dates import format_datetime
+from bot.notices import deliver_notices
 from handlers.context import Handlers, MaoContext
 from handlers.replies import close_buttons, keyboard, reply
 from storage.privacy import erase_user
@@ -78,6 +79,8 @@ async def confirm_forget(update: Update, context: MaoContext) -> None:
     if context.user_data is not None:
         context.user_data.clear()
     await reply(update, context, context.text("forget_done"))
+    # A seat the user held has gone to the next person waiting: tell them now.
+    await deliver_notices(context)
 
 
 def build_handlers() -> Handlers:

@@ -33,3 +33,47 @@ async def test_forget_me_deletes_after_confirmation(driver: BotDriver) -> None:
     with driver.services.db.session() as session:
         # The press itself is an update from the user, but erasure happens after tracking.
         assert session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_forget_me_removes_registrations_and_deliveries_and_frees_the_seat(
+    driver: BotDriver,
+) -> None:
+    from datetime import timedelta
+
+    from storage.activities import ActivitySpec, get_activity, upsert_activities
+    from storage.broadcasts import Audience, create_broadcast
+    from storage.models import Delivery, Registration
+    from storage.registrations import SignupDetails, register
+
+    services = driver.services
+    now = services.now()
+    spec = ActivitySpec.model_validate(
+        {
+            "slug": "vol",
+            "kind": "dialoog",
+            "title": {"nl": "Volle dialoog", "en": "Full"},
+            "starts_at": now + timedelta(days=30),
+            "ends_at": now + timedelta(days=30, hours=2),
+            "location": "Arnhem",
+            "capacity": 1,
+        }
+    )
+    await driver.say(USER, "/start")
+    await driver.say(USER + 1, "/start")
+    with services.db.session() as session:
+        upsert_activities(session, (spec,), services.config.zone, now)
+        activity = get_activity(session, "vol")
+        assert activity is not None
+        details = SignupDetails("Naam", "ouder", None, "a@example.org", "vraag")
+        register(session, activity.id, USER, details, now, join_waitlist=True)
+        register(session, activity.id, USER + 1, details, now, join_waitlist=True)
+        create_broadcast(session, 9001, Audience.EVERYONE, None, "Nieuws", now)
+    await driver.say(USER, "/vergeetmij")
+    calls = await driver.press(USER, "Ja")
+    told = [c for c in calls if c.chat_id == USER + 1 and c.method == "sendMessage"]
+    with services.db.session() as session:
+        remaining = session.execute(select(Registration.user_id, Registration.status)).all()
+        recipients = session.scalars(select(Delivery.user_id)).all()
+    assert remaining == [(USER + 1, "registered")]
+    assert USER not in recipients
+    assert len(told) == 1 and "Goed nieuws" in told[0].params["text"]
