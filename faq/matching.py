@@ -60,7 +60,7 @@ class Band(StrEnum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    answer: float = 50.0
+    answer: float = 52.0
     suggest: float = 35.0
     margin: float = 2.0
 
