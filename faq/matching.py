@@ -48,6 +48,9 @@ __all__ = [
     "normalise",
 ]
 
+# From this many words on, a message is a story with a question in it, not just a question.
+_LONG_MESSAGE_WORDS = 14
+_SENTENCE_END = re.compile(r"(?<=[.?!;\n])\s*|\n+")
 # Longer messages are cut before matching: a question never needs more, and it bounds the work.
 MAX_QUESTION_CHARS = 500
 
@@ -590,19 +593,32 @@ class FaqMatcher:
         return self._thresholds
 
     def match(self, question: str) -> MatchResult:
-        words = _rephrase(normalise(question[:MAX_QUESTION_CHARS]).split())
+        text = question[:MAX_QUESTION_CHARS]
+        words = _rephrase(normalise(text).split())
         if not words or not self._ids:
             return MatchResult(question, Band.FALLBACK, None, (), self._thresholds.suggest)
         scores = [0.0] * len(self._ids)
-        for index in self._indexes:
-            for number, score in enumerate(self._score(index, words)):
-                scores[number] = max(scores[number], score)
+        for candidate_words in (words, *self._question_sentence(text, words)):
+            for index in self._indexes:
+                for number, score in enumerate(self._score(index, candidate_words)):
+                    scores[number] = max(scores[number], score)
         ranked = sorted(
             (Candidate(self._ids[n], round(s, 2)) for n, s in enumerate(scores)),
             key=lambda c: -c.score,
         )
         best, rest = ranked[0], tuple(c for c in ranked[1:4] if c.score > 0)
         return MatchResult(question, self._band(best, rest), best, rest, self._thresholds.suggest)
+
+    @staticmethod
+    def _question_sentence(text: str, words: list[str]) -> list[list[str]]:
+        """People often tell their story first and ask at the end: the asking sentence alone
+        is matched too, so the story's words do not drown the question's."""
+        sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+        if len(sentences) < 2 or len(words) < _LONG_MESSAGE_WORDS:
+            return []
+        asking = [s for s in sentences if s.rstrip().endswith("?")]
+        last = _rephrase(normalise(asking[-1] if asking else sentences[-1]).split())
+        return [last] if last and len(last) < len(words) else []
 
     def _band(self, best: Candidate, rest: tuple[Candidate, ...]) -> Band:
         limits = self._thresholds
