@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.driver import BotDriver, buttons_of
+from bot.i18n import Catalogue
 from bot.services import Services
 from bot.standin import ApiCall
 
@@ -24,12 +25,12 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-def render(call: ApiCall, driver: BotDriver, chat_id: int) -> str | None:
+def render(call: ApiCall, chat_id: int, edited_mark: str) -> str | None:
     if call.chat_id not in (chat_id, None):
         return None
     if call.method in {"sendMessage", "editMessageText"}:
         text = plain(str(call.params.get("text", "")))
-        prefix = "(bewerkt) " if call.method == "editMessageText" else ""
+        prefix = f"({edited_mark}) " if call.method == "editMessageText" else ""
         lines = [f"bot> {prefix}{text}"]
         markup = call.params.get("reply_markup")
         if isinstance(markup, dict):
@@ -56,13 +57,11 @@ async def run_console(
     driver.languages[user_id] = language
     interactive = stdin.isatty()
     loop = asyncio.get_running_loop()
+    catalogue = Catalogue.load()
+    edited_mark = catalogue.text(language, "console_edited")
     async with driver:
         if interactive:
-            print(
-                "MAO bot console. Type a question or a /command; #1 presses button 1; "
-                "Ctrl-D stops.",
-                file=stdout,
-            )
+            print(catalogue.text(language, "console_banner"), file=stdout)
         while True:
             if interactive:
                 print("> ", end="", file=stdout, flush=True)
@@ -79,12 +78,12 @@ async def run_console(
                 try:
                     calls = await driver.press(user_id, int(match.group(1)))
                 except (LookupError, IndexError):
-                    print("(geen knop met dat nummer / no button with that number)", file=stdout)
+                    print(catalogue.text(language, "console_no_button"), file=stdout)
                     continue
             else:
                 calls = await driver.say(user_id, text)
             for call in calls:
-                shown = render(call, driver, user_id)
+                shown = render(call, user_id, edited_mark)
                 if shown:
                     print(shown, file=stdout, flush=True)
     return 0
