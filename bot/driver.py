@@ -195,6 +195,25 @@ class BotDriver:
         await job.run(self.application)
         return self.standin.calls[before:]
 
+    async def messages_to(
+        self, chat_id: int, containing: str, at_least: int = 1, limit_seconds: float = 5.0
+    ) -> list[ApiCall]:
+        """Messages sent to a chat containing a text, waiting briefly for background jobs
+        (a notice may be sent by the update that caused it or by the notice job)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_seconds
+        while True:
+            found = [
+                c
+                for c in self.standin.calls
+                if c.method == "sendMessage"
+                and c.chat_id == chat_id
+                and containing in str(c.params.get("text", ""))
+            ]
+            if len(found) >= at_least or loop.time() > deadline:
+                return found
+            await asyncio.sleep(0.02)
+
     def latest_message(self, chat_id: int) -> dict[str, Any] | None:
         for (chat, _), message in reversed(self.standin.messages.items()):
             if chat == chat_id:

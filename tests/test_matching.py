@@ -225,33 +225,26 @@ def test_dev_set_accuracy(matcher: FaqMatcher) -> None:
     assert report.wrong_answer_rate <= 0.05, report.failures
 
 
-def test_heldout_set_accuracy(matcher: FaqMatcher) -> None:
-    report = _report(matcher, HELDOUT_SET)
+@pytest.mark.parametrize(
+    ("name", "top1", "null_rejection"),
+    [
+        # Written apart from the content, later used to decide content changes.
+        ("faq-heldout.yaml", 0.90, 0.85),
+        ("faq-blind.yaml", 0.85, 0.85),
+        # Written after all content work: measured, never tuned on.
+        ("faq-blind-2.yaml", 0.85, 0.80),
+    ],
+)
+def test_unseen_question_sets(
+    matcher: FaqMatcher, name: str, top1: float, null_rejection: float
+) -> None:
+    """The floors sit below the measured figures (README), so a regression shows but an
+    ordinary content edit does not. Wrong answers cost the most trust: at most 5%."""
+    report = _report(matcher, HELDOUT_SET.parent / name)
     print(report.summary())
-    # Measured with the default thresholds: top-1 98.8%, answered and right 91.9%, wrong
-    # answers 1.0%, null rejection 95%.
-    # The floors sit a little lower, so a regression shows but a content edit does not.
-    assert report.top1_accuracy >= 0.90, report.failures
+    assert report.top1_accuracy >= top1, report.failures
     assert report.wrong_answer_rate <= 0.05, report.failures
-    assert report.null_rejection_rate >= 0.85, report.failures
-
-
-def test_blind_set_accuracy(matcher: FaqMatcher) -> None:
-    """Questions written without seeing content, matcher or other sets; never tuned on."""
-    report = _report(matcher, HELDOUT_SET.parent / "faq-blind.yaml")
-    print(report.summary())
-    assert report.top1_accuracy >= 0.85, report.failures
-    assert report.wrong_answer_rate <= 0.05, report.failures
-    assert report.null_rejection_rate >= 0.85, report.failures
-
-
-def test_second_blind_set_accuracy(matcher: FaqMatcher) -> None:
-    """Written after all content work; measured, never tuned on. Floors catch regressions."""
-    report = _report(matcher, HELDOUT_SET.parent / "faq-blind-2.yaml")
-    print(report.summary())
-    assert report.top1_accuracy >= 0.85, report.failures
-    assert report.wrong_answer_rate <= 0.05, report.failures
-    assert report.null_rejection_rate >= 0.80, report.failures
+    assert report.null_rejection_rate >= null_rejection, report.failures
 
 
 def test_question_set_loader(tmp_path: Path) -> None:
