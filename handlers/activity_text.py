@@ -12,18 +12,14 @@ from storage.activities import ActivityInfo
 
 def period(activity: ActivityInfo, context: MaoContext) -> str:
     zone = context.services.config.zone
-    return format_period(activity.starts_at, activity.ends_at, _language(context), zone)
+    return format_period(activity.starts_at, activity.ends_at, context.language, zone)
 
 
 def moment(when: datetime, context: MaoContext) -> str:
-    return format_datetime(when, _language(context), context.services.config.zone)
+    return format_datetime(when, context.language, context.services.config.zone)
 
 
-def _language(context: MaoContext) -> str:
-    return context.cached_language or context.services.catalogue.default
-
-
-def place(activity: ActivityInfo, context: MaoContext) -> str:
+def place(activity: ActivityInfo) -> str:
     parts = [p for p in (activity.location, activity.online_url) if p]
     return " · ".join(parts)
 
@@ -44,13 +40,13 @@ def describe(
     with_description: bool = False,
 ) -> str:
     """Title, date, place (and seats): the block used everywhere an activity is shown."""
-    language = _language(context)
+    language = context.language
     text = context.text(
         "activity_block",
         title=activity.title(language),
         kind=context.text(f"kind_{activity.kind.replace('-', '_')}"),
         period=period(activity, context),
-        place=place(activity, context),
+        place=place(activity),
     )
     text += "\n" + context.text(f"audience_for_{activity.audience}")
     if activity.is_sample:

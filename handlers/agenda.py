@@ -21,7 +21,7 @@ def _page(context: MaoContext, page: int, kind: str | None) -> tuple[str, list[l
     pages = (len(activities) + size - 1) // size
     page = min(max(page, 0), pages - 1)
     shown = activities[page * size : (page + 1) * size]
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     header = context.text("agenda_header", page=page + 1, pages=pages)
     if kind:
         header = context.text(

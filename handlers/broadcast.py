@@ -113,7 +113,7 @@ async def choose_audience(update: Update, context: MaoContext) -> int:
     services = context.services
     with services.db.session() as session:
         activities = upcoming_activities(session, services.now())
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     buttons = [(a.title(language), f"bc:activity:{a.slug}") for a in activities[:20]]
     await reply(update, context, context.text("broadcast_choose_activity"), one_per_row(buttons))
     return Step.ACTIVITY
@@ -234,7 +234,7 @@ async def attendees(update: Update, context: MaoContext) -> None:
     services = context.services
     with services.db.session() as session:
         activities = upcoming_activities(session, services.now())
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     buttons = [(a.title(language), f"att:{a.slug}") for a in activities[:20]]
     await reply(update, context, context.text("attendees_choose"), one_per_row(buttons))
 
@@ -257,7 +257,7 @@ async def attendees_of(update: Update, context: MaoContext) -> None:
         return
     registered = [r for r in rows if r.status == "registered"]
     waiting = [r for r in rows if r.status in ("waiting", "offered")]
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     names = "\n".join(f"• {r.name}" for r in registered[:50])
     await reply(
         update,

@@ -40,6 +40,11 @@ class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         assert isinstance(services, Services)
         return services
 
+    @property
+    def language(self) -> str:
+        """The language to answer in (fixed per update by the tracking handler)."""
+        return self.cached_language or self.services.catalogue.default
+
     def text(self, key: str, /, **values: Any) -> str:
         return self.services.catalogue.text(self.cached_language, key, **values)
 

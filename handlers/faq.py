@@ -22,7 +22,7 @@ async def send_answer(update: Update, context: MaoContext, entry_id: str) -> Non
     if entry is None:
         await reply(update, context, context.text("faq_unknown_topic"))
         return
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     related: list[Button] = []
     for other_id in entry.related[: services.config.faq.related]:
         other = services.faq.entry(other_id)
@@ -48,7 +48,7 @@ async def answer_question(update: Update, context: MaoContext) -> None:
     if result.band is Band.ANSWER and result.answer_id is not None:
         await send_answer(update, context, result.answer_id)
         return
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     if result.band is Band.SUGGEST and result.suggestions:
         buttons: list[Button] = []
         for candidate in result.suggestions:

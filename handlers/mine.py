@@ -98,7 +98,7 @@ async def ask_cancel(update: Update, context: MaoContext) -> None:
         await query.answer(context.text("stale_button"), show_alert=True)
         return
     await query.answer()
-    language = context.cached_language or context.services.catalogue.default
+    language = context.language
     rid = item.registration_id
     await reply(
         update,
@@ -133,7 +133,7 @@ async def do_cancel(update: Update, context: MaoContext) -> None:
         return
     assert result.activity is not None
     refresh_reminders(context.application, result.activity.id)
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     key = {"leave": "mine_left", "decline": "offer_declined"}.get(action, "mine_cancelled")
     await reply(update, context, context.text(key, title=result.activity.title(language)))
     # Whoever moved up gets told straight away, not at the next round of the notice job.
@@ -163,7 +163,7 @@ async def claim(update: Update, context: MaoContext) -> None:
         await reply(update, context, context.text(key))
         return
     refresh_reminders(context.application, result.activity.id)
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     await reply(
         update, context, context.text("signup_done", title=result.activity.title(language))
     )

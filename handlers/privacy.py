@@ -36,7 +36,7 @@ async def show_my_data(update: Update, context: MaoContext) -> None:
     if info is None:
         await reply(update, context, context.text("mydata_nothing"))
         return
-    language = context.cached_language or services.catalogue.default
+    language = context.language
     on, off = context.text("mydata_on"), context.text("mydata_off")
     text = context.text(
         "mydata",

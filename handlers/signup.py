@@ -82,10 +82,6 @@ def _user_id(update: Update) -> int:
     return update.effective_user.id
 
 
-def _language(context: MaoContext) -> str:
-    return context.cached_language or context.services.catalogue.default
-
-
 # -- choosing the activity -------------------------------------------------------------------
 
 
@@ -98,7 +94,7 @@ async def start_signup(update: Update, context: MaoContext) -> int:
     if not open_ones:
         await reply(update, context, context.text("signup_nothing_open"))
         return END
-    language = _language(context)
+    language = context.language
     buttons: list[Button] = [(a.title(language), f"signup:pick:{a.slug}") for a in open_ones[:20]]
     await reply(update, context, context.text("signup_choose"), one_per_row(buttons))
     return Step.PICK
@@ -119,7 +115,7 @@ async def pick_from_deep_link(update: Update, context: MaoContext) -> int:
 def _refusal(
     outcome: Outcome, activity: ActivityInfo | None, position: int | None, context: MaoContext
 ) -> str:
-    title = activity.title(_language(context)) if activity else ""
+    title = activity.title(context.language) if activity else ""
     keys = {
         Outcome.NOT_FOUND: "signup_not_found",
         Outcome.CANCELLED_ACTIVITY: "signup_cancelled_activity",
@@ -463,7 +459,7 @@ async def confirm(update: Update, context: MaoContext) -> int:
         refresh_reminders(context.application, activity.id)
     if result.outcome is Outcome.REGISTERED and activity and result.registration_id:
         await reply(
-            update, context, context.text("signup_done", title=activity.title(_language(context)))
+            update, context, context.text("signup_done", title=activity.title(context.language))
         )
         await send_calendar_file(
             update.effective_chat.id if update.effective_chat else 0,
@@ -477,7 +473,7 @@ async def confirm(update: Update, context: MaoContext) -> int:
             context,
             context.text(
                 "signup_waiting",
-                title=activity.title(_language(context)),
+                title=activity.title(context.language),
                 position=result.position or 0,
             ),
         )
@@ -490,7 +486,7 @@ async def send_calendar_file(
     chat_id: int, activity: ActivityInfo, registration_id: int, context: MaoContext
 ) -> None:
     services = context.services
-    language = _language(context)
+    language = context.language
     data = activity_ics(activity, registration_id, language, services.config.zone, services.now())
     await context.bot.send_document(
         chat_id,
