@@ -214,3 +214,26 @@ async def test_sigkill_halfway_reaches_everyone_once(tmp_path: Path) -> None:
         result = counts(session, broadcast_id)
     assert (result.sent, result.total) == (2000, 2000)
     print(f"SIGKILL after {halfway} messages; duplicates: {duplicates}")
+
+
+async def test_broadcast_on_postgres(
+    postgres_url: str, config: AppConfig, clock: FakeClock
+) -> None:
+    on_postgres = config.model_copy(
+        update={"storage": config.storage.model_copy(update={"url": postgres_url})}
+    )
+    db = Database(postgres_url)
+    db.upgrade()
+    add_users(db, range(400, 430))
+    with db.session() as session:
+        broadcast_id = create_broadcast(
+            session, ADMIN_ID, Audience.EVERYONE, None, "Op Postgres", NOW
+        )
+        first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
+        assert first is not None
+        mark_delivery(session, first.id, "sent", NOW)
+    db.dispose()
+    async with BotDriver(lambda: build_services(on_postgres, clock)) as driver:
+        await wait_for(lambda: counts_done(driver.services.db, broadcast_id))
+        got = received(driver.standin, "Op Postgres")
+        assert set(got) == set(range(401, 430)) and set(got.values()) == {1}

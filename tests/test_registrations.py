@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -54,9 +55,12 @@ def make_db(url: str) -> Database:
     return db
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    return make_db(db_url)
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
+    url = db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    database = make_db(url)
+    yield database
+    database.dispose()
 
 
 def load(db: Database, *specs: ActivitySpec) -> int:

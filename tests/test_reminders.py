@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,11 +59,13 @@ def plan(db: Database) -> dict[tuple[int, int], tuple[datetime, str]]:
         return {(r.user_id, r.offset_seconds): (r.due_at, r.status) for r in rows}
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    database = Database(db_url)
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
+    url = db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    database = Database(url)
     database.upgrade()
-    return database
+    yield database
+    database.dispose()
 
 
 def test_planning_moving_and_cancelling(db: Database) -> None:
