@@ -231,8 +231,9 @@ def test_dev_set_accuracy(matcher: FaqMatcher) -> None:
         # Written apart from the content, later used to decide content changes.
         ("faq-heldout.yaml", 0.90, 0.85),
         ("faq-blind.yaml", 0.85, 0.85),
-        # Written after all content work: measured, never tuned on.
         ("faq-blind-2.yaml", 0.85, 0.80),
+        # Written last: measured, never tuned on.
+        ("faq-blind-3.yaml", 0.85, 0.85),
     ],
 )
 def test_unseen_question_sets(
