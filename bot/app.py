@@ -28,6 +28,7 @@ from handlers import agenda, basics, broadcast, errors, faq, mine, privacy, remi
 from handlers.context import SERVICES_KEY, MaoContext
 from storage.activities import read_activity_file, upsert_activities
 from storage.db import safe_url
+from storage.durations import parse_duration
 from storage.privacy import apply_retention
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,10 @@ async def _post_init(application: MaoApplication) -> None:
     logger.info("%d reminders planned", planned)
     # Broadcasts interrupted by a crash continue once the application is running.
     assert application.job_queue is not None
-    application.job_queue.run_once(resume_broadcasts_job, when=0.5, name="broadcast-resume")
+    lease = parse_duration(services.config.broadcast.lease).total_seconds()
+    application.job_queue.run_repeating(
+        resume_broadcasts_job, interval=lease, first=0.5, name="broadcast-resume"
+    )
 
 
 async def _post_shutdown(application: MaoApplication) -> None:

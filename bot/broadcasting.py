@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,13 +27,16 @@ from storage.broadcasts import (
     finish_broadcast,
     get_broadcast,
     mark_delivery,
-    release_interrupted,
+    renew_lease,
+    take_over,
     unfinished_broadcasts,
 )
+from storage.durations import parse_duration
 from storage.users import set_flags
 
 logger = logging.getLogger(__name__)
 RUNNING_KEY = "running_broadcasts"
+SENDER_KEY = "broadcast_sender"
 
 
 class Pace:
@@ -98,6 +104,14 @@ async def _update_status(
         logger.warning("Could not update broadcast %s status: %s", broadcast_id, error)
 
 
+def sender_name(application: Application[Any, Any, Any, Any, Any, Any]) -> str:
+    """This running bot's name in broadcast leases: host, process and a random tag."""
+    name: str = application.bot_data.setdefault(
+        SENDER_KEY, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
+    return name
+
+
 async def run_broadcast(
     application: Application[Any, Any, Any, Any, Any, Any], broadcast_id: int
 ) -> Counts:
@@ -116,9 +130,20 @@ async def run_broadcast(
 async def _send_all(
     application: Application[Any, Any, Any, Any, Any, Any], services: Services, broadcast_id: int
 ) -> Counts:
+    sender = sender_name(application)
+    lease = parse_duration(services.config.broadcast.lease)
     with services.db.session() as session:
         info = get_broadcast(session, broadcast_id)
+        released = take_over(session, broadcast_id, sender, services.now(), lease)
     assert info is not None
+    if released is None:
+        logger.info("Broadcast %s is being sent by another instance", broadcast_id)
+        with services.db.session() as session:
+            return counts(session, broadcast_id)
+    if released:
+        logger.warning(
+            "Broadcast %s: %d message(s) may be sent twice after a crash", broadcast_id, released
+        )
     progress_every = services.config.broadcast.progress_every
     sent_since_progress = 0
     finished: tuple[int, str] | None = None
@@ -127,16 +152,24 @@ async def _send_all(
         wait = seconds_until_allowed(
             services.now().astimezone(services.config.zone), services.config.broadcast.quiet_hours
         )
-        if wait > 0:
-            if finished is not None:
-                with services.db.session() as session:
-                    mark_delivery(session, *finished, services.now())
-                finished = None
-            await asyncio.sleep(min(wait, 300))
-            continue
         with services.db.session() as session:
-            claimed = claim_next(session, broadcast_id, services.now(), finished)
-        finished = None
+            if not renew_lease(session, broadcast_id, sender, services.now(), lease):
+                logger.warning("Broadcast %s was taken over by another instance", broadcast_id)
+                if finished is not None:
+                    mark_delivery(session, *finished, services.now())
+                return counts(session, broadcast_id)
+            if wait > 0:
+                if finished is not None:
+                    mark_delivery(session, *finished, services.now())
+                    finished = None
+                claimed = None
+            else:
+                claimed = claim_next(session, broadcast_id, services.now(), finished)
+                finished = None
+        if wait > 0:
+            # Quiet hours: wait in steps short enough to keep the lease.
+            await asyncio.sleep(min(wait, lease.total_seconds() / 3))
+            continue
         if claimed is None:
             break
         delivery_id, user_id = claimed
@@ -181,22 +214,14 @@ def _seconds(value: int | float | timedelta) -> float:
 
 
 async def resume_broadcasts_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    """At start: broadcasts a crash interrupted carry on, skipping those already sent."""
+    """Broadcasts nobody is sending (their sender crashed, its lease ran out) carry on here,
+    skipping those already sent. Runs at start and then once per lease period."""
     application = context.application
     services: Services = application.bot_data["services"]
     running: set[int] = application.bot_data.setdefault(RUNNING_KEY, set())
     with services.db.session() as session:
         ids = [i for i in unfinished_broadcasts(session) if i not in running]
-        for broadcast_id in ids:
-            released = release_interrupted(session, broadcast_id)
-            if released:
-                logger.warning(
-                    "Broadcast %s: %d message(s) may be sent twice after a crash",
-                    broadcast_id,
-                    released,
-                )
     for broadcast_id in ids:
-        logger.info("Resuming broadcast %s", broadcast_id)
         application.create_task(
             run_broadcast(application, broadcast_id), name=f"broadcast-{broadcast_id}"
         )

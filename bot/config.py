@@ -120,6 +120,9 @@ class BroadcastConfig(_Section):
     # Telegram allows about 30/s; higher values are only for a self-hosted Bot API or tests.
     messages_per_second: float = Field(default=25.0, gt=0, le=1000)
     quiet_hours: tuple[int, int] | None = None
+    # How long an instance's claim on a broadcast lasts without renewal; after a crash,
+    # another start (or instance) takes over once it has run out.
+    lease: Duration = "30s"
     progress_every: int = Field(default=200, ge=1)
 
 

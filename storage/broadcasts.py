@@ -8,10 +8,10 @@ sent again: at most one duplicate per crash, never a gap.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Broadcast, Delivery, Profile, Registration, User
@@ -136,6 +136,48 @@ def set_status_message(session: Session, broadcast_id: int, chat_id: int, messag
 
 def unfinished_broadcasts(session: Session) -> list[int]:
     return list(session.scalars(select(Broadcast.id).where(Broadcast.status == "sending")))
+
+
+def take_over(
+    session: Session, broadcast_id: int, sender: str, now: datetime, lease: timedelta
+) -> int | None:
+    """Become the broadcast's one sender, if nobody holds it or the holder's lease ran out
+    (it crashed). Returns how many deliveries were put back in the queue (the messages that
+    were in flight at the crash), or None when another live instance is sending it."""
+    taken = session.execute(
+        update(Broadcast)
+        .where(
+            Broadcast.id == broadcast_id,
+            Broadcast.status == "sending",
+            or_(
+                Broadcast.lease_until.is_(None),
+                Broadcast.lease_until < now,
+                Broadcast.sender == sender,
+            ),
+        )
+        .values(sender=sender, lease_until=now + lease)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return release_interrupted(session, broadcast_id)
+
+
+_RENEW = (
+    update(Broadcast.__table__)  # type: ignore[arg-type]
+    .where(
+        Broadcast.__table__.c.id == bindparam("of_broadcast"),
+        Broadcast.__table__.c.sender == bindparam("by_sender"),
+    )
+    .values(lease_until=bindparam("until"))
+)
+
+
+def renew_lease(
+    session: Session, broadcast_id: int, sender: str, now: datetime, lease: timedelta
+) -> bool:
+    """Keep sending rights; False when another instance has taken the broadcast over."""
+    values = {"of_broadcast": broadcast_id, "by_sender": sender, "until": now + lease}
+    return bool(session.connection().execute(_RENEW, values).rowcount)
 
 
 def release_interrupted(session: Session, broadcast_id: int) -> int:

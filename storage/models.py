@@ -193,6 +193,9 @@ class Broadcast(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     status_message_id: Mapped[int | None] = mapped_column(Integer)
+    # The one instance sending it, while its lease runs: several bots may share a database.
+    sender: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Delivery(Base):

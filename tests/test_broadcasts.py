@@ -7,7 +7,7 @@ import logging
 import signal
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -179,7 +179,7 @@ async def test_sigkill_halfway_reaches_everyone_once(tmp_path: Path) -> None:
     config_file = tmp_path / "config.yaml"
     config_file.write_text(
         f"storage:\n  url: {db_url}\nactivities:\n  file: null\n"
-        "broadcast:\n  messages_per_second: 400\n  progress_every: 100000\n",
+        "broadcast:\n  messages_per_second: 400\n  progress_every: 100000\n  lease: 3s\n",
         encoding="utf-8",
     )
     db = Database(db_url)
@@ -237,3 +237,26 @@ async def test_broadcast_on_postgres(
         await wait_for(lambda: counts_done(driver.services.db, broadcast_id))
         got = received(driver.standin, "Op Postgres")
         assert set(got) == set(range(401, 430)) and set(got.values()) == {1}
+
+
+def test_one_sender_per_broadcast_across_instances(db_url: str) -> None:
+    from storage.broadcasts import renew_lease, take_over
+
+    db = Database(db_url)
+    db.upgrade()
+    add_users(db, range(500, 503))
+    lease = timedelta(seconds=30)
+    with db.session() as session:
+        broadcast_id = create_broadcast(session, ADMIN_ID, Audience.EVERYONE, None, "x", NOW)
+        first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
+        assert first is not None
+        mark_delivery(session, first.id, "sending", NOW)  # A had one message in flight
+    with db.session() as session:
+        assert take_over(session, broadcast_id, "A", NOW, lease) == 1  # leftovers re-queued
+        assert take_over(session, broadcast_id, "B", NOW + timedelta(seconds=10), lease) is None
+        assert renew_lease(session, broadcast_id, "A", NOW + timedelta(seconds=20), lease)
+        # A goes silent (crashed); once its lease has run out, B takes over.
+        later = NOW + timedelta(seconds=51)
+        assert take_over(session, broadcast_id, "B", later, lease) == 0
+        assert not renew_lease(session, broadcast_id, "A", later, lease)
+    db.dispose()
