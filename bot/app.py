@@ -25,7 +25,7 @@ from bot.persistence import SqlPersistence
 from bot.reminders import refresh_reminders, sweep_reminders
 from bot.services import Services
 from handlers import agenda, basics, broadcast, errors, faq, mine, privacy, reminders, signup
-from handlers.context import SERVICES_KEY, MaoContext
+from handlers.context import SERVICES_KEY, MaoContext, services_of
 from storage.activities import read_activity_file, upsert_activities
 from storage.db import safe_url
 from storage.durations import parse_duration
@@ -106,7 +106,7 @@ def schedule_jobs(application: MaoApplication) -> None:
 
 
 async def _post_init(application: MaoApplication) -> None:
-    services: Services = application.bot_data[SERVICES_KEY]
+    services = services_of(application)
     await register_command_menus(application.bot, services)
     schedule_jobs(application)
     planned = refresh_reminders(application)
@@ -120,7 +120,7 @@ async def _post_init(application: MaoApplication) -> None:
 
 
 async def _post_shutdown(application: MaoApplication) -> None:
-    services: Services = application.bot_data[SERVICES_KEY]
+    services = services_of(application)
     services.db.dispose()
 
 

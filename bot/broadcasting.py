@@ -20,6 +20,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot.i18n import Catalogue
 from bot.services import Services
+from handlers.context import services_of
 from storage.broadcasts import (
     Counts,
     claim_next,
@@ -115,7 +116,7 @@ def sender_name(application: Application[Any, Any, Any, Any, Any, Any]) -> str:
 async def run_broadcast(
     application: Application[Any, Any, Any, Any, Any, Any], broadcast_id: int
 ) -> Counts:
-    services: Services = application.bot_data["services"]
+    services = services_of(application)
     running: set[int] = application.bot_data.setdefault(RUNNING_KEY, set())
     if broadcast_id in running:
         with services.db.session() as session:
@@ -217,7 +218,7 @@ async def resume_broadcasts_job(context: CallbackContext[Any, Any, Any, Any]) ->
     """Broadcasts nobody is sending (their sender crashed, its lease ran out) carry on here,
     skipping those already sent. Runs at start and then once per lease period."""
     application = context.application
-    services: Services = application.bot_data["services"]
+    services = services_of(application)
     running: set[int] = application.bot_data.setdefault(RUNNING_KEY, set())
     with services.db.session() as session:
         ids = [i for i in unfinished_broadcasts(session) if i not in running]

@@ -20,6 +20,7 @@ from telegram.ext import Application
 from bot.app import MaoApplication, allowed_updates, build_application, prepare_storage
 from bot.services import Services
 from bot.standin import ApiCall, BotApiStandIn
+from handlers.context import services_of
 
 PROCESS_TIMEOUT = 20.0
 
@@ -98,8 +99,7 @@ class BotDriver:
     @property
     def services(self) -> Services:
         assert self.application is not None
-        services: Services = self.application.bot_data["services"]
-        return services
+        return services_of(self.application)
 
     async def start_bot(self) -> None:
         services = self.services_factory()

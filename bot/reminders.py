@@ -17,7 +17,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, JobQueue
 
 from handlers.activity_text import describe
-from handlers.context import MaoContext
+from handlers.context import MaoContext, services_of
 from handlers.replies import keyboard
 from storage.durations import parse_duration
 from storage.reminders import (
@@ -33,10 +33,6 @@ logger = logging.getLogger(__name__)
 JOB_PREFIX = "reminder:"
 
 
-def _services(application: Application[Any, Any, Any, Any, Any, Any]) -> Any:
-    return application.bot_data["services"]
-
-
 def _job_id(name: str) -> int:
     return int(name.removeprefix(JOB_PREFIX))
 
@@ -45,7 +41,7 @@ def refresh_reminders(
     application: Application[Any, Any, Any, Any, Any, Any], activity_id: int | None = None
 ) -> int:
     """Reconcile the plan in the database, then make the job queue follow it."""
-    services = _services(application)
+    services = services_of(application)
     job_queue: JobQueue[Any] | None = application.job_queue
     assert job_queue is not None
     now: datetime = services.now()

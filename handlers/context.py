@@ -22,6 +22,13 @@ def state_handlers(
     return list(handlers)
 
 
+def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Services:
+    """The services built at start (bot_data is not persisted, so they live there)."""
+    services = application.bot_data[SERVICES_KEY]
+    assert isinstance(services, Services)
+    return services
+
+
 class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """The same context object is shared by every handler group of one update."""
 
@@ -36,9 +43,7 @@ class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     @property
     def services(self) -> Services:
-        services = self.application.bot_data[SERVICES_KEY]
-        assert isinstance(services, Services)
-        return services
+        return services_of(self.application)
 
     @property
     def language(self) -> str:

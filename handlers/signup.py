@@ -232,7 +232,6 @@ async def choose_profile(update: Update, context: MaoContext) -> int:
     draft = _draft(context)
     if query.data.endswith(":yes") and draft.get("profile"):
         draft.update(draft["profile"])
-        draft["consented"] = True  # consent is restated in the summary they confirm
         return await _show_summary(update, context)
     return await _ask_role(update, context)
 
@@ -380,7 +379,6 @@ async def choose_consent(update: Update, context: MaoContext) -> int:
         _forget_draft(context)
         await reply(update, context, context.text("signup_no_consent"))
         return END
-    _draft(context)["consented"] = True
     return await _show_summary(update, context)
 
 

@@ -18,8 +18,6 @@ from storage.activities import ActivityInfo, Status, get_activity_by_id
 from storage.models import Activity, Registration, Reminder
 from storage.users import get_user
 
-LIVE = ("planned",)
-
 
 @dataclass(frozen=True)
 class PlannedReminder:
