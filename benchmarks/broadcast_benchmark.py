@@ -22,11 +22,11 @@ from sqlalchemy import insert
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bot.broadcasting import run_broadcast
 from bot.config import load_config
-from bot.driver import BotDriver
+from bot.offline.driver import BotDriver
+from bot.offline.standin import BotApiStandIn, RateLimit
 from bot.services import build_services
-from bot.standin import BotApiStandIn, RateLimit
+from jobs.broadcasting import run_broadcast
 from storage.broadcasts import Audience, create_broadcast
 from storage.models import User
 

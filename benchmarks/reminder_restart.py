@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.driver import spawn_bot_process
-from bot.standin import BotApiStandIn
+from bot.offline.driver import spawn_bot_process
+from bot.offline.standin import BotApiStandIn
 from storage.activities import ActivitySpec, get_activity, upsert_activities
 from storage.db import Database
 from storage.registrations import SignupDetails, register

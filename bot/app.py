@@ -18,17 +18,16 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.broadcasting import resume_broadcasts_job
-from bot.commands import register_command_menus
-from bot.notices import deliver_notices, expire_offers_job
 from bot.persistence import SqlPersistence
-from bot.reminders import refresh_reminders, sweep_reminders
-from bot.services import Services
+from core.context import SERVICES_KEY, MaoContext, services_of
+from core.services import Services
 from handlers import agenda, basics, broadcast, errors, faq, mine, privacy, reminders, signup
-from handlers.context import SERVICES_KEY, MaoContext, services_of
+from handlers.menus import register_command_menus
+from jobs.broadcasting import resume_broadcasts_job
+from jobs.notices import deliver_notices, expire_offers_job
+from jobs.reminders import refresh_reminders, sweep_reminders
 from storage.activities import read_activity_file, upsert_activities
 from storage.db import safe_url
-from storage.durations import parse_duration
 from storage.privacy import apply_retention
 
 logger = logging.getLogger(__name__)
@@ -113,7 +112,7 @@ async def _post_init(application: MaoApplication) -> None:
     logger.info("%d reminders planned", planned)
     # Broadcasts interrupted by a crash continue once the application is running.
     assert application.job_queue is not None
-    lease = parse_duration(services.config.broadcast.lease).total_seconds()
+    lease = services.config.broadcast.lease.total_seconds()
     application.job_queue.run_repeating(
         resume_broadcasts_job, interval=lease, first=0.5, name="broadcast-resume"
     )

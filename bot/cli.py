@@ -13,9 +13,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bot.config import AppConfig, ConfigError, bot_token, config_path, load_config
-from bot.i18n import Catalogue
 from bot.logs import setup_logging
-from bot.services import build_matcher, build_services
+from bot.services import build_faq, build_services
+from core.i18n import Catalogue
 from faq.content import FaqContentError, load_faq
 from storage.activities import ActivityFileError, read_activity_file
 from storage.db import Database
@@ -94,14 +94,14 @@ def _run(config: AppConfig) -> int:
 
 
 def _console(config: AppConfig, args: argparse.Namespace) -> int:
-    from bot.console import run_console
+    from bot.offline.console import run_console
 
     setup_logging(level=os.environ.get("MAO_LOG_LEVEL", "WARNING"))
     return asyncio.run(run_console(lambda: build_services(config), args.user_id, args.lang))
 
 
 def _faq_match(config: AppConfig, as_json: bool) -> int:
-    matcher = build_matcher(config, load_faq(config.faq.content))
+    _, matcher = build_faq(config)
     for line in sys.stdin:
         question = line.rstrip("\n")
         if not question.strip():

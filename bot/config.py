@@ -1,151 +1,27 @@
 """The one place that loads configuration: config.yaml, validated, plus environment overrides.
 
 Secrets (the bot token, database passwords) never live in the file: they come from the
-environment only.
+environment only. The settings' shape lives in core.settings.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from faq.matching import Thresholds
-from storage.durations import parse_duration
+from core.settings import AppConfig
 
-MATCHER_DEFAULTS = Thresholds()
+__all__ = ["AppConfig", "ConfigError", "bot_token", "config_path", "load_config"]
 
 DEFAULT_CONFIG_NAME = "config.yaml"
-PACKAGED_FAQ = Path(__file__).resolve().parent.parent / "faq" / "content"
 
 
 class ConfigError(Exception):
     """A configuration problem, already phrased for a person: no traceback needed."""
-
-
-def _percent(value: float) -> float:
-    if not 0 <= value <= 100:
-        raise ValueError("must be between 0 and 100")
-    return value
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone '{value}'") from None
-    return value
-
-
-def _duration(value: str) -> str:
-    parse_duration(value)
-    return value
-
-
-Percent = Annotated[float, AfterValidator(_percent)]
-TimeZoneName = Annotated[str, AfterValidator(_timezone)]
-Duration = Annotated[str, AfterValidator(_duration)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TelegramConfig(_Section):
-    base_url: str = "https://api.telegram.org/bot"
-    base_file_url: str = "https://api.telegram.org/file/bot"
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = None
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = Field(default=8443, ge=1, le=65535)
-    bot_username: str | None = None
-
-
-class StorageConfig(_Section):
-    url: str = "sqlite:///data/mao-bot.sqlite3"
-
-
-class LanguageConfig(_Section):
-    default: Literal["nl", "en"] = "nl"
-    supported: tuple[Literal["nl", "en"], ...] = ("nl", "en")
-
-
-class ThresholdsConfig(_Section):
-    # The matcher's own defaults, chosen on the dev sample (see README, "Measured figures").
-    answer: Percent = MATCHER_DEFAULTS.answer
-    suggest: Percent = MATCHER_DEFAULTS.suggest
-    margin: Percent = MATCHER_DEFAULTS.margin
-
-
-class FaqConfig(_Section):
-    content: Path = PACKAGED_FAQ
-    thresholds: ThresholdsConfig = ThresholdsConfig()
-    related: int = Field(default=3, ge=0, le=3)
-
-
-class ContactConfig(_Section):
-    email: str = "metandereogen@vng.nl"
-    website: str = "https://www.aanpakmetandereogen.nl"
-
-
-class PrivacyConfig(_Section):
-    keep_registrations_days: int = Field(default=183, ge=1)
-    keep_faq_misses_days: int = Field(default=90, ge=1)
-
-
-class ActivitiesConfig(_Section):
-    file: Path | None = None
-    page_size: int = Field(default=5, ge=1, le=10)
-
-
-class SignupConfig(_Section):
-    timeout: Duration = "30m"
-
-
-class RemindersConfig(_Section):
-    offsets: tuple[Duration, ...] = ("2d", "2h")
-    misfire_grace: Duration = "12h"
-
-    @property
-    def default_offsets(self) -> list[timedelta]:
-        return [parse_duration(offset) for offset in self.offsets]
-
-
-class BroadcastConfig(_Section):
-    # Telegram allows about 30/s; higher values are only for a self-hosted Bot API or tests.
-    messages_per_second: float = Field(default=25.0, gt=0, le=1000)
-    quiet_hours: tuple[int, int] | None = None
-    # How long an instance's claim on a broadcast lasts without renewal; after a crash,
-    # another start (or instance) takes over once it has run out.
-    lease: Duration = "30s"
-    progress_every: int = Field(default=200, ge=1)
-
-
-class AppConfig(_Section):
-    telegram: TelegramConfig = TelegramConfig()
-    storage: StorageConfig = StorageConfig()
-    language: LanguageConfig = LanguageConfig()
-    timezone: TimeZoneName = "Europe/Amsterdam"
-    faq: FaqConfig = FaqConfig()
-    admins: tuple[int, ...] = ()
-    contact: ContactConfig = ContactConfig()
-    privacy: PrivacyConfig = PrivacyConfig()
-    activities: ActivitiesConfig = ActivitiesConfig()
-    signup: SignupConfig = SignupConfig()
-    reminders: RemindersConfig = RemindersConfig()
-    broadcast: BroadcastConfig = BroadcastConfig()
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def is_admin(self, telegram_id: int) -> bool:
-        return telegram_id in self.admins
 
 
 def _describe(error: Any) -> str:

@@ -6,6 +6,7 @@ organisers, so they are not escaped, but check-config verifies they are well for
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -131,9 +132,26 @@ def parse_faq(raw: object, path: Path) -> FaqContent:
     return content
 
 
+def content_files(path: Path) -> list[Path]:
+    """The FAQ file, or every *.yaml file of a folder, in a stable order."""
+    return sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+
+
+def content_fingerprint(path: Path) -> str:
+    """A hash of the content files' names and bytes: equal hashes mean equal content."""
+    digest = hashlib.sha256()
+    for file in content_files(path):
+        digest.update(file.name.encode("utf-8") + b"\0")
+        try:
+            digest.update(file.read_bytes())
+        except OSError:
+            digest.update(b"unreadable")
+    return digest.hexdigest()
+
+
 def load_faq(path: Path) -> FaqContent:
     """Load and validate the FAQ file (or every *.yaml file of a folder, merged)."""
-    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    files = content_files(path)
     merged: dict[str, list[object]] = {"entries": [], "synonyms": []}
     for file in files:
         try:

@@ -25,6 +25,7 @@ nobody has to guess the language.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -32,12 +33,13 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 import snowballstemmer
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from faq.content import FaqContent
+from faq.content import FaqContent, content_fingerprint, load_faq
 
 __all__ = [
     "Band",
@@ -728,3 +730,19 @@ class FaqMatcher:
                 score *= _UNANSWERABLE_FACTOR
             scores.append(max(0.0, min(100.0, score)))
         return scores
+
+
+def load_matcher(path: Path, thresholds: Thresholds) -> tuple[FaqContent, FaqMatcher]:
+    """The content and its matcher, built once per distinct content and thresholds.
+
+    Building takes most of a second; a process that starts the bot again (tests, the
+    console's restarts) reuses the build while the files are unchanged."""
+    return _build_matcher(content_fingerprint(path), path, thresholds)
+
+
+@functools.lru_cache(maxsize=4)
+def _build_matcher(
+    fingerprint: str, path: Path, thresholds: Thresholds
+) -> tuple[FaqContent, FaqMatcher]:
+    content = load_faq(path)
+    return content, FaqMatcher(content, thresholds)

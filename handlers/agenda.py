@@ -5,9 +5,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from handlers.activity_text import describe
-from handlers.context import Handlers, MaoContext
-from handlers.replies import Button, keyboard, reply, shorten
+from core.activity_text import describe
+from core.context import Handlers, MaoContext
+from core.keyboards import Button, keyboard, shorten
+from handlers.replies import reply
 from storage.activities import Kind, upcoming_activities
 
 

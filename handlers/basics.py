@@ -13,9 +13,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import set_chat_commands
-from handlers.context import Handlers, MaoContext, user_language
-from handlers.replies import close_buttons, keyboard, reply
+from core.context import Handlers, MaoContext, user_language
+from core.keyboards import keyboard
+from handlers.menus import set_chat_commands
+from handlers.replies import close_buttons, reply
 from storage.users import set_flags, set_language, touch_user
 
 logger = logging.getLogger(__name__)

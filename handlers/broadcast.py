@@ -1,7 +1,7 @@
 """Organiser tools: /omroep (/broadcast), /deelnemers (/attendees). Admins from config only.
 
 Non-admins get a polite refusal and the attempt is logged; these commands are not in their
-command menu either (see bot.commands).
+command menu either (see handlers.menus).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.broadcasting import run_broadcast
+from core.context import Handlers, MaoContext, state_handlers
+from core.keyboards import Button, keyboard, one_per_row
 from faq.content import html_problems
-from handlers.context import Handlers, MaoContext, state_handlers
-from handlers.replies import Button, close_buttons, keyboard, one_per_row, reply
+from handlers.replies import close_buttons, reply
+from jobs.broadcasting import run_broadcast
 from storage.activities import get_activity, upcoming_activities
 from storage.broadcasts import Audience, audience_user_ids, create_broadcast, set_status_message
 from storage.registrations import export_csv, export_registrations

@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
-from handlers.context import MaoContext, user_language
+from core.context import MaoContext, user_language
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,11 @@ import logging
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
-from bot.i18n import Html
+from core.context import Handlers, MaoContext
+from core.i18n import Html
+from core.keyboards import Button, one_per_row
 from faq.matching import Band
-from handlers.context import Handlers, MaoContext
-from handlers.replies import Button, close_buttons, one_per_row, reply
+from handlers.replies import close_buttons, reply
 from storage.faq_misses import record_miss
 
 logger = logging.getLogger(__name__)

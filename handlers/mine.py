@@ -8,12 +8,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.notices import deliver_notices
-from bot.reminders import refresh_reminders
-from handlers.activity_text import describe, moment
-from handlers.context import Handlers, MaoContext
-from handlers.replies import Button, close_buttons, keyboard, reply
+from core.activity_text import describe, moment
+from core.context import Handlers, MaoContext
+from core.keyboards import Button, keyboard
+from handlers.replies import close_buttons, reply
 from handlers.signup import send_calendar_file
+from jobs.notices import deliver_notices
+from jobs.reminders import refresh_reminders
 from storage.registrations import (
     UserRegistration,
     cancel_registration,

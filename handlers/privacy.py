@@ -5,10 +5,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.dates import format_datetime
-from bot.notices import deliver_notices
-from handlers.context import Handlers, MaoContext
-from handlers.replies import close_buttons, keyboard, reply
+from core.context import Handlers, MaoContext
+from core.dates import format_datetime
+from core.keyboards import keyboard
+from handlers.replies import close_buttons, reply
+from jobs.notices import deliver_notices
 from storage.privacy import erase_user
 from storage.users import get_user
 

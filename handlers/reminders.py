@@ -5,8 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from handlers.context import Handlers, MaoContext
-from handlers.replies import close_buttons, keyboard, reply
+from core.context import Handlers, MaoContext
+from core.keyboards import keyboard
+from handlers.replies import close_buttons, reply
 from storage.users import get_user, set_flags
 
 

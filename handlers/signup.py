@@ -10,6 +10,7 @@ import logging
 import re
 import unicodedata
 import warnings
+from datetime import timedelta
 from enum import IntEnum
 from typing import Any
 
@@ -24,14 +25,14 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.calendar import activity_ics, ics_filename
-from bot.i18n import Html
-from bot.reminders import refresh_reminders
-from handlers.activity_text import describe
-from handlers.context import Handlers, MaoContext, state_handlers
-from handlers.replies import Button, close_buttons, keyboard, one_per_row, reply
+from core.activity_text import describe
+from core.calendar import activity_ics, ics_filename
+from core.context import Handlers, MaoContext, state_handlers
+from core.i18n import Html
+from core.keyboards import Button, keyboard, one_per_row
+from handlers.replies import close_buttons, reply
+from jobs.reminders import refresh_reminders
 from storage.activities import ActivityInfo, get_activity, upcoming_activities
-from storage.durations import parse_duration
 from storage.registrations import (
     Outcome,
     SignupDetails,
@@ -521,7 +522,7 @@ async def nothing_to_cancel(update: Update, context: MaoContext) -> None:
     await reply(update, context, context.text("signup_nothing_to_cancel"))
 
 
-def build_handlers(timeout: str) -> Handlers:
+def build_handlers(timeout: timedelta) -> Handlers:
     typed = filters.TEXT & ~filters.COMMAND
     stray_text = MessageHandler(typed, expect_button)
     stray_button = CallbackQueryHandler(expect_text, pattern=r"^signup:")
@@ -533,7 +534,7 @@ def build_handlers(timeout: str) -> Handlers:
             name="signup",
             persistent=True,
             allow_reentry=True,
-            conversation_timeout=parse_duration(timeout).total_seconds(),
+            conversation_timeout=timeout.total_seconds(),
             entry_points=[
                 CommandHandler(
                     "start",

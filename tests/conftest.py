@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import AppConfig, load_config
-from bot.driver import BotDriver
-from bot.services import Services, build_services
+from bot.offline.driver import BotDriver
+from bot.services import build_services
+from core.services import Services
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as bot.cli.main does
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import Catalogue
+from core.i18n import Catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 

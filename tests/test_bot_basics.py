@@ -8,8 +8,8 @@ import pytest
 from conftest import ADMIN_ID, texts
 from sqlalchemy import select
 
-from bot.driver import BotDriver, buttons_of
 from bot.logs import RedactSecrets, quiet_noisy_loggers
+from bot.offline.driver import BotDriver, buttons_of
 from faq.content import html_problems
 from storage.models import FaqMiss, User
 

@@ -15,11 +15,11 @@ import pytest
 from conftest import ADMIN_ID, FakeClock, texts
 from sqlalchemy import select
 
-from bot.broadcasting import seconds_until_allowed
 from bot.config import AppConfig
-from bot.driver import BotDriver, spawn_bot_process
+from bot.offline.driver import BotDriver, spawn_bot_process
+from bot.offline.standin import BotApiStandIn, RateLimit
 from bot.services import build_services
-from bot.standin import BotApiStandIn, RateLimit
+from jobs.broadcasting import seconds_until_allowed
 from storage.broadcasts import Audience, counts, create_broadcast, mark_delivery
 from storage.db import Database
 from storage.models import Broadcast, Delivery, User
@@ -127,7 +127,7 @@ async def test_429_answers_are_waited_out(config: AppConfig, clock: FakeClock) -
             broadcast_id = create_broadcast(
                 session, ADMIN_ID, Audience.EVERYONE, None, "Hallo allemaal", NOW
             )
-        from bot.broadcasting import run_broadcast
+        from jobs.broadcasting import run_broadcast
 
         assert driver.application is not None
         result = await asyncio.wait_for(run_broadcast(driver.application, broadcast_id), 60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import texts
 from sqlalchemy import func, select
 
-from bot.driver import BotDriver
+from bot.offline.driver import BotDriver
 from storage.models import User
 
 USER = 1002

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import AppConfig
-from bot.driver import BotDriver, buttons_of
-from bot.services import build_services, system_clock
+from bot.offline.driver import BotDriver, buttons_of
+from bot.services import build_services
+from core.services import system_clock
 from storage.activities import ActivitySpec, Localised, get_activity, upsert_activities
 from storage.db import Database
 from storage.models import Reminder
@@ -143,7 +144,7 @@ def reminder_calls(driver: BotDriver, users: list[int]) -> dict[int, int]:
 
 @pytest.fixture
 def real_time_config(config: AppConfig) -> AppConfig:
-    reminders = config.reminders.model_copy(update={"offsets": ("3s",)})
+    reminders = config.reminders.model_copy(update={"offsets": (timedelta(seconds=3),)})
     activities = config.activities.model_copy(update={"file": None})
     return config.model_copy(update={"reminders": reminders, "activities": activities})
 

@@ -11,7 +11,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from bot.standin import BotApiStandIn
+from bot.offline.standin import BotApiStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 

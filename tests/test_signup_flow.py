@@ -17,9 +17,9 @@ from conftest import ADMIN_ID, ROOT, FakeClock, texts
 from sqlalchemy import func, select
 
 from bot.config import AppConfig
-from bot.driver import BotDriver, buttons_of
+from bot.offline.driver import BotDriver, buttons_of
+from bot.offline.standin import ApiCall
 from bot.services import build_services
-from bot.standin import ApiCall
 from storage.activities import ActivitySpec, read_activity_file, upsert_activities
 from storage.models import Registration
 
@@ -285,7 +285,7 @@ async def test_organiser_cancellation_tells_everyone(driver: BotDriver) -> None:
 
 async def test_timeout_is_friendly(config: AppConfig, clock: FakeClock) -> None:
     quick = config.model_copy(
-        update={"signup": config.signup.model_copy(update={"timeout": "1s"})}
+        update={"signup": config.signup.model_copy(update={"timeout": timedelta(seconds=1)})}
     )
     async with BotDriver(lambda: build_services(quick, clock)) as driver:
         await driver.say(PARENT, "/aanmelden")

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.driver import BotDriver, buttons_of
-from bot.i18n import Catalogue
-from bot.services import Services
-from bot.standin import ApiCall
+from bot.offline.driver import BotDriver, buttons_of
+from bot.offline.standin import ApiCall
+from core.i18n import Catalogue
+from core.services import Services
 
 _TAG = re.compile(r"</?(b|i|u|s|a|code|pre)(\s[^>]*)?>")
 

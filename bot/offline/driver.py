@@ -18,9 +18,9 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import MaoApplication, allowed_updates, build_application, prepare_storage
-from bot.services import Services
-from bot.standin import ApiCall, BotApiStandIn
-from handlers.context import services_of
+from bot.offline.standin import ApiCall, BotApiStandIn
+from core.context import services_of
+from core.services import Services
 
 PROCESS_TIMEOUT = 20.0
 

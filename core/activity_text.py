@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.dates import format_datetime, format_period
-from bot.i18n import Html
-from handlers.context import MaoContext
+from core.context import MaoContext
+from core.dates import format_datetime, format_period
+from core.i18n import Html
 from storage.activities import ActivityInfo
 
 

@@ -16,10 +16,9 @@ from typing import Any
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, JobQueue
 
-from handlers.activity_text import describe
-from handlers.context import MaoContext, services_of
-from handlers.replies import keyboard
-from storage.durations import parse_duration
+from core.activity_text import describe
+from core.context import MaoContext, services_of
+from core.keyboards import keyboard
 from storage.reminders import (
     claim_reminder,
     mark_reminder,
@@ -46,7 +45,7 @@ def refresh_reminders(
     assert job_queue is not None
     now: datetime = services.now()
     with services.db.session() as session:
-        sync_reminders(session, services.config.reminders.default_offsets, now, activity_id)
+        sync_reminders(session, list(services.config.reminders.offsets), now, activity_id)
         planned = planned_reminders(session, activity_id)
         scheduled_ids = [
             _job_id(job.name)
@@ -57,7 +56,7 @@ def refresh_reminders(
     for job in job_queue.jobs():
         if job.name and job.name.startswith(JOB_PREFIX) and _job_id(job.name) in stale:
             job.schedule_removal()
-    grace = int(parse_duration(services.config.reminders.misfire_grace).total_seconds())
+    grace = int(services.config.reminders.misfire_grace.total_seconds())
     for reminder in planned:
         name = f"{JOB_PREFIX}{reminder.id}"
         # The JobQueue runs on real time; the injected clock only decides what is due.

@@ -13,9 +13,9 @@ from typing import Any
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import CallbackContext
 
-from handlers.activity_text import describe, moment
-from handlers.context import MaoContext
-from handlers.replies import keyboard
+from core.activity_text import describe, moment
+from core.context import MaoContext
+from core.keyboards import keyboard
 from storage.registrations import NoticeInfo, claim_notices, expire_offers
 from storage.users import get_user, set_flags
 
@@ -85,7 +85,7 @@ async def expire_offers_job(context: CallbackContext[Any, Any, Any, Any]) -> Non
         expired = expire_offers(session, services.now())
     if expired:
         logger.info("%d seat offers expired", len(expired))
-        from bot.reminders import refresh_reminders  # late: reminders imports handlers too
+        from jobs.reminders import refresh_reminders  # late: reminders imports handlers too
 
         refresh_reminders(context.application)
     await deliver_notices(context)

@@ -18,9 +18,9 @@ from typing import Any
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackContext
 
-from bot.i18n import Catalogue
-from bot.services import Services
-from handlers.context import services_of
+from core.context import services_of
+from core.i18n import Catalogue
+from core.services import Services
 from storage.broadcasts import (
     Counts,
     claim_next,
@@ -32,7 +32,6 @@ from storage.broadcasts import (
     take_over,
     unfinished_broadcasts,
 )
-from storage.durations import parse_duration
 from storage.users import set_flags
 
 logger = logging.getLogger(__name__)
@@ -132,7 +131,7 @@ async def _send_all(
     application: Application[Any, Any, Any, Any, Any, Any], services: Services, broadcast_id: int
 ) -> Counts:
     sender = sender_name(application)
-    lease = parse_duration(services.config.broadcast.lease)
+    lease = services.config.broadcast.lease
     with services.db.session() as session:
         info = get_broadcast(session, broadcast_id)
         released = take_over(session, broadcast_id, sender, services.now(), lease)

@@ -7,7 +7,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
-from bot.services import Services
+from core.services import Services
 from storage.users import get_user
 
 SERVICES_KEY = "services"

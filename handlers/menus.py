@@ -7,7 +7,7 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 
-from bot.services import Services
+from core.services import Services
 
 logger = logging.getLogger(__name__)
 

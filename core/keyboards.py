@@ -1,0 +1,32 @@
+"""Inline keyboards: rows of (label, callback data) made into Telegram's markup."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+Button = tuple[str, str]  # (label, callback data)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary with an ellipsis, for button labels on a phone screen."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" -–:(") + "…"
+
+
+def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(shorten(label, 60), callback_data=data) for label, data in row]
+            for row in rows
+        ]
+    )
+
+
+def one_per_row(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    return keyboard([[button] for button in buttons])
