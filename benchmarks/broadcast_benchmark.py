@@ -27,8 +27,9 @@ from bot.offline.driver import BotDriver
 from bot.offline.standin import BotApiStandIn, RateLimit
 from bot.services import build_services
 from jobs.broadcasting import run_broadcast
-from storage.broadcasts import Audience, create_broadcast
+from storage.broadcasts import create_broadcast
 from storage.models import User
+from storage.vocabulary import Recipients
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +68,7 @@ async def benchmark(users: int, rate: float) -> None:
                 )
             with driver.services.db.session() as session:
                 broadcast_id = create_broadcast(
-                    session, 1, Audience.EVERYONE, None, "Benchmark-aankondiging", now
+                    session, 1, Recipients.EVERYONE, None, "Benchmark-aankondiging", now
                 )
             assert driver.application is not None
             started = time.perf_counter()

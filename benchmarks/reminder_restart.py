@@ -24,6 +24,7 @@ from storage.activities import ActivitySpec, get_activity, upsert_activities
 from storage.db import Database
 from storage.registrations import SignupDetails, register
 from storage.users import touch_user
+from storage.vocabulary import Role
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTENDEES = (501, 502, 503)
@@ -56,7 +57,7 @@ async def scenario(lead: int, offset: int, kill_after: int) -> None:
             upsert_activities(session, (spec,), ZoneInfo("Europe/Amsterdam"), now)
             activity = get_activity(session, spec.slug)
             assert activity is not None
-            details = SignupDetails("Deelnemer", "ouder", None, None, None)
+            details = SignupDetails("Deelnemer", Role.OUDER, None, None, None)
             for user in ATTENDEES:
                 touch_user(session, user, now)
                 register(session, activity.id, user, details, now, join_waitlist=True)

@@ -1,4 +1,4 @@
-"""Typed access to services and the user's language from any callback."""
+"""The typed context of every callback: services, the user's language, matched values."""
 
 from __future__ import annotations
 
@@ -52,6 +52,13 @@ class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     def text(self, key: str, /, **values: Any) -> str:
         return self.services.catalogue.text(self.cached_language, key, **values)
+
+    def matched(self, name: str) -> str:
+        """A named group of the pattern that selected this handler (see core.callbacks)."""
+        assert self.match is not None, "handler registered without a regex pattern"
+        value = self.match.group(name)
+        assert isinstance(value, str)
+        return value
 
 
 def language_from_client(language_code: str | None) -> str:

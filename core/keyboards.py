@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from core import callbacks
+from core.context import MaoContext
+
 Button = tuple[str, str]  # (label, callback data)
 
 
@@ -30,3 +33,19 @@ def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
 
 def one_per_row(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     return keyboard([[button] for button in buttons])
+
+
+def offer_buttons(registration_id: int, context: MaoContext) -> list[list[Button]]:
+    """Claim or decline a seat offered from the waiting list (here and in the offer notice)."""
+    return [
+        [
+            (
+                context.text("offer_claim"),
+                callbacks.OFFER_CLAIM.data(registration=registration_id),
+            ),
+            (
+                context.text("offer_decline"),
+                callbacks.OFFER_DECLINE.data(registration=registration_id),
+            ),
+        ]
+    ]

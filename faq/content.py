@@ -1,7 +1,8 @@
 """FAQ content: the YAML schema, loading and validation.
 
 Answers are Telegram HTML (only <b>, <i>, <a href>); they are trusted content written by
-organisers, so they are not escaped, but check-config verifies they are well formed.
+organisers, so they are not escaped, but check-config verifies they are well formed. An entry
+may add `more`: optional detail, shown only when the user asks for more.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class LocalisedEntry(BaseModel):
 
     question: str
     answer: str
+    # Optional detail behind a "Meer" button; same rules as `answer`, empty when there is none.
+    more: str = ""
     alternatives: tuple[str, ...] = ()
 
 
@@ -111,8 +114,12 @@ def _validate(content: FaqContent) -> list[str]:
                 problems.append(f"{entry.id}.{language}.question: is empty")
             if not localised.answer.strip():
                 problems.append(f"{entry.id}.{language}.answer: is empty")
-            for problem in html_problems(localised.answer):
-                problems.append(f"{entry.id}.{language}.answer: {problem}")
+            for field, text in (("answer", localised.answer), ("more", localised.more)):
+                for problem in html_problems(text):
+                    problems.append(f"{entry.id}.{language}.{field}: {problem}")
+        if bool(entry.nl.more.strip()) != bool(entry.en.more.strip()):
+            # The "Meer" button would appear in one language only.
+            problems.append(f"{entry.id}.more: given in one language only")
         problems += [
             f"{entry.id}.related: unknown id '{other}'"
             for other in entry.related

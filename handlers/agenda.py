@@ -5,11 +5,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from core import callbacks
 from core.activity_text import describe
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, keyboard, shorten
-from handlers.replies import reply
-from storage.activities import Kind, upcoming_activities
+from handlers.replies import edit_pressed, pressed, reply
+from storage.activities import upcoming_activities
+from storage.vocabulary import Kind
 
 
 def _page(context: MaoContext, page: int, kind: str | None) -> tuple[str, list[list[Button]]]:
@@ -36,7 +38,7 @@ def _page(context: MaoContext, page: int, kind: str | None) -> tuple[str, list[l
         [
             (
                 context.text("agenda_signup_button", title=shorten(a.title(language), 40)),
-                f"signup:pick:{a.slug}",
+                callbacks.SIGNUP_PICK.data(activity=a.id),
             )
         ]
         for a in shown
@@ -46,13 +48,21 @@ def _page(context: MaoContext, page: int, kind: str | None) -> tuple[str, list[l
     navigation: list[Button] = []
     if page > 0:
         navigation.append(
-            (context.text("agenda_previous"), f"agenda:page:{page - 1}:{filter_key}")
+            (
+                context.text("agenda_previous"),
+                callbacks.AGENDA_PAGE.data(page=page - 1, kind=filter_key),
+            )
         )
     if page < pages - 1:
-        navigation.append((context.text("agenda_next"), f"agenda:page:{page + 1}:{filter_key}"))
+        navigation.append(
+            (
+                context.text("agenda_next"),
+                callbacks.AGENDA_PAGE.data(page=page + 1, kind=filter_key),
+            )
+        )
     if navigation:
         rows.append(navigation)
-    rows.append([(context.text("agenda_filter"), "agenda:filters")])
+    rows.append([(context.text("agenda_filter"), callbacks.AGENDA_FILTERS.data())])
     return "\n\n".join(blocks), rows
 
 
@@ -66,40 +76,34 @@ async def show_agenda(update: Update, context: MaoContext) -> None:
 
 
 async def turn_page(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    _, _, page, filter_key = query.data.split(":", 3)
+    await pressed(update)
+    filter_key = context.matched("kind")
     kind = None if filter_key == "all" else filter_key
-    text, rows = _page(context, int(page), kind)
-    if query.message is not None and query.message.is_accessible:
-        await query.edit_message_text(text, reply_markup=keyboard(rows))
-    else:
-        await reply(update, context, text, keyboard(rows))
+    text, rows = _page(context, int(context.matched("page")), kind)
+    await edit_pressed(update, context, text, keyboard(rows))
 
 
 async def show_filters(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    await pressed(update)
     with context.services.db.session() as session:
         present = {a.kind for a in upcoming_activities(session, context.services.now())}
-    buttons: list[Button] = [(context.text("agenda_all"), "agenda:page:0:all")] + [
-        (context.text(f"kind_{k.value.replace('-', '_')}"), f"agenda:page:0:{k.value}")
+    buttons: list[Button] = [
+        (context.text("agenda_all"), callbacks.AGENDA_PAGE.data(page=0, kind="all"))
+    ] + [
+        (
+            context.text(f"kind_{k.value.replace('-', '_')}"),
+            callbacks.AGENDA_PAGE.data(page=0, kind=k.value),
+        )
         for k in Kind
         if k.value in present
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    if query.message is not None and query.message.is_accessible:
-        await query.edit_message_text(
-            context.text("agenda_choose_kind"), reply_markup=keyboard(rows)
-        )
+    await edit_pressed(update, context, context.text("agenda_choose_kind"), keyboard(rows))
 
 
 def build_handlers() -> Handlers:
-    kinds = "|".join(k.value for k in Kind)
     return [
         CommandHandler(["agenda", "events"], show_agenda),
-        CallbackQueryHandler(turn_page, pattern=rf"^agenda:page:\d{{1,3}}:(all|{kinds})$"),
-        CallbackQueryHandler(show_filters, pattern=r"^agenda:filters$"),
+        CallbackQueryHandler(turn_page, pattern=callbacks.AGENDA_PAGE.pattern),
+        CallbackQueryHandler(show_filters, pattern=callbacks.AGENDA_FILTERS.pattern),
     ]

@@ -13,10 +13,11 @@ from telegram.ext import (
     filters,
 )
 
+from core import callbacks
 from core.context import Handlers, MaoContext, user_language
 from core.keyboards import keyboard
 from handlers.menus import set_chat_commands
-from handlers.replies import close_buttons, reply
+from handlers.replies import close_buttons, pressed, reply
 from storage.users import set_flags, set_language, touch_user
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,15 @@ async def start(update: Update, context: MaoContext) -> None:
     await reply(update, context, context.text("start", name_part=name_part))
 
 
+async def opt_out(update: Update, context: MaoContext) -> None:
+    """/afmeldennieuws: no more general announcements (/start turns them on again)."""
+    user = update.effective_user
+    assert user is not None
+    with context.services.db.session() as session:
+        set_flags(session, user.id, announcements_opt_out=True)
+    await reply(update, context, context.text("optout_done"))
+
+
 async def show_help(update: Update, context: MaoContext) -> None:
     text = context.text("help", email=context.services.config.contact.email)
     user = update.effective_user
@@ -56,15 +66,20 @@ async def choose_language(update: Update, context: MaoContext) -> None:
         update,
         context,
         context.text("choose_language"),
-        keyboard([[("🇳🇱 Nederlands", "lang:set:nl"), ("🇬🇧 English", "lang:set:en")]]),
+        keyboard(
+            [
+                [
+                    ("🇳🇱 Nederlands", callbacks.LANGUAGE_SET.data(language="nl")),
+                    ("🇬🇧 English", callbacks.LANGUAGE_SET.data(language="en")),
+                ]
+            ]
+        ),
     )
 
 
 async def set_user_language(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    language = query.data.rsplit(":", 1)[-1]
+    query = await pressed(update)
+    language = context.matched("language")
     if language not in context.services.config.language.supported:
         return
     with context.services.db.session() as session:
@@ -84,18 +99,17 @@ async def non_text(update: Update, context: MaoContext) -> None:
 
 
 async def stale_button(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None
     logger.info("Stale or unknown button pressed")
-    await query.answer(context.text("stale_button"), show_alert=True)
+    await pressed(update, alert=context.text("stale_button"))
 
 
 def build_handlers() -> Handlers:
     return [
         CommandHandler("start", start),
         CommandHandler("help", show_help),
+        CommandHandler(["afmeldennieuws", "optout"], opt_out),
         CommandHandler(["taal", "language"], choose_language),
-        CallbackQueryHandler(set_user_language, pattern=r"^lang:set:(nl|en)$"),
+        CallbackQueryHandler(set_user_language, pattern=callbacks.LANGUAGE_SET.pattern),
     ]
 
 

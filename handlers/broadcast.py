@@ -22,15 +22,16 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from core import callbacks
 from core.context import Handlers, MaoContext, state_handlers
 from core.keyboards import Button, keyboard, one_per_row
 from faq.content import html_problems
-from handlers.replies import close_buttons, reply
+from handlers.replies import close_buttons, pressed, reply
 from jobs.broadcasting import run_broadcast
-from storage.activities import get_activity, upcoming_activities
-from storage.broadcasts import Audience, audience_user_ids, create_broadcast, set_status_message
+from storage.activities import get_activity_by_id, upcoming_activities
+from storage.broadcasts import audience_user_ids, create_broadcast, set_status_message
 from storage.registrations import export_csv, export_registrations
-from storage.users import set_flags
+from storage.vocabulary import Recipients, RegistrationStatus
 
 logger = logging.getLogger(__name__)
 DRAFT = "broadcast"
@@ -94,19 +95,19 @@ async def start_broadcast(update: Update, context: MaoContext) -> int:
     assert context.user_data is not None
     context.user_data[DRAFT] = {}
     buttons: list[Button] = [
-        (context.text(f"audience_{a.value}"), f"bc:audience:{a.value}") for a in Audience
+        (context.text(f"audience_{a.value}"), callbacks.BROADCAST_AUDIENCE.data(audience=a))
+        for a in Recipients
     ]
-    buttons.append((context.text("broadcast_abort"), "bc:abort"))
+    buttons.append((context.text("broadcast_abort"), callbacks.BROADCAST_ABORT.data()))
     await reply(update, context, context.text("broadcast_choose_audience"), one_per_row(buttons))
     return Step.AUDIENCE
 
 
 async def choose_audience(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None and context.user_data is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
-    audience = Audience(query.data.rsplit(":", 1)[-1])
+    assert context.user_data is not None
+    audience = Recipients(context.matched("audience"))
     context.user_data[DRAFT] = {"audience": audience.value}
     if not audience.needs_activity:
         await reply(update, context, context.text("broadcast_ask_text"))
@@ -115,18 +116,20 @@ async def choose_audience(update: Update, context: MaoContext) -> int:
     with services.db.session() as session:
         activities = upcoming_activities(session, services.now())
     language = context.language
-    buttons = [(a.title(language), f"bc:activity:{a.slug}") for a in activities[:20]]
+    buttons = [
+        (a.title(language), callbacks.BROADCAST_ACTIVITY.data(activity=a.id))
+        for a in activities[:20]
+    ]
     await reply(update, context, context.text("broadcast_choose_activity"), one_per_row(buttons))
     return Step.ACTIVITY
 
 
 async def choose_activity(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None and context.user_data is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
+    assert context.user_data is not None
     with context.services.db.session() as session:
-        activity = get_activity(session, query.data.rsplit(":", 1)[-1])
+        activity = get_activity_by_id(session, int(context.matched("activity")))
     if activity is None:
         await reply(update, context, context.text("signup_not_found"))
         return END
@@ -150,7 +153,7 @@ async def receive_text(update: Update, context: MaoContext) -> int:
     draft["text"] = text
     with context.services.db.session() as session:
         recipients = audience_user_ids(
-            session, Audience(draft["audience"]), draft.get("activity_id")
+            session, Recipients(draft["audience"]), draft.get("activity_id")
         )
     await reply(update, context, context.text("broadcast_preview_intro"))
     try:
@@ -166,8 +169,8 @@ async def receive_text(update: Update, context: MaoContext) -> int:
         keyboard(
             [
                 [
-                    (context.text("broadcast_send"), "bc:send"),
-                    (context.text("broadcast_abort"), "bc:abort"),
+                    (context.text("broadcast_send"), callbacks.BROADCAST_SEND.data()),
+                    (context.text("broadcast_abort"), callbacks.BROADCAST_ABORT.data()),
                 ]
             ]
         ),
@@ -176,9 +179,8 @@ async def receive_text(update: Update, context: MaoContext) -> int:
 
 
 async def confirm(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and context.user_data is not None
-    await query.answer()
+    query = await pressed(update)
+    assert context.user_data is not None
     await close_buttons(update)
     if not _is_admin(update, context):
         return await _refuse(update, context)
@@ -191,7 +193,7 @@ async def confirm(update: Update, context: MaoContext) -> int:
         broadcast_id = create_broadcast(
             session,
             query.from_user.id,
-            Audience(draft["audience"]),
+            Recipients(draft["audience"]),
             draft.get("activity_id"),
             draft["text"],
             services.now(),
@@ -208,7 +210,7 @@ async def confirm(update: Update, context: MaoContext) -> int:
 
 async def abort(update: Update, context: MaoContext) -> int:
     if update.callback_query is not None:
-        await update.callback_query.answer()
+        await pressed(update)
         await close_buttons(update)
     if context.user_data is not None:
         context.user_data.pop(DRAFT, None)
@@ -220,14 +222,6 @@ async def expect_button(update: Update, context: MaoContext) -> None:
     await reply(update, context, context.text("signup_use_buttons"))
 
 
-async def opt_out(update: Update, context: MaoContext) -> None:
-    user = update.effective_user
-    assert user is not None
-    with context.services.db.session() as session:
-        set_flags(session, user.id, announcements_opt_out=True)
-    await reply(update, context, context.text("optout_done"))
-
-
 async def attendees(update: Update, context: MaoContext) -> None:
     if not _is_admin(update, context):
         await _refuse(update, context)
@@ -236,28 +230,28 @@ async def attendees(update: Update, context: MaoContext) -> None:
     with services.db.session() as session:
         activities = upcoming_activities(session, services.now())
     language = context.language
-    buttons = [(a.title(language), f"att:{a.slug}") for a in activities[:20]]
+    buttons = [
+        (a.title(language), callbacks.ATTENDEES_OF.data(activity=a.id)) for a in activities[:20]
+    ]
     await reply(update, context, context.text("attendees_choose"), one_per_row(buttons))
 
 
 async def attendees_of(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query = await pressed(update)
     if not _is_admin(update, context):
-        await query.answer()
         await _refuse(update, context)
         return
-    await query.answer()
-    slug = query.data.removeprefix("att:")
     services = context.services
     with services.db.session() as session:
-        activity = get_activity(session, slug)
-        rows = export_registrations(session, slug)
+        activity = get_activity_by_id(session, int(context.matched("activity")))
+        rows = export_registrations(session, activity.slug) if activity else None
     if activity is None or rows is None:
         await reply(update, context, context.text("signup_not_found"))
         return
-    registered = [r for r in rows if r.status == "registered"]
-    waiting = [r for r in rows if r.status in ("waiting", "offered")]
+    registered = [r for r in rows if r.status == RegistrationStatus.REGISTERED]
+    waiting = [
+        r for r in rows if r.status in (RegistrationStatus.WAITING, RegistrationStatus.OFFERED)
+    ]
     language = context.language
     names = "\n".join(f"• {r.name}" for r in registered[:50])
     await reply(
@@ -275,14 +269,13 @@ async def attendees_of(update: Update, context: MaoContext) -> None:
         query.from_user.id,
         InputFile(
             export_csv(rows, services.config.zone).encode("utf-8"),
-            filename=f"deelnemers-{slug}.csv",
+            filename=f"deelnemers-{activity.slug}.csv",
         ),
     )
 
 
 def build_handlers() -> Handlers:
     typed = filters.TEXT & ~filters.COMMAND
-    audiences = "|".join(a.value for a in Audience)
     with warnings.catch_warnings():
         # per_message=False is intended: one broadcast draft per organiser (see signup.py).
         warnings.simplefilter("ignore", PTBUserWarning)
@@ -293,29 +286,30 @@ def build_handlers() -> Handlers:
             entry_points=[CommandHandler(["omroep", "broadcast"], start_broadcast)],
             states={
                 Step.AUDIENCE: state_handlers(
-                    CallbackQueryHandler(choose_audience, pattern=rf"^bc:audience:({audiences})$"),
+                    CallbackQueryHandler(
+                        choose_audience, pattern=callbacks.BROADCAST_AUDIENCE.pattern
+                    ),
                     MessageHandler(typed, expect_button),
                 ),
                 Step.ACTIVITY: state_handlers(
                     CallbackQueryHandler(
-                        choose_activity, pattern=r"^bc:activity:[a-z0-9-]{1,64}$"
+                        choose_activity, pattern=callbacks.BROADCAST_ACTIVITY.pattern
                     ),
                     MessageHandler(typed, expect_button),
                 ),
                 Step.TEXT: state_handlers(MessageHandler(typed, receive_text)),
                 Step.CONFIRM: state_handlers(
-                    CallbackQueryHandler(confirm, pattern=r"^bc:send$"),
+                    CallbackQueryHandler(confirm, pattern=callbacks.BROADCAST_SEND.pattern),
                     MessageHandler(typed, expect_button),
                 ),
             },
             fallbacks=state_handlers(
-                CallbackQueryHandler(abort, pattern=r"^bc:abort$"),
+                CallbackQueryHandler(abort, pattern=callbacks.BROADCAST_ABORT.pattern),
                 CommandHandler(["annuleer", "cancel"], abort),
             ),
         )
     return [
         conversation,
-        CommandHandler(["afmeldennieuws", "optout"], opt_out),
         CommandHandler(["deelnemers", "attendees"], attendees),
-        CallbackQueryHandler(attendees_of, pattern=r"^att:[a-z0-9-]{1,64}$"),
+        CallbackQueryHandler(attendees_of, pattern=callbacks.ATTENDEES_OF.pattern),
     ]

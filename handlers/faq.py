@@ -7,11 +7,12 @@ import logging
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
+from core import callbacks
 from core.context import Handlers, MaoContext
 from core.i18n import Html
 from core.keyboards import Button, one_per_row
 from faq.matching import Band
-from handlers.replies import close_buttons, reply
+from handlers.replies import close_buttons, pressed, reply
 from storage.faq_misses import record_miss
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,9 @@ async def send_answer(update: Update, context: MaoContext, entry_id: str) -> Non
     for other_id in entry.related[: services.config.faq.related]:
         other = services.faq.entry(other_id)
         if other is not None:
-            related.append((other.localised(language).question, f"faq:show:{other_id}"))
+            related.append(
+                (other.localised(language).question, callbacks.FAQ_SHOW.data(entry=other_id))
+            )
     text = entry.localised(language).answer
     if related:
         text += "\n\n" + context.text("faq_related")
@@ -55,8 +58,10 @@ async def answer_question(update: Update, context: MaoContext) -> None:
         for candidate in result.suggestions:
             entry = services.faq.entry(candidate.entry_id)
             if entry is not None:
-                buttons.append((entry.localised(language).question, f"faq:pick:{entry.id}"))
-        buttons.append((context.text("faq_none_of_these"), "faq:none"))
+                buttons.append(
+                    (entry.localised(language).question, callbacks.FAQ_PICK.data(entry=entry.id))
+                )
+        buttons.append((context.text("faq_none_of_these"), callbacks.FAQ_NONE.data()))
         await reply(update, context, context.text("faq_did_you_mean"), one_per_row(buttons))
         return
     with services.db.session() as session:
@@ -77,20 +82,20 @@ async def answer_question(update: Update, context: MaoContext) -> None:
 
 
 async def show_topic(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    _, action, entry_id = query.data.split(":", 2)
-    if action == "pick":
-        # A "did you mean" choice is made once; related-topic buttons ("show") stay usable.
-        await close_buttons(update)
-    await send_answer(update, context, entry_id)
+    """A related topic: its button stays usable."""
+    await pressed(update)
+    await send_answer(update, context, context.matched("entry"))
+
+
+async def pick_topic(update: Update, context: MaoContext) -> None:
+    """A "did you mean" choice is made once."""
+    await pressed(update)
+    await close_buttons(update)
+    await send_answer(update, context, context.matched("entry"))
 
 
 async def none_of_these(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
     await reply(
         update,
@@ -101,8 +106,9 @@ async def none_of_these(update: Update, context: MaoContext) -> None:
 
 def build_handlers() -> Handlers:
     return [
-        CallbackQueryHandler(show_topic, pattern=r"^faq:(show|pick):[a-z0-9-]{1,60}$"),
-        CallbackQueryHandler(none_of_these, pattern=r"^faq:none$"),
+        CallbackQueryHandler(show_topic, pattern=callbacks.FAQ_SHOW.pattern),
+        CallbackQueryHandler(pick_topic, pattern=callbacks.FAQ_PICK.pattern),
+        CallbackQueryHandler(none_of_these, pattern=callbacks.FAQ_NONE.pattern),
         MessageHandler(
             filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, answer_question
         ),

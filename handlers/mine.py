@@ -8,10 +8,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from core import callbacks
 from core.activity_text import describe, moment
 from core.context import Handlers, MaoContext
-from core.keyboards import Button, keyboard
-from handlers.replies import close_buttons, reply
+from core.keyboards import Button, keyboard, offer_buttons
+from handlers.replies import close_buttons, pressed, reply
 from handlers.signup import send_calendar_file
 from jobs.notices import deliver_notices
 from jobs.reminders import refresh_reminders
@@ -22,31 +23,27 @@ from storage.registrations import (
     get_user_registration,
     user_registrations,
 )
+from storage.vocabulary import SEAT_HOLDING, RegistrationStatus
 
 
 def _buttons(item: UserRegistration, context: MaoContext) -> list[list[Button]]:
     rid = item.registration_id
-    if item.status == "registered":
+    if item.status == RegistrationStatus.REGISTERED:
         return [
             [
-                (context.text("mine_calendar"), f"mine:ics:{rid}"),
-                (context.text("mine_cancel"), f"mine:cancel:{rid}"),
+                (context.text("mine_calendar"), callbacks.MINE_CALENDAR.data(registration=rid)),
+                (context.text("mine_cancel"), callbacks.MINE_CANCEL.data(registration=rid)),
             ]
         ]
-    if item.status == "offered":
-        return [
-            [
-                (context.text("offer_claim"), f"offer:claim:{rid}"),
-                (context.text("offer_decline"), f"offer:decline:{rid}"),
-            ]
-        ]
-    return [[(context.text("mine_leave"), f"mine:leave:{rid}")]]
+    if item.status == RegistrationStatus.OFFERED:
+        return offer_buttons(rid, context)
+    return [[(context.text("mine_leave"), callbacks.MINE_LEAVE.data(registration=rid))]]
 
 
 def _status_line(item: UserRegistration, context: MaoContext) -> str:
-    if item.status == "registered":
+    if item.status == RegistrationStatus.REGISTERED:
         return context.text("mine_status_registered")
-    if item.status == "offered" and item.offer_expires_at is not None:
+    if item.status == RegistrationStatus.OFFERED and item.offer_expires_at is not None:
         return context.text("mine_status_offered", deadline=moment(item.offer_expires_at, context))
     return context.text("mine_status_waiting", position=item.position or 0)
 
@@ -68,37 +65,34 @@ async def show_mine(update: Update, context: MaoContext) -> None:
         await reply(update, context, text, keyboard(_buttons(item, context)))
 
 
-def _registration_id(data: str) -> int:
-    return int(data.rsplit(":", 1)[-1])
+def _registration_id(context: MaoContext) -> int:
+    return int(context.matched("registration"))
 
 
 async def _load(update: Update, context: MaoContext) -> UserRegistration | None:
+    """The pressed button's registration, if it is the presser's own (data is not trusted)."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     with context.services.db.session() as session:
-        return get_user_registration(session, _registration_id(query.data), query.from_user.id)
+        return get_user_registration(session, _registration_id(context), query.from_user.id)
 
 
 async def send_ics(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None
     item = await _load(update, context)
-    if item is None or item.status != "registered":
-        await query.answer(context.text("stale_button"), show_alert=True)
+    if item is None or item.status != RegistrationStatus.REGISTERED:
+        await pressed(update, alert=context.text("stale_button"))
         return
-    await query.answer()
+    query = await pressed(update)
     chat_id = update.effective_chat.id if update.effective_chat else query.from_user.id
     await send_calendar_file(chat_id, item.activity, item.registration_id, context)
 
 
 async def ask_cancel(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None
     item = await _load(update, context)
-    if item is None or item.status not in ("registered", "offered"):
-        await query.answer(context.text("stale_button"), show_alert=True)
+    if item is None or item.status not in SEAT_HOLDING:
+        await pressed(update, alert=context.text("stale_button"))
         return
-    await query.answer()
+    await pressed(update)
     language = context.language
     rid = item.registration_id
     await reply(
@@ -108,25 +102,37 @@ async def ask_cancel(update: Update, context: MaoContext) -> None:
         keyboard(
             [
                 [
-                    (context.text("mine_cancel_yes"), f"mine:cancelyes:{rid}"),
-                    (context.text("mine_cancel_no"), f"mine:keep:{rid}"),
+                    (
+                        context.text("mine_cancel_yes"),
+                        callbacks.MINE_CANCEL_YES.data(registration=rid),
+                    ),
+                    (context.text("mine_cancel_no"), callbacks.MINE_KEEP.data(registration=rid)),
                 ]
             ]
         ),
     )
 
 
-async def do_cancel(update: Update, context: MaoContext) -> None:
+async def cancel_seat(update: Update, context: MaoContext) -> None:
+    await _give_up(update, context, "mine_cancelled")
+
+
+async def leave_waiting_list(update: Update, context: MaoContext) -> None:
+    await _give_up(update, context, "mine_left")
+
+
+async def decline_offer(update: Update, context: MaoContext) -> None:
+    await _give_up(update, context, "offer_declined")
+
+
+async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
     """Cancel a seat (after confirmation), leave the waiting list, or decline an offer."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+    query = await pressed(update)
     await close_buttons(update)
-    action = query.data.split(":")[1]
     services = context.services
     with services.db.session() as session:
         result = cancel_registration(
-            session, _registration_id(query.data), query.from_user.id, services.now()
+            session, _registration_id(context), query.from_user.id, services.now()
         )
     if not result.ok:
         key = "mine_cancel_started" if result.reason == "started" else "mine_nothing_to_cancel"
@@ -135,28 +141,23 @@ async def do_cancel(update: Update, context: MaoContext) -> None:
     assert result.activity is not None
     refresh_reminders(context.application, result.activity.id)
     language = context.language
-    key = {"leave": "mine_left", "decline": "offer_declined"}.get(action, "mine_cancelled")
-    await reply(update, context, context.text(key, title=result.activity.title(language)))
+    await reply(update, context, context.text(done_key, title=result.activity.title(language)))
     # Whoever moved up gets told straight away, not at the next round of the notice job.
     await deliver_notices(context)
 
 
 async def keep(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
     await reply(update, context, context.text("mine_kept"))
 
 
 async def claim(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+    query = await pressed(update)
     services = context.services
     with services.db.session() as session:
         result = claim_offer(
-            session, _registration_id(query.data), query.from_user.id, services.now()
+            session, _registration_id(context), query.from_user.id, services.now()
         )
     await close_buttons(update)
     if not result.ok or result.activity is None:
@@ -169,17 +170,17 @@ async def claim(update: Update, context: MaoContext) -> None:
         update, context, context.text("signup_done", title=result.activity.title(language))
     )
     chat_id = update.effective_chat.id if update.effective_chat else query.from_user.id
-    await send_calendar_file(chat_id, result.activity, _registration_id(query.data), context)
+    await send_calendar_file(chat_id, result.activity, _registration_id(context), context)
 
 
 def build_handlers() -> Handlers:
     return [
         CommandHandler(["mijnaanmeldingen", "mine"], show_mine),
-        CallbackQueryHandler(send_ics, pattern=r"^mine:ics:\d{1,12}$"),
-        CallbackQueryHandler(ask_cancel, pattern=r"^mine:cancel:\d{1,12}$"),
-        CallbackQueryHandler(
-            do_cancel, pattern=r"^(mine:(cancelyes|leave)|offer:decline):\d{1,12}$"
-        ),
-        CallbackQueryHandler(keep, pattern=r"^mine:keep:\d{1,12}$"),
-        CallbackQueryHandler(claim, pattern=r"^offer:claim:\d{1,12}$"),
+        CallbackQueryHandler(send_ics, pattern=callbacks.MINE_CALENDAR.pattern),
+        CallbackQueryHandler(ask_cancel, pattern=callbacks.MINE_CANCEL.pattern),
+        CallbackQueryHandler(cancel_seat, pattern=callbacks.MINE_CANCEL_YES.pattern),
+        CallbackQueryHandler(leave_waiting_list, pattern=callbacks.MINE_LEAVE.pattern),
+        CallbackQueryHandler(decline_offer, pattern=callbacks.OFFER_DECLINE.pattern),
+        CallbackQueryHandler(keep, pattern=callbacks.MINE_KEEP.pattern),
+        CallbackQueryHandler(claim, pattern=callbacks.OFFER_CLAIM.pattern),
     ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from core import callbacks
 from core.context import Handlers, MaoContext
 from core.dates import format_datetime
 from core.keyboards import keyboard
-from handlers.replies import close_buttons, reply
+from handlers.replies import close_buttons, pressed, reply
 from jobs.notices import deliver_notices
 from storage.privacy import erase_user
 from storage.users import get_user
@@ -59,8 +60,8 @@ async def ask_forget(update: Update, context: MaoContext) -> None:
         keyboard(
             [
                 [
-                    (context.text("forget_yes"), "forget:yes"),
-                    (context.text("forget_no"), "forget:no"),
+                    (context.text("forget_yes"), callbacks.FORGET.data(answer="yes")),
+                    (context.text("forget_no"), callbacks.FORGET.data(answer="no")),
                 ]
             ]
         ),
@@ -68,15 +69,14 @@ async def ask_forget(update: Update, context: MaoContext) -> None:
 
 
 async def confirm_forget(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    await close_buttons(update)
-    if query.data != "forget:yes":
+    query = await pressed(update)
+    if context.matched("answer") != "yes":
+        await close_buttons(update)
         await reply(update, context, context.text("forget_kept"))
         return
     with context.services.db.session() as session:
         erase_user(session, query.from_user.id, context.services.now())
+    await close_buttons(update)
     if context.user_data is not None:
         context.user_data.clear()
     await reply(update, context, context.text("forget_done"))
@@ -89,5 +89,5 @@ def build_handlers() -> Handlers:
         CommandHandler("privacy", show_privacy),
         CommandHandler(["mijngegevens", "mydata"], show_my_data),
         CommandHandler(["vergeetmij", "forgetme"], ask_forget),
-        CallbackQueryHandler(confirm_forget, pattern=r"^forget:(yes|no)$"),
+        CallbackQueryHandler(confirm_forget, pattern=callbacks.FORGET.pattern),
     ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from core import callbacks
 from core.context import Handlers, MaoContext
 from core.keyboards import keyboard
-from handlers.replies import close_buttons, reply
+from handlers.replies import close_buttons, pressed, reply
 from storage.users import get_user, set_flags
 
 
@@ -20,21 +21,19 @@ async def show_reminder_setting(update: Update, context: MaoContext) -> None:
     if enabled:
         text, button = (
             context.text("reminders_are_on"),
-            (context.text("reminders_turn_off"), "remind:set:off"),
+            (context.text("reminders_turn_off"), callbacks.REMINDERS_SET.data(state="off")),
         )
     else:
         text, button = (
             context.text("reminders_are_off"),
-            (context.text("reminders_turn_on"), "remind:set:on"),
+            (context.text("reminders_turn_on"), callbacks.REMINDERS_SET.data(state="on")),
         )
     await reply(update, context, text, keyboard([[button]]))
 
 
 async def set_reminders(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    enabled = query.data.endswith(":on")
+    query = await pressed(update)
+    enabled = context.matched("state") == "on"
     with context.services.db.session() as session:
         set_flags(session, query.from_user.id, reminders_enabled=enabled)
     await close_buttons(update)
@@ -53,6 +52,6 @@ async def coming(update: Update, context: MaoContext) -> None:
 def build_handlers() -> Handlers:
     return [
         CommandHandler(["herinneringen", "reminders"], show_reminder_setting),
-        CallbackQueryHandler(set_reminders, pattern=r"^remind:set:(on|off)$"),
-        CallbackQueryHandler(coming, pattern=r"^remind:coming:\d{1,12}$"),
+        CallbackQueryHandler(set_reminders, pattern=callbacks.REMINDERS_SET.pattern),
+        CallbackQueryHandler(coming, pattern=callbacks.REMINDER_COMING.pattern),
     ]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Message, Update
+import logging
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageLimit
+from telegram.error import BadRequest
 
 from core.context import MaoContext
+
+logger = logging.getLogger(__name__)
 
 
 async def reply(
@@ -24,8 +29,57 @@ async def reply(
     )
 
 
-async def close_buttons(update: Update) -> None:
-    """Remove the keyboard of the message whose button was pressed, against double taps."""
+async def pressed(update: Update, alert: str | None = None) -> CallbackQuery:
+    """Answer a button press (which stops the spinner on the user's phone) and return it.
+
+    Handlers read the button's values from `context.matched(...)`, not from the raw data.
+    """
     query = update.callback_query
-    if query is not None and query.message is not None and query.message.is_accessible:
+    assert query is not None
+    if alert is None:
+        await query.answer()
+    else:
+        await query.answer(alert, show_alert=True)
+    return query
+
+
+def _unchanged(error: BadRequest) -> bool:
+    """Telegram's answer to an edit that changes nothing, or to one of a deleted message."""
+    return "not modified" in str(error) or "not found" in str(error)
+
+
+async def edit_pressed(
+    update: Update,
+    context: MaoContext,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Show new content in the message whose button was pressed (a new message if that one
+    is too old to edit). Pressing the same page twice changes nothing, and says nothing."""
+    query = update.callback_query
+    if query is None or query.message is None or not query.message.is_accessible:
+        await reply(update, context, text, markup)
+        return
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as error:
+        if not _unchanged(error):
+            raise
+
+
+async def close_buttons(update: Update) -> None:
+    """Remove the keyboard of the message whose button was pressed, against double taps.
+
+    Called after the action's write succeeded, so a failed action can be pressed again. A
+    second tap whose message was already closed makes Telegram answer "message is not
+    modified": nothing is wrong then, so nothing is said.
+    """
+    query = update.callback_query
+    if query is None or query.message is None or not query.message.is_accessible:
+        return
+    try:
         await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as error:
+        if not _unchanged(error):
+            raise
+        logger.debug("Buttons were already closed")

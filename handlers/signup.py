@@ -1,7 +1,7 @@
 """/aanmelden (/signup): the guided sign-up, persisted so a restart resumes where the user was.
 
-The draft lives in user_data["signup"] (JSON-safe values only). Rules (capacity, waiting
-list, duplicates) are decided by storage.registrations inside one transaction.
+The draft lives in user_data["signup"] (a SignupDraft of JSON-safe values). Rules (capacity,
+waiting list, duplicates) are decided by storage.registrations inside one transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import unicodedata
 import warnings
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any
+from typing import TypedDict, cast
 
 from telegram import InputFile, Update
 from telegram.ext import (
@@ -25,14 +25,15 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from core import callbacks
 from core.activity_text import describe
 from core.calendar import activity_ics, ics_filename
 from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row
-from handlers.replies import close_buttons, reply
+from handlers.replies import close_buttons, pressed, reply
 from jobs.reminders import refresh_reminders
-from storage.activities import ActivityInfo, get_activity, upcoming_activities
+from storage.activities import ActivityInfo, get_activity, get_activity_by_id, upcoming_activities
 from storage.registrations import (
     Outcome,
     SignupDetails,
@@ -40,12 +41,11 @@ from storage.registrations import (
     get_profile,
     register,
 )
+from storage.vocabulary import Role, Sector
 
 logger = logging.getLogger(__name__)
 
 DRAFT = "signup"
-ROLES = ("ouder", "professional")
-SECTORS = ("onderwijs", "zorg", "jeugdhulp", "kinderopvang", "gemeente", "anders")
 EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 MAX_NAME = 100
 MAX_QUESTION = 1000
@@ -67,10 +67,30 @@ class Step(IntEnum):
 END = ConversationHandler.END
 
 
-def _draft(context: MaoContext) -> dict[str, Any]:
+class Profile(TypedDict):
+    name: str
+    role: str
+    sector: str | None
+    email: str | None
+
+
+class SignupDraft(TypedDict, total=False):
+    """What the user has answered so far; stored as JSON between updates and restarts."""
+
+    slug: str
+    activity_id: int
+    waitlist: bool
+    profile: Profile  # answers remembered from the last sign-up, offered again
+    name: str
+    role: str
+    sector: str | None
+    email: str | None
+    question: str | None
+
+
+def _draft(context: MaoContext) -> SignupDraft:
     assert context.user_data is not None
-    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})
-    return draft
+    return cast(SignupDraft, context.user_data.setdefault(DRAFT, {}))
 
 
 def _forget_draft(context: MaoContext) -> None:
@@ -96,16 +116,18 @@ async def start_signup(update: Update, context: MaoContext) -> int:
         await reply(update, context, context.text("signup_nothing_open"))
         return END
     language = context.language
-    buttons: list[Button] = [(a.title(language), f"signup:pick:{a.slug}") for a in open_ones[:20]]
+    buttons: list[Button] = [
+        (a.title(language), callbacks.SIGNUP_PICK.data(activity=a.id)) for a in open_ones[:20]
+    ]
     await reply(update, context, context.text("signup_choose"), one_per_row(buttons))
     return Step.PICK
 
 
 async def pick_from_button(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    return await _begin_for(update, context, query.data.removeprefix("signup:pick:"))
+    await pressed(update)
+    with context.services.db.session() as session:
+        activity = get_activity_by_id(session, int(context.matched("activity")))
+    return await _begin_for(update, context, activity.slug if activity else "")
 
 
 async def pick_from_deep_link(update: Update, context: MaoContext) -> int:
@@ -160,8 +182,14 @@ async def _begin_for(update: Update, context: MaoContext, slug: str) -> int:
             keyboard(
                 [
                     [
-                        (context.text("signup_waitlist_yes"), "signup:waitlist:yes"),
-                        (context.text("signup_waitlist_no"), "signup:waitlist:no"),
+                        (
+                            context.text("signup_waitlist_yes"),
+                            callbacks.SIGNUP_WAITLIST.data(answer="yes"),
+                        ),
+                        (
+                            context.text("signup_waitlist_no"),
+                            callbacks.SIGNUP_WAITLIST.data(answer="no"),
+                        ),
                     ]
                 ]
             ),
@@ -172,11 +200,9 @@ async def _begin_for(update: Update, context: MaoContext, slug: str) -> int:
 
 
 async def choose_waitlist(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
-    if query.data.endswith(":no"):
+    if context.matched("answer") == "no":
         _forget_draft(context)
         await reply(update, context, context.text("signup_stopped"))
         return END
@@ -187,11 +213,11 @@ async def choose_waitlist(update: Update, context: MaoContext) -> int:
 # -- who is signing up -----------------------------------------------------------------------
 
 
-def _who(details: dict[str, Any], context: MaoContext) -> str:
-    role = context.text(f"role_{details['role']}")
-    if details.get("sector"):
-        role += f" ({context.text('sector_' + details['sector'])})"
-    return f"{details['name']}, {role}"
+def _who(name: str, role: str, sector: str | None, context: MaoContext) -> str:
+    described = context.text(f"role_{role}")
+    if sector:
+        described += f" ({context.text('sector_' + sector)})"
+    return f"{name}, {described}"
 
 
 async def _ask_profile_or_role(update: Update, context: MaoContext) -> int:
@@ -199,7 +225,7 @@ async def _ask_profile_or_role(update: Update, context: MaoContext) -> int:
     if profile:
         text = context.text(
             "signup_reuse_profile",
-            who=_who(profile, context),
+            who=_who(profile["name"], profile["role"], profile["sector"], context),
             email=profile.get("email") or context.text("signup_no_email"),
         )
         await reply(
@@ -209,8 +235,14 @@ async def _ask_profile_or_role(update: Update, context: MaoContext) -> int:
             keyboard(
                 [
                     [
-                        (context.text("signup_reuse_yes"), "signup:profile:yes"),
-                        (context.text("signup_reuse_no"), "signup:profile:no"),
+                        (
+                            context.text("signup_reuse_yes"),
+                            callbacks.SIGNUP_PROFILE.data(answer="yes"),
+                        ),
+                        (
+                            context.text("signup_reuse_no"),
+                            callbacks.SIGNUP_PROFILE.data(answer="no"),
+                        ),
                     ]
                 ]
             ),
@@ -220,34 +252,36 @@ async def _ask_profile_or_role(update: Update, context: MaoContext) -> int:
 
 
 async def _ask_role(update: Update, context: MaoContext) -> int:
-    buttons = [(context.text(f"role_{role}"), f"signup:role:{role}") for role in ROLES]
+    buttons = [
+        (context.text(f"role_{role}"), callbacks.SIGNUP_ROLE.data(role=role)) for role in Role
+    ]
     await reply(update, context, context.text("signup_ask_role"), keyboard([buttons]))
     return Step.ROLE
 
 
 async def choose_profile(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
     draft = _draft(context)
-    if query.data.endswith(":yes") and draft.get("profile"):
-        draft.update(draft["profile"])
+    profile = draft.get("profile")
+    if context.matched("answer") == "yes" and profile:
+        draft["name"], draft["role"] = profile["name"], profile["role"]
+        draft["sector"], draft["email"] = profile["sector"], profile["email"]
         return await _show_summary(update, context)
     return await _ask_role(update, context)
 
 
 async def choose_role(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
-    role = query.data.rsplit(":", 1)[-1]
+    role = Role(context.matched("role"))
     draft = _draft(context)
-    draft["role"] = role
+    draft["role"] = role.value
     draft["sector"] = None
-    if role == "professional":
-        buttons = [(context.text(f"sector_{s}"), f"signup:sector:{s}") for s in SECTORS]
+    if role is Role.PROFESSIONAL:
+        buttons = [
+            (context.text(f"sector_{s}"), callbacks.SIGNUP_SECTOR.data(sector=s)) for s in Sector
+        ]
         await reply(
             update,
             context,
@@ -259,11 +293,9 @@ async def choose_role(update: Update, context: MaoContext) -> int:
 
 
 async def choose_sector(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
-    _draft(context)["sector"] = query.data.rsplit(":", 1)[-1]
+    _draft(context)["sector"] = Sector(context.matched("sector")).value
     return await _ask_name(update, context)
 
 
@@ -294,7 +326,7 @@ async def receive_name(update: Update, context: MaoContext) -> int:
         update,
         context,
         context.text("signup_ask_email"),
-        keyboard([[(context.text("signup_skip"), "signup:email:skip")]]),
+        keyboard([[(context.text("signup_skip"), callbacks.SIGNUP_SKIP_EMAIL.data())]]),
     )
     return Step.EMAIL
 
@@ -308,7 +340,7 @@ async def receive_email(update: Update, context: MaoContext) -> int:
             update,
             context,
             context.text("signup_bad_email"),
-            keyboard([[(context.text("signup_skip"), "signup:email:skip")]]),
+            keyboard([[(context.text("signup_skip"), callbacks.SIGNUP_SKIP_EMAIL.data())]]),
         )
         return Step.EMAIL
     _draft(context)["email"] = email
@@ -316,9 +348,7 @@ async def receive_email(update: Update, context: MaoContext) -> int:
 
 
 async def skip_email(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
     _draft(context)["email"] = None
     return await _ask_question(update, context)
@@ -329,7 +359,7 @@ async def _ask_question(update: Update, context: MaoContext) -> int:
         update,
         context,
         context.text("signup_ask_question"),
-        keyboard([[(context.text("signup_no_question"), "signup:question:skip")]]),
+        keyboard([[(context.text("signup_no_question"), callbacks.SIGNUP_SKIP_QUESTION.data())]]),
     )
     return Step.QUESTION
 
@@ -346,9 +376,7 @@ async def receive_question(update: Update, context: MaoContext) -> int:
 
 
 async def skip_question(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
     _draft(context)["question"] = None
     return await _ask_consent(update, context)
@@ -362,8 +390,14 @@ async def _ask_consent(update: Update, context: MaoContext) -> int:
         keyboard(
             [
                 [
-                    (context.text("signup_consent_yes"), "signup:consent:yes"),
-                    (context.text("signup_consent_no"), "signup:consent:no"),
+                    (
+                        context.text("signup_consent_yes"),
+                        callbacks.SIGNUP_CONSENT.data(answer="yes"),
+                    ),
+                    (
+                        context.text("signup_consent_no"),
+                        callbacks.SIGNUP_CONSENT.data(answer="no"),
+                    ),
                 ]
             ]
         ),
@@ -372,11 +406,9 @@ async def _ask_consent(update: Update, context: MaoContext) -> int:
 
 
 async def choose_consent(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+    await pressed(update)
     await close_buttons(update)
-    if query.data.endswith(":no"):
+    if context.matched("answer") == "no":
         _forget_draft(context)
         await reply(update, context, context.text("signup_no_consent"))
         return END
@@ -397,7 +429,7 @@ async def _show_summary(update: Update, context: MaoContext) -> int:
     text = context.text(
         "signup_summary",
         activity=Html(describe(activity, context, with_seats=False)),
-        who=_who(draft, context),
+        who=_who(draft["name"], draft["role"], draft.get("sector"), context),
         email=draft.get("email") or context.text("signup_no_email"),
         question=draft.get("question") or "–",
     )
@@ -411,8 +443,8 @@ async def _show_summary(update: Update, context: MaoContext) -> int:
         keyboard(
             [
                 [
-                    (context.text("signup_confirm"), "signup:confirm"),
-                    (context.text("signup_abort"), "signup:abort"),
+                    (context.text("signup_confirm"), callbacks.SIGNUP_CONFIRM.data()),
+                    (context.text("signup_abort"), callbacks.SIGNUP_ABORT.data()),
                 ]
             ]
         ),
@@ -420,21 +452,24 @@ async def _show_summary(update: Update, context: MaoContext) -> int:
     return Step.SUMMARY
 
 
-async def confirm(update: Update, context: MaoContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+async def abort(update: Update, context: MaoContext) -> int:
+    await pressed(update)
     await close_buttons(update)
-    if query.data == "signup:abort":
-        _forget_draft(context)
-        await reply(update, context, context.text("signup_stopped"))
-        return END
+    _forget_draft(context)
+    await reply(update, context, context.text("signup_stopped"))
+    return END
+
+
+async def confirm(update: Update, context: MaoContext) -> int:
+    await pressed(update)
+    await close_buttons(update)
     draft = _draft(context)
     services = context.services
+    sector = draft.get("sector")
     details = SignupDetails(
         name=draft["name"],
-        role=draft["role"],
-        sector=draft.get("sector"),
+        role=Role(draft["role"]),
+        sector=Sector(sector) if sector else None,
         email=draft.get("email"),
         question=draft.get("question"),
     )
@@ -513,9 +548,7 @@ async def expect_button(update: Update, context: MaoContext) -> None:
 
 
 async def expect_text(update: Update, context: MaoContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer(context.text("signup_type_answer"), show_alert=True)
+    await pressed(update, alert=context.text("signup_type_answer"))
 
 
 async def nothing_to_cancel(update: Update, context: MaoContext) -> None:
@@ -525,7 +558,7 @@ async def nothing_to_cancel(update: Update, context: MaoContext) -> None:
 def build_handlers(timeout: timedelta) -> Handlers:
     typed = filters.TEXT & ~filters.COMMAND
     stray_text = MessageHandler(typed, expect_button)
-    stray_button = CallbackQueryHandler(expect_text, pattern=r"^signup:")
+    stray_button = CallbackQueryHandler(expect_text, pattern=callbacks.SIGNUP_ANY)
     with warnings.catch_warnings():
         # per_message=False is right here (one sign-up per user, across messages); PTB warns
         # about CallbackQueryHandlers in that mode, which is exactly what we want.
@@ -542,45 +575,46 @@ def build_handlers(timeout: timedelta) -> Handlers:
                     filters=filters.Regex(r"^/start signup_[a-z0-9-]{1,64}$"),
                 ),
                 CommandHandler(["aanmelden", "signup"], start_signup),
-                CallbackQueryHandler(pick_from_button, pattern=r"^signup:pick:[a-z0-9-]{1,64}$"),
+                CallbackQueryHandler(pick_from_button, pattern=callbacks.SIGNUP_PICK.pattern),
             ],
             states={
                 Step.PICK: state_handlers(stray_text),
                 Step.WAITLIST: state_handlers(
-                    CallbackQueryHandler(choose_waitlist, pattern=r"^signup:waitlist:(yes|no)$"),
+                    CallbackQueryHandler(
+                        choose_waitlist, pattern=callbacks.SIGNUP_WAITLIST.pattern
+                    ),
                     stray_text,
                 ),
                 Step.PROFILE: state_handlers(
-                    CallbackQueryHandler(choose_profile, pattern=r"^signup:profile:(yes|no)$"),
+                    CallbackQueryHandler(choose_profile, pattern=callbacks.SIGNUP_PROFILE.pattern),
                     stray_text,
                 ),
                 Step.ROLE: state_handlers(
-                    CallbackQueryHandler(
-                        choose_role, pattern=r"^signup:role:(ouder|professional)$"
-                    ),
+                    CallbackQueryHandler(choose_role, pattern=callbacks.SIGNUP_ROLE.pattern),
                     stray_text,
                 ),
                 Step.SECTOR: state_handlers(
-                    CallbackQueryHandler(
-                        choose_sector, pattern=rf"^signup:sector:({'|'.join(SECTORS)})$"
-                    ),
+                    CallbackQueryHandler(choose_sector, pattern=callbacks.SIGNUP_SECTOR.pattern),
                     stray_text,
                 ),
                 Step.NAME: state_handlers(MessageHandler(typed, receive_name)),
                 Step.EMAIL: state_handlers(
                     MessageHandler(typed, receive_email),
-                    CallbackQueryHandler(skip_email, pattern=r"^signup:email:skip$"),
+                    CallbackQueryHandler(skip_email, pattern=callbacks.SIGNUP_SKIP_EMAIL.pattern),
                 ),
                 Step.QUESTION: state_handlers(
                     MessageHandler(typed, receive_question),
-                    CallbackQueryHandler(skip_question, pattern=r"^signup:question:skip$"),
+                    CallbackQueryHandler(
+                        skip_question, pattern=callbacks.SIGNUP_SKIP_QUESTION.pattern
+                    ),
                 ),
                 Step.CONSENT: state_handlers(
-                    CallbackQueryHandler(choose_consent, pattern=r"^signup:consent:(yes|no)$"),
+                    CallbackQueryHandler(choose_consent, pattern=callbacks.SIGNUP_CONSENT.pattern),
                     stray_text,
                 ),
                 Step.SUMMARY: state_handlers(
-                    CallbackQueryHandler(confirm, pattern=r"^signup:(confirm|abort)$"),
+                    CallbackQueryHandler(confirm, pattern=callbacks.SIGNUP_CONFIRM.pattern),
+                    CallbackQueryHandler(abort, pattern=callbacks.SIGNUP_ABORT.pattern),
                     stray_text,
                 ),
                 ConversationHandler.TIMEOUT: state_handlers(TypeHandler(Update, timed_out)),

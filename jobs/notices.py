@@ -15,7 +15,8 @@ from telegram.ext import CallbackContext
 
 from core.activity_text import describe, moment
 from core.context import MaoContext
-from core.keyboards import keyboard
+from core.keyboards import keyboard, offer_buttons
+from jobs.reminders import refresh_reminders
 from storage.registrations import NoticeInfo, claim_notices, expire_offers
 from storage.users import get_user, set_flags
 
@@ -27,14 +28,7 @@ def _notice_text(notice: NoticeInfo, context: MaoContext) -> tuple[str, Any]:
     rid = notice.registration_id
     if notice.kind == "offered" and notice.offer_expires_at is not None and rid is not None:
         text = context.text("notice_offered", deadline=moment(notice.offer_expires_at, context))
-        markup = keyboard(
-            [
-                [
-                    (context.text("offer_claim"), f"offer:claim:{rid}"),
-                    (context.text("offer_decline"), f"offer:decline:{rid}"),
-                ]
-            ]
-        )
+        markup = keyboard(offer_buttons(rid, context))
         return f"{text}\n\n{activity_block}", markup
     key = {
         "promoted": "notice_promoted",
@@ -85,7 +79,5 @@ async def expire_offers_job(context: CallbackContext[Any, Any, Any, Any]) -> Non
         expired = expire_offers(session, services.now())
     if expired:
         logger.info("%d seat offers expired", len(expired))
-        from jobs.reminders import refresh_reminders  # late: reminders imports handlers too
-
         refresh_reminders(context.application)
     await deliver_notices(context)

@@ -16,6 +16,7 @@ from typing import Any
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, JobQueue
 
+from core import callbacks
 from core.activity_text import describe
 from core.context import MaoContext, services_of
 from core.keyboards import keyboard
@@ -99,8 +100,14 @@ async def send_reminder(context: CallbackContext[Any, Any, Any, Any]) -> None:
     markup = keyboard(
         [
             [
-                (context.text("reminder_coming"), f"remind:coming:{reminder.registration_id}"),
-                (context.text("mine_cancel"), f"mine:cancel:{reminder.registration_id}"),
+                (
+                    context.text("reminder_coming"),
+                    callbacks.REMINDER_COMING.data(registration=reminder.registration_id),
+                ),
+                (
+                    context.text("mine_cancel"),
+                    callbacks.MINE_CANCEL.data(registration=reminder.registration_id),
+                ),
             ]
         ]
     )

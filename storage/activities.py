@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,33 +22,15 @@ from sqlalchemy.orm import Session
 
 from storage.durations import parse_duration
 from storage.models import Activity, Notice, Registration
-
-
-class Kind(StrEnum):
-    DIALOOG = "dialoog"
-    MASTERCLASS = "masterclass"
-    FIELDLAB = "fieldlab"
-    WERKSESSIE = "werksessie"
-    COMMUNITY_OF_PRACTICE = "community-of-practice"
-    DOEN_DAG = "doen-dag"
-    OVERIG = "overig"
-
-
-class Audience(StrEnum):
-    OUDERS = "ouders"
-    PROFESSIONALS = "professionals"
-    IEDEREEN = "iedereen"
-
-
-class Status(StrEnum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    CANCELLED = "cancelled"
-
-
-class WaitlistMode(StrEnum):
-    AUTO = "auto"
-    OFFER = "offer"
+from storage.vocabulary import (
+    ACTIVE,
+    SEAT_HOLDING,
+    Audience,
+    Kind,
+    RegistrationStatus,
+    Status,
+    WaitlistMode,
+)
 
 
 class Localised(BaseModel):
@@ -220,7 +201,7 @@ def notify_cancellation(session: Session, slug: str, now: datetime) -> int:
     people = session.scalars(
         select(Registration.user_id).where(
             Registration.activity_id == activity.id,
-            Registration.status.in_(("registered", "waiting", "offered")),
+            Registration.status.in_(ACTIVE),
         )
     ).all()
     for user_id in people:
@@ -281,9 +262,6 @@ class ActivityInfo:
         )
 
 
-SEAT_HOLDING = ("registered", "offered")
-
-
 def _counts(session: Session, activity_ids: list[int]) -> dict[tuple[int, str], int]:
     if not activity_ids:
         return {}
@@ -318,7 +296,7 @@ def _info(activity: Activity, counts: dict[tuple[int, str], int]) -> ActivityInf
         reminder_offsets=activity.reminder_offsets,
         is_sample=activity.is_sample,
         taken=sum(counts.get((activity.id, s), 0) for s in SEAT_HOLDING),
-        waiting=counts.get((activity.id, "waiting"), 0),
+        waiting=counts.get((activity.id, RegistrationStatus.WAITING), 0),
     )
 
 

@@ -9,24 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Broadcast, Delivery, Profile, Registration, User
-
-
-class Audience(StrEnum):
-    EVERYONE = "everyone"
-    ATTENDEES = "attendees"
-    WAITING = "waiting"
-    PARENTS = "parents"
-    PROFESSIONALS = "professionals"
-
-    @property
-    def needs_activity(self) -> bool:
-        return self in (Audience.ATTENDEES, Audience.WAITING)
+from storage.vocabulary import Recipients, RegistrationStatus, Role
 
 
 @dataclass(frozen=True)
@@ -53,23 +41,29 @@ class Counts:
         return self.sent + self.blocked + self.failed
 
 
-def audience_user_ids(session: Session, audience: Audience, activity_id: int | None) -> list[int]:
+def audience_user_ids(
+    session: Session, audience: Recipients, activity_id: int | None
+) -> list[int]:
     """Who would receive it. Blocked users are skipped; opted-out ones for general news.
 
     Attendees and the waiting list of an activity get its practical news even if they
     opted out of general announcements: they signed up for that activity.
     """
     reachable = select(User.telegram_id).where(User.blocked.is_(False))
-    if audience is Audience.EVERYONE:
+    if audience is Recipients.EVERYONE:
         query = reachable.where(User.announcements_opt_out.is_(False))
-    elif audience in (Audience.PARENTS, Audience.PROFESSIONALS):
-        role = "ouder" if audience is Audience.PARENTS else "professional"
+    elif audience in (Recipients.PARENTS, Recipients.PROFESSIONALS):
+        role = Role.OUDER if audience is Recipients.PARENTS else Role.PROFESSIONAL
         query = reachable.where(
             User.announcements_opt_out.is_(False),
             User.telegram_id.in_(select(Profile.user_id).where(Profile.role == role)),
         )
     else:
-        statuses = ("registered",) if audience is Audience.ATTENDEES else ("waiting", "offered")
+        statuses = (
+            (RegistrationStatus.REGISTERED,)
+            if audience is Recipients.ATTENDEES
+            else (RegistrationStatus.WAITING, RegistrationStatus.OFFERED)
+        )
         query = reachable.where(
             User.telegram_id.in_(
                 select(Registration.user_id).where(
@@ -83,7 +77,7 @@ def audience_user_ids(session: Session, audience: Audience, activity_id: int | N
 def create_broadcast(
     session: Session,
     created_by: int,
-    audience: Audience,
+    audience: Recipients,
     activity_id: int | None,
     text: str,
     now: datetime,

@@ -19,10 +19,9 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.activities import SEAT_HOLDING, ActivityInfo, Status, get_activity_by_id
+from storage.activities import ActivityInfo, get_activity_by_id
 from storage.models import Activity, Notice, Profile, Registration, Reminder
-
-ACTIVE = ("registered", "waiting", "offered")
+from storage.vocabulary import ACTIVE, SEAT_HOLDING, RegistrationStatus, Role, Sector, Status
 
 
 class Outcome(StrEnum):
@@ -41,8 +40,8 @@ class Outcome(StrEnum):
 @dataclass(frozen=True)
 class SignupDetails:
     name: str
-    role: str  # "ouder" or "professional"
-    sector: str | None
+    role: Role
+    sector: Sector | None
     email: str | None
     question: str | None
 
@@ -83,7 +82,7 @@ def waiting_position(session: Session, registration: Registration) -> int:
     ahead = session.scalar(
         select(func.count()).where(
             Registration.activity_id == registration.activity_id,
-            Registration.status == "waiting",
+            Registration.status == RegistrationStatus.WAITING,
             or_(
                 Registration.queued_at < registration.queued_at,
                 and_(
@@ -123,7 +122,7 @@ def availability(
     own = _own(session, activity.id, user_id)
     if own is not None and own.status in SEAT_HOLDING:
         return SignupResult(Outcome.ALREADY_REGISTERED, activity, own.id)
-    if own is not None and own.status == "waiting":
+    if own is not None and own.status == RegistrationStatus.WAITING:
         return SignupResult(
             Outcome.ALREADY_WAITING, activity, own.id, waiting_position(session, own)
         )
@@ -152,7 +151,7 @@ def register(
     full = locked.capacity is not None and _taken(session, activity_id) >= locked.capacity
     if full and not join_waitlist:
         return SignupResult(Outcome.FULL, activity)
-    status = "waiting" if full else "registered"
+    status = RegistrationStatus.WAITING if full else RegistrationStatus.REGISTERED
     registration = _own(session, activity_id, user_id)
     if registration is None:
         registration = Registration(activity_id=activity_id, user_id=user_id)
@@ -197,7 +196,10 @@ def fill_free_seats(session: Session, activity_id: int, now: datetime) -> list[i
     while activity.capacity is None or _taken(session, activity_id) < activity.capacity:
         first = session.scalars(
             select(Registration)
-            .where(Registration.activity_id == activity_id, Registration.status == "waiting")
+            .where(
+                Registration.activity_id == activity_id,
+                Registration.status == RegistrationStatus.WAITING,
+            )
             .order_by(Registration.queued_at, Registration.id)
             .limit(1)
         ).first()
@@ -205,13 +207,13 @@ def fill_free_seats(session: Session, activity_id: int, now: datetime) -> list[i
             break
         first.updated_at = now
         if activity.waitlist_mode == "offer":
-            first.status = "offered"
+            first.status = RegistrationStatus.OFFERED
             first.offer_expires_at = min(
                 now + timedelta(hours=activity.offer_hours), activity.starts_at
             )
             _notice(session, first.user_id, "offered", activity_id, now)
         else:
-            first.status = "registered"
+            first.status = RegistrationStatus.REGISTERED
             first.registered_at = now
             _notice(session, first.user_id, "promoted", activity_id, now)
         session.flush()
@@ -237,7 +239,7 @@ def cancel_registration(
     assert activity is not None
     if now >= activity.starts_at and registration.status in SEAT_HOLDING:
         return ChangeResult(False, "started")
-    registration.status = "cancelled"
+    registration.status = RegistrationStatus.CANCELLED
     registration.offer_expires_at = None
     registration.updated_at = now
     session.flush()
@@ -249,11 +251,11 @@ def claim_offer(
     session: Session, registration_id: int, user_id: int, now: datetime
 ) -> ChangeResult:
     registration = _own_by_id(session, registration_id, user_id)
-    if registration is None or registration.status != "offered":
+    if registration is None or registration.status != RegistrationStatus.OFFERED:
         return ChangeResult(False, "no_offer")
     if registration.offer_expires_at is not None and now >= registration.offer_expires_at:
         return ChangeResult(False, "expired")
-    registration.status = "registered"
+    registration.status = RegistrationStatus.REGISTERED
     registration.registered_at = now
     registration.offer_expires_at = None
     registration.updated_at = now
@@ -265,13 +267,14 @@ def expire_offers(session: Session, now: datetime) -> list[int]:
     expired = list(
         session.scalars(
             select(Registration).where(
-                Registration.status == "offered", Registration.offer_expires_at <= now
+                Registration.status == RegistrationStatus.OFFERED,
+                Registration.offer_expires_at <= now,
             )
         )
     )
     activities: set[int] = set()
     for registration in expired:
-        registration.status = "cancelled"
+        registration.status = RegistrationStatus.CANCELLED
         registration.updated_at = now
         _notice(session, registration.user_id, "offer_expired", registration.activity_id, now)
         activities.add(registration.activity_id)
@@ -305,7 +308,9 @@ def user_registrations(session: Session, user_id: int, now: datetime) -> list[Us
     for row in rows:
         activity = get_activity_by_id(session, row.activity_id)
         assert activity is not None
-        position = waiting_position(session, row) if row.status == "waiting" else None
+        position = (
+            waiting_position(session, row) if row.status == RegistrationStatus.WAITING else None
+        )
         result.append(
             UserRegistration(row.id, activity, row.status, position, row.offer_expires_at)
         )
@@ -320,7 +325,7 @@ def get_user_registration(
         return None
     activity = get_activity_by_id(session, row.activity_id)
     assert activity is not None
-    position = waiting_position(session, row) if row.status == "waiting" else None
+    position = waiting_position(session, row) if row.status == RegistrationStatus.WAITING else None
     return UserRegistration(row.id, activity, row.status, position, row.offer_expires_at)
 
 
@@ -339,7 +344,8 @@ def get_profile(session: Session, user_id: int) -> SignupDetails | None:
     profile = session.get(Profile, user_id)
     if profile is None:
         return None
-    return SignupDetails(profile.name, profile.role, profile.sector, profile.email, None)
+    sector = Sector(profile.sector) if profile.sector else None
+    return SignupDetails(profile.name, Role(profile.role), sector, profile.email, None)
 
 
 @dataclass(frozen=True)
@@ -361,7 +367,11 @@ def export_registrations(session: Session, slug: str) -> list[ExportRow] | None:
     rows = session.scalars(
         select(Registration)
         .where(Registration.activity_id == activity.id)
-        .order_by(Registration.status != "registered", Registration.queued_at, Registration.id)
+        .order_by(
+            Registration.status != RegistrationStatus.REGISTERED,
+            Registration.queued_at,
+            Registration.id,
+        )
     ).all()
     return [
         ExportRow(
@@ -372,7 +382,7 @@ def export_registrations(session: Session, slug: str) -> list[ExportRow] | None:
             r.question,
             r.status,
             r.registered_at,
-            waiting_position(session, r) if r.status == "waiting" else None,
+            waiting_position(session, r) if r.status == RegistrationStatus.WAITING else None,
         )
         for r in rows
     ]

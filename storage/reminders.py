@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from storage.activities import ActivityInfo, Status, get_activity_by_id
+from storage.activities import ActivityInfo, get_activity_by_id
 from storage.models import Activity, Registration, Reminder
 from storage.users import get_user
+from storage.vocabulary import RegistrationStatus, Status
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def _sync_activity(
     if activity.status == Status.PUBLISHED:
         registered = session.scalars(
             select(Registration).where(
-                Registration.activity_id == activity.id, Registration.status == "registered"
+                Registration.activity_id == activity.id,
+                Registration.status == RegistrationStatus.REGISTERED,
             )
         ).all()
         for registration in registered:
@@ -137,7 +139,7 @@ def claim_reminder(session: Session, reminder_id: int, now: datetime) -> Reminde
         reason = "cancelled"
     elif now >= activity.starts_at:
         reason = "skipped"  # fell due while the bot was down and the activity has begun
-    elif registration is None or registration.status != "registered":
+    elif registration is None or registration.status != RegistrationStatus.REGISTERED:
         reason = "cancelled"
     elif user is not None and (not user.reminders_enabled or user.blocked):
         reason = "skipped"

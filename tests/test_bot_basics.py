@@ -211,7 +211,7 @@ async def test_errors_are_logged_without_text_and_the_user_gets_an_apology(
 
 
 async def test_non_text_message_gets_a_friendly_answer(driver: BotDriver) -> None:
-    update_id = driver.standin.push_update(
+    calls = await driver.send_update(
         {
             "message": {
                 "message_id": 5,
@@ -228,10 +228,9 @@ async def test_non_text_message_gets_a_friendly_answer(driver: BotDriver) -> Non
                     "is_video": False,
                 },
             }
-        }
+        },
+        USER,
     )
-    before = len(driver.standin.calls)
-    calls = await driver._wait(update_id, before)
     assert "alleen tekst" in texts(calls)[0]
 
 
@@ -239,3 +238,28 @@ def test_log_redaction_hides_the_token() -> None:
     record = logging.LogRecord("x", logging.INFO, "f", 1, "POST %s", ("/bot123:SECRET/x",), None)
     RedactSecrets(["123:SECRET"]).filter(record)
     assert record.getMessage() == "POST /bot[REDACTED]/x"
+
+
+async def test_a_double_tap_on_a_closed_button_says_nothing_wrong(driver: BotDriver) -> None:
+    """Telegram answers "message is not modified" when a keyboard that is already gone is
+    removed again; the second tap must not turn that into an apology."""
+    await driver.say(USER, "/taal")
+    picker = driver.latest_message_with_buttons(USER)
+    assert picker is not None
+    stale_copy = {**picker}
+    first = await driver.press_data(USER, buttons_of(picker)[1][1], picker)
+    second = await driver.press_data(USER, buttons_of(stale_copy)[1][1], stale_copy)
+    assert texts(first)  # the language was set
+    assert not any("Oops" in t or "Oeps" in t for t in texts(first) + texts(second))
+
+
+async def test_pressing_the_page_already_shown_changes_nothing(driver: BotDriver) -> None:
+    await driver.say(USER, "/agenda")
+    agenda = driver.latest_message_with_buttons(USER)
+    assert agenda is not None
+    filters_button = next(data for label, data in buttons_of(agenda) if "Filter" in label)
+    await driver.press_data(USER, filters_button, agenda)
+    menu = driver.latest_message_with_buttons(USER)
+    assert menu is not None
+    again = await driver.press_data(USER, filters_button, menu)
+    assert not any("Oeps" in t for t in texts(again))

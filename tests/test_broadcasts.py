@@ -20,10 +20,11 @@ from bot.offline.driver import BotDriver, spawn_bot_process
 from bot.offline.standin import BotApiStandIn, RateLimit
 from bot.services import build_services
 from jobs.broadcasting import seconds_until_allowed
-from storage.broadcasts import Audience, counts, create_broadcast, mark_delivery
+from storage.broadcasts import counts, create_broadcast, mark_delivery
 from storage.db import Database
 from storage.models import Broadcast, Delivery, User
 from storage.users import touch_user
+from storage.vocabulary import Recipients
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
@@ -90,7 +91,7 @@ async def test_admin_broadcasts_with_preview_and_report(driver: BotDriver) -> No
     shown = texts(calls)
     assert shown[1] == message  # the preview is the message itself
     # 10 users + the admin; 108 opted out.
-    assert "<b>10</b> ontvanger(s)" in shown[2]
+    assert "<b>10</b> ontvangers" in shown[2]
     await driver.press(ADMIN_ID, "Versturen")
     await wait_for(lambda: admin_report(driver) is not None)
     got = received(driver.standin, message)
@@ -106,7 +107,7 @@ async def test_admin_broadcasts_with_preview_and_report(driver: BotDriver) -> No
     await driver.say(ADMIN_ID, "/broadcast")
     await driver.press(ADMIN_ID, "Iedereen")
     calls = await driver.say(ADMIN_ID, "Tweede bericht")
-    assert "<b>10</b> ontvanger(s)" in texts(calls)[-1]
+    assert "<b>10</b> ontvangers" in texts(calls)[-1]
     await driver.press(ADMIN_ID, "Annuleren")
 
 
@@ -125,7 +126,7 @@ async def test_429_answers_are_waited_out(config: AppConfig, clock: FakeClock) -
         add_users(driver.services.db, range(200, 212))
         with driver.services.db.session() as session:
             broadcast_id = create_broadcast(
-                session, ADMIN_ID, Audience.EVERYONE, None, "Hallo allemaal", NOW
+                session, ADMIN_ID, Recipients.EVERYONE, None, "Hallo allemaal", NOW
             )
         from jobs.broadcasting import run_broadcast
 
@@ -144,7 +145,7 @@ async def test_broadcast_resumes_after_a_crash_without_repeats(
     add_users(db, range(300, 350))
     with db.session() as session:
         broadcast_id = create_broadcast(
-            session, ADMIN_ID, Audience.EVERYONE, None, "Na de crash", NOW
+            session, ADMIN_ID, Recipients.EVERYONE, None, "Na de crash", NOW
         )
         deliveries = session.scalars(select(Delivery).order_by(Delivery.id)).all()
         for delivery in deliveries[:20]:
@@ -187,7 +188,7 @@ async def test_sigkill_halfway_reaches_everyone_once(tmp_path: Path) -> None:
     add_users(db, recipients)
     with db.session() as session:
         broadcast_id = create_broadcast(
-            session, ADMIN_ID, Audience.EVERYONE, None, "Belangrijk nieuws", NOW
+            session, ADMIN_ID, Recipients.EVERYONE, None, "Belangrijk nieuws", NOW
         )
     standin = BotApiStandIn(rate_limit=RateLimit(per_second=400))
     await standin.start()
@@ -227,7 +228,7 @@ async def test_broadcast_on_postgres(
     add_users(db, range(400, 430))
     with db.session() as session:
         broadcast_id = create_broadcast(
-            session, ADMIN_ID, Audience.EVERYONE, None, "Op Postgres", NOW
+            session, ADMIN_ID, Recipients.EVERYONE, None, "Op Postgres", NOW
         )
         first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
         assert first is not None
@@ -247,7 +248,7 @@ def test_one_sender_per_broadcast_across_instances(db_url: str) -> None:
     add_users(db, range(500, 503))
     lease = timedelta(seconds=30)
     with db.session() as session:
-        broadcast_id = create_broadcast(session, ADMIN_ID, Audience.EVERYONE, None, "x", NOW)
+        broadcast_id = create_broadcast(session, ADMIN_ID, Recipients.EVERYONE, None, "x", NOW)
         first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
         assert first is not None
         mark_delivery(session, first.id, "sending", NOW)  # A had one message in flight

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from bot.offline.driver import BotDriver
 from storage.models import User
+from storage.vocabulary import Role
 
 USER = 1002
 
@@ -41,9 +42,10 @@ async def test_forget_me_removes_registrations_and_deliveries_and_frees_the_seat
     from datetime import timedelta
 
     from storage.activities import ActivitySpec, get_activity, upsert_activities
-    from storage.broadcasts import Audience, create_broadcast
+    from storage.broadcasts import create_broadcast
     from storage.models import Delivery, Registration
     from storage.registrations import SignupDetails, register
+    from storage.vocabulary import Recipients
 
     services = driver.services
     now = services.now()
@@ -64,10 +66,10 @@ async def test_forget_me_removes_registrations_and_deliveries_and_frees_the_seat
         upsert_activities(session, (spec,), services.config.zone, now)
         activity = get_activity(session, "vol")
         assert activity is not None
-        details = SignupDetails("Naam", "ouder", None, "a@example.org", "vraag")
+        details = SignupDetails("Naam", Role.OUDER, None, "a@example.org", "vraag")
         register(session, activity.id, USER, details, now, join_waitlist=True)
         register(session, activity.id, USER + 1, details, now, join_waitlist=True)
-        create_broadcast(session, 9001, Audience.EVERYONE, None, "Nieuws", now)
+        create_broadcast(session, 9001, Recipients.EVERYONE, None, "Nieuws", now)
     await driver.say(USER, "/vergeetmij")
     await driver.press(USER, "Ja")
     told = await driver.messages_to(USER + 1, "Goed nieuws")

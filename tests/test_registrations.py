@@ -25,10 +25,11 @@ from storage.registrations import (
     register,
     user_registrations,
 )
+from storage.vocabulary import Role
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
-PARENT = SignupDetails("Anna de Vries", "ouder", None, "anna@example.org", None)
+PARENT = SignupDetails("Anna de Vries", Role.OUDER, None, "anna@example.org", None)
 
 
 def spec(

@@ -21,11 +21,12 @@ from storage.models import Reminder
 from storage.registrations import SignupDetails, cancel_registration, register
 from storage.reminders import claim_reminder, sync_reminders
 from storage.users import set_flags, touch_user
+from storage.vocabulary import Role
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 TWO_DAYS, TWO_HOURS = timedelta(days=2), timedelta(hours=2)
-PERSON = SignupDetails("Anna", "ouder", None, None, None)
+PERSON = SignupDetails("Anna", Role.OUDER, None, None, None)
 
 
 def spec(starts: datetime, slug: str = "dialoog", **extra: object) -> ActivitySpec:

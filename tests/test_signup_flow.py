@@ -22,6 +22,7 @@ from bot.offline.standin import ApiCall
 from bot.services import build_services
 from storage.activities import ActivitySpec, read_activity_file, upsert_activities
 from storage.models import Registration
+from storage.vocabulary import Role
 
 TEST_ACTIVITIES = Path(__file__).resolve().parent / "data" / "activities-test.yaml"
 PARENT, PRO, THIRD = 2001, 2002, 2003
@@ -245,7 +246,7 @@ async def test_double_tap_and_stale_buttons(driver: BotDriver) -> None:
     calls = await driver.press_data(PARENT, "signup:confirm", summary)
     assert any("werkt niet meer" in c.params.get("text", "") for c in calls)
     assert len(registrations(driver)) == 1
-    calls = await driver.press_data(PARENT, "signup:pick:bestaat-niet")
+    calls = await driver.press_data(PARENT, "signup:pick:999999")
     assert "niet (meer) vinden" in texts(calls)[0]
     calls = await driver.say(PARENT, "/start signup_kleine-dialoog")
     assert "al aangemeld" in texts(calls)[0]
@@ -336,7 +337,9 @@ def test_export_cli(tmp_path: Path, config: AppConfig, clock: FakeClock) -> None
 
         activity = get_activity(session, "kleine-dialoog")
         assert activity is not None
-        details = SignupDetails('Anna "de" Vries, jr.', "ouder", None, "a@example.org", "=cmd()")
+        details = SignupDetails(
+            'Anna "de" Vries, jr.', Role.OUDER, None, "a@example.org", "=cmd()"
+        )
         register(session, activity.id, 1, details, clock(), join_waitlist=True)
     config_file = tmp_path / "config.yaml"
     config_file.write_text(
@@ -378,7 +381,10 @@ async def test_organiser_sees_attendees_and_gets_a_csv(driver: BotDriver) -> Non
     assert name == "deelnemers-kleine-dialoog.csv"
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     assert rows[0]["name"] == "'=Anna" and rows[0]["status"] == "registered"
-    calls = await driver.press_data(PARENT, "att:kleine-dialoog")
+    # Callback data is never trusted: a forged organiser button is refused.
+    forged = driver.standin.messages and driver.latest_message_with_buttons(ADMIN_ID)
+    assert forged
+    calls = await driver.press_data(PARENT, buttons_of(forged)[0][1])
     assert "alleen de organisatoren" in texts(calls)[0]
     assert not documents(calls)
 

@@ -144,19 +144,28 @@ class BotDriver:
         await self.stop_bot()
         await self.start_bot()
 
-    async def _wait(self, update_id: int, before: int) -> list[ApiCall]:
+    async def _wait(self, update_id: int, before: int, chat_id: int) -> list[ApiCall]:
+        """The calls made while the update was processed, to this user's chat or to none
+        (answering a button). Jobs run meanwhile and write to other chats: those are not
+        this update's answer (see messages_to for them)."""
         application = self.application
         assert isinstance(application, ObservedApplication)
         await asyncio.wait_for(application.processed_event(update_id).wait(), PROCESS_TIMEOUT)
-        return self.standin.calls[before:]
+        return [c for c in self.standin.calls[before:] if c.chat_id in (chat_id, None)]
 
     def _user(self, user_id: int) -> dict[str, Any]:
         return user_dict(user_id, self.languages.get(user_id, "nl"))
 
+    async def send_update(self, update: dict[str, Any], chat_id: int) -> list[ApiCall]:
+        """Any raw update (a sticker, a group message); returns the answer in `chat_id`."""
+        before = len(self.standin.calls)
+        update_id = self.standin.push_update(update)
+        return await self._wait(update_id, before, chat_id)
+
     async def say(self, user_id: int, text: str) -> list[ApiCall]:
         before = len(self.standin.calls)
         update_id = self.standin.user_message(self._user(user_id), text)
-        return await self._wait(update_id, before)
+        return await self._wait(update_id, before, user_id)
 
     async def press_data(
         self, user_id: int, data: str, message: dict[str, Any] | None = None
@@ -173,7 +182,7 @@ class BotDriver:
         )
         before = len(self.standin.calls)
         update_id = self.standin.press_button(self._user(user_id), message, data)
-        return await self._wait(update_id, before)
+        return await self._wait(update_id, before, user_id)
 
     async def press(self, user_id: int, button: int | str) -> list[ApiCall]:
         """Press button number `button` (1-based) or the one whose label contains it."""

@@ -4,19 +4,40 @@ The console, the tests and the broadcast benchmark run the real Application agai
 every Bot API call travels over HTTP exactly as it would to Telegram, and the stand-in
 records it. It can throttle (answering 429 with retry_after as Telegram does) and play
 users who blocked the bot (403 Forbidden).
+
+It can also misbehave on purpose, as Telegram and networks do, for tests of retries
+(see `Fault`)::
+
+    standin.inject(Fault.server_error(status=500, times=3, chat_id=42))
+    standin.inject(Fault.reset())                              # connection dropped, no answer
+    standin.inject(Fault.timeout(delivered=True, seconds=2))   # no answer, but delivered
+    standin.inject(Fault.storm(retry_after=1, times=6))        # 429 with retry_after
+    standin.inject(Fault.server_error(every=10))               # every 10th call fails
+    standin.clear_faults()
+
+Bookkeeping: `calls` holds the calls the stand-in answered successfully (plus, as always,
+edits of unknown messages); `delivered(chat_id)` the messages that really reached a chat,
+including those whose answer was lost to a `timeout(delivered=True)`; `fault_counts` the
+injected faults by kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import socket
+import struct
+import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from http import HTTPStatus
+from typing import Any, Literal
 
 import tornado.httpserver
+import tornado.iostream
 import tornado.netutil
 import tornado.web
 
@@ -56,6 +77,14 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 
+SENDING_METHODS = frozenset({"sendMessage", "sendDocument", "copyMessage", "sendPhoto"})
+EDIT_METHODS = frozenset({"editMessageText", "editMessageReplyMarkup"})
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup"
+    " are exactly the same as a current content and reply markup of the message"
+)
+
 
 @dataclass
 class ApiCall:
@@ -94,20 +123,162 @@ class RateLimit:
         return None
 
 
-class BotApiStandIn:
-    """Records calls, answers like Telegram, and feeds updates to getUpdates."""
+FaultKind = Literal["server_error", "reset", "timeout", "storm"]
 
-    SENDING_METHODS = frozenset({"sendMessage", "sendDocument", "copyMessage", "sendPhoto"})
+
+@dataclass(eq=False)
+class Fault:
+    """One way for the stand-in to misbehave, injected with `BotApiStandIn.inject`.
+
+    Matching: `method` None means any sending method (sendMessage, sendDocument, sendPhoto,
+    copyMessage); otherwise exactly that Bot API method (e.g. "editMessageText"). `chat_id`
+    None means any chat. Limits: `times` = how many matching calls it affects, after which
+    it is used up; `every=N` = only every Nth matching call (counted by this fault), without
+    end unless `times` is given too. With neither, `times` is 1.
+
+    Kinds (a failed call is never delivered, unless noted):
+
+    - server_error: HTTP `status` (5xx) with Telegram's JSON error body.
+    - storm: 429 "Too Many Requests: retry after N" with parameters.retry_after = N.
+    - reset: the TCP connection is reset (RST) without any HTTP response.
+    - timeout: no answer for `seconds` (set the client's read timeout below that), then the
+      connection is closed without answering; `delivered=True` delivers the message first.
+
+    Prefer the constructors (`Fault.server_error(...)` etc.). `seen` and `hits` count the
+    matching calls this fault saw and the calls it affected.
+    """
+
+    kind: FaultKind
+    method: str | None = None
+    chat_id: int | None = None
+    times: int | None = None
+    every: int | None = None
+    status: int = 500
+    retry_after: int = 1
+    seconds: float = 10.0
+    delivered: bool = False
+    seen: int = field(default=0, init=False)
+    hits: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("server_error", "reset", "timeout", "storm"):
+            raise ValueError(f"unknown fault kind {self.kind!r}")
+        if self.times is None and self.every is None:
+            self.times = 1
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be at least 1")
+        if self.every is not None and self.every < 1:
+            raise ValueError("every must be at least 1")
+        if self.kind == "server_error" and not 500 <= self.status <= 599:
+            raise ValueError("a server error has a 5xx status")
+        if self.kind == "storm":
+            self.status = 429
+            if self.retry_after < 1:
+                raise ValueError("retry_after must be at least 1 second")
+        if self.seconds < 0:
+            raise ValueError("seconds must not be negative")
+
+    @classmethod
+    def server_error(
+        cls,
+        status: int = 500,
+        *,
+        times: int | None = None,
+        every: int | None = None,
+        method: str | None = None,
+        chat_id: int | None = None,
+    ) -> Fault:
+        """Answer HTTP `status` with {"ok": false, "error_code": status, ...}."""
+        return cls("server_error", method, chat_id, times, every, status=status)
+
+    @classmethod
+    def storm(
+        cls,
+        retry_after: int = 1,
+        *,
+        times: int | None = None,
+        every: int | None = None,
+        method: str | None = None,
+        chat_id: int | None = None,
+    ) -> Fault:
+        """Answer 429 Too Many Requests with parameters.retry_after (flood control)."""
+        return cls("storm", method, chat_id, times, every, retry_after=retry_after)
+
+    @classmethod
+    def reset(
+        cls,
+        *,
+        times: int | None = None,
+        every: int | None = None,
+        method: str | None = None,
+        chat_id: int | None = None,
+    ) -> Fault:
+        """Reset the connection without answering."""
+        return cls("reset", method, chat_id, times, every)
+
+    @classmethod
+    def timeout(
+        cls,
+        *,
+        delivered: bool,
+        seconds: float = 10.0,
+        times: int | None = None,
+        every: int | None = None,
+        method: str | None = None,
+        chat_id: int | None = None,
+    ) -> Fault:
+        """Hold the request for `seconds`, then close it unanswered (delivered or not)."""
+        return cls("timeout", method, chat_id, times, every, seconds=seconds, delivered=delivered)
+
+    @property
+    def used_up(self) -> bool:
+        return self.times is not None and self.hits >= self.times
+
+    def matches(self, call: ApiCall, sending_methods: frozenset[str] = SENDING_METHODS) -> bool:
+        if self.method is None:
+            if call.method not in sending_methods:
+                return False
+        elif call.method != self.method:
+            return False
+        return self.chat_id is None or call.chat_id == self.chat_id
+
+    def body(self) -> dict[str, Any]:
+        """Telegram's error body (server_error and storm)."""
+        if self.kind == "storm":
+            return {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {self.retry_after}",
+                "parameters": {"retry_after": self.retry_after},
+            }
+        return {
+            "ok": False,
+            "error_code": self.status,
+            "description": _phrase(self.status),
+        }
+
+
+class BotApiStandIn:
+    """Records calls, answers like Telegram, and feeds updates to getUpdates.
+
+    With `strict_edits`, editMessageText/editMessageReplyMarkup that change nothing answer
+    400 "message is not modified" as Telegram does (off by default: existing tests edit a
+    keyboard-less message to remove its keyboard).
+    """
+
+    SENDING_METHODS = SENDING_METHODS
 
     def __init__(
         self,
         token: str = "123456:STANDIN",
         rate_limit: RateLimit | None = None,
         record_calls: bool = True,
+        strict_edits: bool = True,
     ) -> None:
         self.token = token
         self.rate_limit = rate_limit
         self.record_calls = record_calls
+        self.strict_edits = strict_edits
         self.calls: list[ApiCall] = []
         self.blocked_chats: set[int] = set()
         self.too_many_requests = 0
@@ -122,11 +293,21 @@ class BotApiStandIn:
         self.closing = False
         self._server: tornado.httpserver.HTTPServer | None = None
         self.port = 0
+        # Fault injection. The lock only matters when faults are injected from another
+        # thread; within the event loop, choosing and counting a fault never awaits.
+        self.faults: list[Fault] = []
+        self.fault_counts: Counter[str] = Counter()
+        self.fault_log: list[tuple[FaultKind, ApiCall]] = []
+        self._fault_lock = threading.Lock()
+        self._delivered: list[ApiCall] = []
+        self._held: set[tornado.iostream.IOStream] = set()
+        self._release = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.closing = False
+        self._release = asyncio.Event()
         app = tornado.web.Application(
             [(r"/(file/)?bot([^/]+)/(\w+)", _ApiHandler, {"api": self})],
             log_function=lambda _handler: None,  # request paths contain the token
@@ -139,6 +320,10 @@ class BotApiStandIn:
     async def stop(self) -> None:
         self.closing = True
         self._new_update.set()
+        self._release.set()  # requests held by a timeout fault end now, unanswered
+        for stream in list(self._held):
+            stream.close()
+        self._held.clear()
         if self._server is not None:
             self._server.stop()
             await self._server.close_all_connections()
@@ -151,6 +336,59 @@ class BotApiStandIn:
     @property
     def base_file_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> Fault:
+        """Add a fault after those already active; the first matching one applies."""
+        with self._fault_lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Remove all faults (the counters and the fault log stay)."""
+        with self._fault_lock:
+            self.faults.clear()
+
+    def _take_fault(self, call: ApiCall) -> Fault | None:
+        with self._fault_lock:
+            for fault in self.faults:
+                if fault.used_up or not fault.matches(call, self.SENDING_METHODS):
+                    continue
+                fault.seen += 1
+                if fault.every is not None and fault.seen % fault.every:
+                    continue
+                fault.hits += 1
+                self.fault_counts[fault.kind] += 1
+                if self.record_calls:
+                    self.fault_log.append((fault.kind, call))
+                return fault
+        return None
+
+    async def _hold(self, stream: tornado.iostream.IOStream, seconds: float) -> None:
+        """Keep a request unanswered for `seconds`, or until `stop()`."""
+        self._held.add(stream)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), seconds)
+        finally:
+            self._held.discard(stream)
+
+    # -- what was delivered ----------------------------------------------------------------------
+
+    def delivered(self, chat_id: int | None = None) -> list[ApiCall]:
+        """Sending calls that delivered a message (to `chat_id`, or to any chat), in order.
+
+        Includes deliveries whose answer was lost (`Fault.timeout(delivered=True)`), which
+        are not in `calls`. Empty when the stand-in does not record calls.
+        """
+        return [c for c in self._delivered if chat_id is None or c.chat_id == chat_id]
+
+    def delivered_texts(self, chat_id: int | None = None) -> list[str]:
+        """The text (or else caption, or else "") of each message in `delivered(chat_id)`."""
+        return [
+            str(c.params.get("text", c.params.get("caption", ""))) for c in self.delivered(chat_id)
+        ]
 
     # -- updates (what users do) -----------------------------------------------------------------
 
@@ -221,7 +459,12 @@ class BotApiStandIn:
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
-    def answer(self, call: ApiCall) -> tuple[int, dict[str, Any]]:
+    def answer(self, call: ApiCall, *, answered: bool = True) -> tuple[int, dict[str, Any]]:
+        """Carry out a call and return Telegram's answer (HTTP status, JSON body).
+
+        `answered=False` carries it out without recording it in `calls` (its answer is lost);
+        a delivered message is still recorded for `delivered()`.
+        """
         method, params = call.method, call.params
         if method in self.SENDING_METHODS:
             chat_id = call.chat_id
@@ -242,9 +485,13 @@ class BotApiStandIn:
                     "description": "Forbidden: bot was blocked by the user",
                 }
             self.sent_count += 1
-        if self.record_calls:
+        elif self.strict_edits and method in EDIT_METHODS and self._not_modified(method, params):
+            return 400, {"ok": False, "error_code": 400, "description": NOT_MODIFIED}
+        if self.record_calls and answered:
             self.calls.append(call)
         result = self._result(method, params, call.files)
+        if self.record_calls and method in self.SENDING_METHODS:
+            self._delivered.append(call)
         if result is None:
             return 400, {
                 "ok": False,
@@ -252,6 +499,20 @@ class BotApiStandIn:
                 "description": "Bad Request: message to edit not found",
             }
         return 200, {"ok": True, "result": result}
+
+    def _not_modified(self, method: str, params: dict[str, Any]) -> bool:
+        """Whether an edit would leave the message's text and keyboard exactly as they are."""
+        try:
+            current = self.messages.get((int(params["chat_id"]), int(params["message_id"])))
+        except (KeyError, TypeError, ValueError):
+            return False
+        if current is None:
+            return False  # "message to edit not found"
+        text = params.get("text") if method == "editMessageText" else current.get("text")
+        markup = params.get("reply_markup")
+        return text == current.get("text") and _keyboard(markup) == _keyboard(
+            current.get("reply_markup")
+        )
 
     def _result(
         self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]
@@ -271,7 +532,7 @@ class BotApiStandIn:
             if "caption" in params:
                 message["caption"] = params["caption"]
             return message
-        if method in {"editMessageText", "editMessageReplyMarkup"}:
+        if method in EDIT_METHODS:
             key = (int(params["chat_id"]), int(params["message_id"]))
             edited = self.messages.get(key)
             if edited is None:
@@ -279,7 +540,7 @@ class BotApiStandIn:
             message = edited
             if "text" in params:
                 message["text"] = params["text"]
-            if isinstance(params.get("reply_markup"), dict):
+            if _keyboard(params.get("reply_markup")) is not None:
                 message["reply_markup"] = params["reply_markup"]
             else:
                 message.pop("reply_markup", None)
@@ -313,15 +574,54 @@ class _ApiHandler(tornado.web.RequestHandler):
         files = {
             name: (items[0].filename, items[0].body) for name, items in self.request.files.items()
         }
+        call = ApiCall(method, params, files)
+        fault = self.api._take_fault(call)
+        if fault is not None:
+            await self._misbehave(fault, call)
+            return
         if method == "getUpdates":
             updates = await self.api.next_updates(
                 int(params.get("offset") or 0), float(params.get("timeout") or 0)
             )
             self.finish({"ok": True, "result": updates})
             return
-        status, body = self.api.answer(ApiCall(method, params, files))
+        status, body = self.api.answer(call)
         self.set_status(status)
         self.finish(body)
+
+    async def _misbehave(self, fault: Fault, call: ApiCall) -> None:
+        if fault.kind in ("server_error", "storm"):
+            self.set_status(fault.status)
+            self.finish(fault.body())
+            return
+        if fault.kind == "timeout" and fault.delivered:
+            self.api.answer(call, answered=False)
+        # Take the connection from tornado: it will never carry an HTTP response.
+        stream = self.detach()
+        if fault.kind == "timeout":
+            await self.api._hold(stream, fault.seconds)
+        else:
+            with contextlib.suppress(OSError):  # linger 0: close() sends RST, not FIN
+                stream.socket.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+        stream.close()
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Server Error"
+
+
+def _keyboard(markup: Any) -> Any:
+    """A reply markup as compared by Telegram: no keyboard and an empty one are the same."""
+    if not isinstance(markup, dict) or not markup:
+        return None  # PTB sends InlineKeyboardMarkup([]) as {}
+    if "inline_keyboard" in markup and not any(markup["inline_keyboard"] or ()):
+        return None
+    return markup
 
 
 def _decode(name: str, raw: str) -> Any:

@@ -1,0 +1,121 @@
+"""Every button's callback data: one builder and one handler pattern per format, side by side.
+
+A format such as `offer:claim:{registration}` builds `offer:claim:42` and matches it with a
+pattern whose named groups the handler reads from `context.match`. Builders refuse values
+their own pattern would not match and data over Telegram's 64-byte limit, so no button can
+be made that Telegram rejects or that no handler answers. Callback data arrives from the
+user's client: handlers still check ownership and roles, never trusting it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from telegram.constants import InlineKeyboardButtonLimit
+
+from storage.vocabulary import Kind, Recipients, Role, Sector
+
+MAX_BYTES = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64
+ID = r"\d{1,12}"
+SLUG = r"[a-z0-9][a-z0-9-]{0,62}"
+YES_NO = r"yes|no"
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class CallbackFormat:
+    """`template` names its fields in braces; `fields` gives each field's regex."""
+
+    template: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        named = _FIELD.findall(self.template)
+        if sorted(named) != sorted(self.fields):
+            raise ValueError(f"{self.template}: fields {named} need a regex each")
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        parts: list[str] = []
+        position = 0
+        for found in _FIELD.finditer(self.template):
+            parts.append(re.escape(self.template[position : found.start()]))
+            name = found.group(1)
+            parts.append(f"(?P<{name}>{self.fields[name]})")
+            position = found.end()
+        parts.append(re.escape(self.template[position:]))
+        return re.compile("^" + "".join(parts) + "$")
+
+    def data(self, **values: object) -> str:
+        """The callback data for these values; ValueError if Telegram or the pattern would
+        refuse it."""
+        text = self.template.format(**{name: str(value) for name, value in values.items()})
+        if len(text.encode("utf-8")) > MAX_BYTES:
+            raise ValueError(f"callback data over {MAX_BYTES} bytes: {text!r}")
+        if not self.pattern.match(text):
+            raise ValueError(f"callback data {text!r} does not match {self.template}")
+        return text
+
+    def parse(self, data: str) -> dict[str, str] | None:
+        found = self.pattern.match(data)
+        return found.groupdict() if found else None
+
+
+def choice(*options: str) -> str:
+    return "|".join(re.escape(option) for option in options)
+
+
+# -- language ---------------------------------------------------------------------------------
+LANGUAGE_SET = CallbackFormat("lang:set:{language}", {"language": choice("nl", "en")})
+
+# -- agenda -----------------------------------------------------------------------------------
+AGENDA_PAGE = CallbackFormat(
+    "agenda:page:{page}:{kind}", {"page": r"\d{1,3}", "kind": choice("all", *Kind)}
+)
+AGENDA_FILTERS = CallbackFormat("agenda:filters")
+
+# -- sign-up ----------------------------------------------------------------------------------
+# Activities are named by id, not slug: a long slug would not fit in 64 bytes.
+SIGNUP_PICK = CallbackFormat("signup:pick:{activity}", {"activity": ID})
+SIGNUP_WAITLIST = CallbackFormat("signup:waitlist:{answer}", {"answer": YES_NO})
+SIGNUP_PROFILE = CallbackFormat("signup:profile:{answer}", {"answer": YES_NO})
+SIGNUP_ROLE = CallbackFormat("signup:role:{role}", {"role": choice(*Role)})
+SIGNUP_SECTOR = CallbackFormat("signup:sector:{sector}", {"sector": choice(*Sector)})
+SIGNUP_SKIP_EMAIL = CallbackFormat("signup:email:skip")
+SIGNUP_SKIP_QUESTION = CallbackFormat("signup:question:skip")
+SIGNUP_CONSENT = CallbackFormat("signup:consent:{answer}", {"answer": YES_NO})
+SIGNUP_CONFIRM = CallbackFormat("signup:confirm")
+SIGNUP_ABORT = CallbackFormat("signup:abort")
+# Any sign-up button pressed outside its step (for the "type your answer" hint).
+SIGNUP_ANY = re.compile(r"^signup:")
+
+# -- my registrations and seat offers ---------------------------------------------------------
+MINE_CALENDAR = CallbackFormat("mine:ics:{registration}", {"registration": ID})
+MINE_CANCEL = CallbackFormat("mine:cancel:{registration}", {"registration": ID})
+MINE_CANCEL_YES = CallbackFormat("mine:cancelyes:{registration}", {"registration": ID})
+MINE_KEEP = CallbackFormat("mine:keep:{registration}", {"registration": ID})
+MINE_LEAVE = CallbackFormat("mine:leave:{registration}", {"registration": ID})
+OFFER_CLAIM = CallbackFormat("offer:claim:{registration}", {"registration": ID})
+OFFER_DECLINE = CallbackFormat("offer:decline:{registration}", {"registration": ID})
+
+# -- reminders --------------------------------------------------------------------------------
+REMINDERS_SET = CallbackFormat("remind:set:{state}", {"state": choice("on", "off")})
+REMINDER_COMING = CallbackFormat("remind:coming:{registration}", {"registration": ID})
+
+# -- privacy ----------------------------------------------------------------------------------
+FORGET = CallbackFormat("forget:{answer}", {"answer": YES_NO})
+
+# -- FAQ --------------------------------------------------------------------------------------
+FAQ_ID = r"[a-z0-9][a-z0-9-]{0,50}"
+FAQ_SHOW = CallbackFormat("faq:show:{entry}", {"entry": FAQ_ID})
+FAQ_PICK = CallbackFormat("faq:pick:{entry}", {"entry": FAQ_ID})
+FAQ_NONE = CallbackFormat("faq:none")
+
+# -- organisers -------------------------------------------------------------------------------
+BROADCAST_AUDIENCE = CallbackFormat("bc:audience:{audience}", {"audience": choice(*Recipients)})
+BROADCAST_ACTIVITY = CallbackFormat("bc:activity:{activity}", {"activity": ID})
+BROADCAST_SEND = CallbackFormat("bc:send")
+BROADCAST_ABORT = CallbackFormat("bc:abort")
+ATTENDEES_OF = CallbackFormat("att:{activity}", {"activity": ID})
