@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,6 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    CallbackContext,
     ContextTypes,
     Defaults,
     TypeHandler,
@@ -23,16 +23,43 @@ from core.context import SERVICES_KEY, MaoContext, services_of
 from core.services import Services
 from handlers import agenda, basics, broadcast, errors, faq, mine, privacy, reminders, signup
 from handlers.menus import register_command_menus
-from jobs.broadcasting import resume_broadcasts_job
-from jobs.notices import deliver_notices, expire_offers_job
-from jobs.reminders import refresh_reminders, sweep_reminders
+from jobs.maintenance import expire_offers_job, retention_job
+from jobs.outbox import NO_LIMITER_RETRIES, outbox_of
 from storage.activities import read_activity_file, upsert_activities
 from storage.db import safe_url
-from storage.privacy import apply_retention
 
 logger = logging.getLogger(__name__)
 
 MaoApplication = Application[Any, MaoContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
+
+
+class RateLimiter(AIORateLimiter):
+    """PTB's limiter, plus: a call marked NO_LIMITER_RETRIES is not retried on 429 here.
+
+    PTB waits out a 429 itself and holds every other call meanwhile; the outbox instead
+    reschedules just the message that was refused (and slows only bulk sending)."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if rate_limit_args == NO_LIMITER_RETRIES:
+            return await self._run_request(
+                chat=data.get("chat_id") is not None,
+                group=False,  # owed messages go to private chats only
+                allow_paid_broadcast=False,
+                callback=callback,
+                args=args,
+                kwargs=kwargs,
+            )
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
 
 
 def prepare_storage(services: Services) -> None:
@@ -43,7 +70,13 @@ def prepare_storage(services: Services) -> None:
     if activity_file is not None and activity_file.exists():
         specs = read_activity_file(activity_file).activities
         with services.db.session() as session:
-            report = upsert_activities(session, specs, services.config.zone, services.now())
+            report = upsert_activities(
+                session,
+                specs,
+                services.config.zone,
+                services.now(),
+                services.config.reminders.offsets,
+            )
         logger.info(
             "Activities loaded: %d new, %d updated, %d unchanged",
             len(report.created),
@@ -79,28 +112,12 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     application.add_error_handler(errors.handle_error)
 
 
-async def retention_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    assert isinstance(context, MaoContext)
-    services = context.services
-    privacy_config = services.config.privacy
-    with services.db.session() as session:
-        registrations, misses = apply_retention(
-            session,
-            services.now(),
-            timedelta(days=privacy_config.keep_registrations_days),
-            timedelta(days=privacy_config.keep_faq_misses_days),
-        )
-    logger.info("Retention: %d registrations and %d questions deleted", registrations, misses)
-
-
 def schedule_jobs(application: MaoApplication) -> None:
     job_queue = application.job_queue
     assert job_queue is not None
     # Names are fixed so a restart replaces rather than duplicates; the database holds the
     # truth, so these only need to look regularly.
-    job_queue.run_repeating(deliver_notices, interval=15, first=1, name="notices")
     job_queue.run_repeating(expire_offers_job, interval=60, first=5, name="offer-expiry")
-    job_queue.run_repeating(sweep_reminders, interval=60, first=60, name="reminder-sweep")
     job_queue.run_repeating(retention_job, interval=timedelta(days=1), first=60, name="retention")
 
 
@@ -108,14 +125,12 @@ async def _post_init(application: MaoApplication) -> None:
     services = services_of(application)
     await register_command_menus(application.bot, services)
     schedule_jobs(application)
-    planned = refresh_reminders(application)
-    logger.info("%d reminders planned", planned)
-    # Broadcasts interrupted by a crash continue once the application is running.
-    assert application.job_queue is not None
-    lease = services.config.broadcast.lease.total_seconds()
-    application.job_queue.run_repeating(
-        resume_broadcasts_job, interval=lease, first=0.5, name="broadcast-resume"
-    )
+    # Everything owed (also what was owed when the bot stopped or crashed) is sent from here.
+    outbox_of(application).start()
+
+
+async def _post_stop(application: MaoApplication) -> None:
+    await outbox_of(application).stop()
 
 
 async def _post_shutdown(application: MaoApplication) -> None:
@@ -147,10 +162,11 @@ def build_application(
         .rate_limiter(
             # Telegram allows ~30 messages/s overall and 1/s per chat; RetryAfter answers
             # are waited out and retried here, so callers rarely see them.
-            AIORateLimiter(overall_max_rate=config.broadcast.messages_per_second, max_retries=5)
+            RateLimiter(overall_max_rate=config.broadcast.messages_per_second, max_retries=5)
         )
         .persistence(SqlPersistence(services.db))
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )

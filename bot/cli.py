@@ -142,7 +142,9 @@ def _events_load(config: AppConfig, file: Path) -> int:
     services = build_services(config)
     services.db.upgrade()
     with services.db.session() as session:
-        report = upsert_activities(session, specs, config.zone, services.now())
+        report = upsert_activities(
+            session, specs, config.zone, services.now(), config.reminders.offsets
+        )
     print(
         f"{file}: {len(report.created)} new, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged"

@@ -118,4 +118,5 @@ BROADCAST_AUDIENCE = CallbackFormat("bc:audience:{audience}", {"audience": choic
 BROADCAST_ACTIVITY = CallbackFormat("bc:activity:{activity}", {"activity": ID})
 BROADCAST_SEND = CallbackFormat("bc:send")
 BROADCAST_ABORT = CallbackFormat("bc:abort")
+BROADCAST_RETRY = CallbackFormat("bc:retry:{broadcast}", {"broadcast": ID})
 ATTENDEES_OF = CallbackFormat("att:{activity}", {"activity": ID})

@@ -27,9 +27,14 @@ from core.context import Handlers, MaoContext, state_handlers
 from core.keyboards import Button, keyboard, one_per_row
 from faq.content import html_problems
 from handlers.replies import close_buttons, pressed, reply
-from jobs.broadcasting import run_broadcast
+from jobs.outbox import outbox_of
 from storage.activities import get_activity_by_id, upcoming_activities
-from storage.broadcasts import audience_user_ids, create_broadcast, set_status_message
+from storage.broadcasts import (
+    audience_user_ids,
+    create_broadcast,
+    reopen_broadcast,
+    set_status_message,
+)
 from storage.registrations import export_csv, export_registrations
 from storage.vocabulary import Recipients, RegistrationStatus
 
@@ -202,10 +207,23 @@ async def confirm(update: Update, context: MaoContext) -> int:
     if status is not None:
         with services.db.session() as session:
             set_status_message(session, broadcast_id, status.chat_id, status.message_id)
-    context.application.create_task(
-        run_broadcast(context.application, broadcast_id), name=f"broadcast-{broadcast_id}"
-    )
+    # Every recipient's message is owed now; the outbox sends them after anything personal.
+    outbox_of(context.application).kick()
     return END
+
+
+async def retry_failed(update: Update, context: MaoContext) -> None:
+    """ "Send again to the failed ones", from the final report."""
+    await pressed(update)
+    if not _is_admin(update, context):
+        await _refuse(update, context)
+        return
+    services = context.services
+    with services.db.session() as session:
+        count = reopen_broadcast(session, int(context.matched("broadcast")), services.now())
+    await close_buttons(update)
+    await reply(update, context, context.text("broadcast_retrying", count=count))
+    outbox_of(context.application).kick()
 
 
 async def abort(update: Update, context: MaoContext) -> int:
@@ -312,4 +330,5 @@ def build_handlers() -> Handlers:
         conversation,
         CommandHandler(["deelnemers", "attendees"], attendees),
         CallbackQueryHandler(attendees_of, pattern=callbacks.ATTENDEES_OF.pattern),
+        CallbackQueryHandler(retry_failed, pattern=callbacks.BROADCAST_RETRY.pattern),
     ]

@@ -5,17 +5,17 @@ Also the answers to a seat offer (claim / decline), which arrive from notices.
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import callbacks
 from core.activity_text import describe, moment
+from core.calendar import activity_ics, ics_filename
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, keyboard, offer_buttons
 from handlers.replies import close_buttons, pressed, reply
-from handlers.signup import send_calendar_file
-from jobs.notices import deliver_notices
-from jobs.reminders import refresh_reminders
+from jobs.outbox import deliver_now
+from storage.activities import ActivityInfo
 from storage.registrations import (
     UserRegistration,
     cancel_registration,
@@ -139,11 +139,10 @@ async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
         await reply(update, context, context.text(key))
         return
     assert result.activity is not None
-    refresh_reminders(context.application, result.activity.id)
     language = context.language
     await reply(update, context, context.text(done_key, title=result.activity.title(language)))
-    # Whoever moved up gets told straight away, not at the next round of the notice job.
-    await deliver_notices(context)
+    # Whoever moved up is owed a message: the outbox sends it straight away.
+    await deliver_now(context, query.from_user.id)
 
 
 async def keep(update: Update, context: MaoContext) -> None:
@@ -164,13 +163,22 @@ async def claim(update: Update, context: MaoContext) -> None:
         key = "offer_expired_claim" if result.reason == "expired" else "offer_gone"
         await reply(update, context, context.text(key))
         return
-    refresh_reminders(context.application, result.activity.id)
-    language = context.language
-    await reply(
-        update, context, context.text("signup_done", title=result.activity.title(language))
+    # The confirmation and calendar file were owed with the seat.
+    await deliver_now(context, query.from_user.id)
+
+
+async def send_calendar_file(
+    chat_id: int, activity: ActivityInfo, registration_id: int, context: MaoContext
+) -> None:
+    services = context.services
+    data = activity_ics(
+        activity, registration_id, context.language, services.config.zone, services.now()
     )
-    chat_id = update.effective_chat.id if update.effective_chat else query.from_user.id
-    await send_calendar_file(chat_id, result.activity, _registration_id(context), context)
+    await context.bot.send_document(
+        chat_id,
+        document=InputFile(data, filename=ics_filename(activity)),
+        caption=context.text("calendar_caption"),
+    )
 
 
 def build_handlers() -> Handlers:

@@ -10,7 +10,7 @@ from core.context import Handlers, MaoContext
 from core.dates import format_datetime
 from core.keyboards import keyboard
 from handlers.replies import close_buttons, pressed, reply
-from jobs.notices import deliver_notices
+from jobs.outbox import outbox_of
 from storage.privacy import erase_user
 from storage.users import get_user
 
@@ -81,7 +81,7 @@ async def confirm_forget(update: Update, context: MaoContext) -> None:
         context.user_data.clear()
     await reply(update, context, context.text("forget_done"))
     # A seat the user held has gone to the next person waiting: tell them now.
-    await deliver_notices(context)
+    outbox_of(context.application).kick()
 
 
 def build_handlers() -> Handlers:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import TypedDict, cast
 
-from telegram import InputFile, Update
+from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -27,18 +27,18 @@ from telegram.warnings import PTBUserWarning
 
 from core import callbacks
 from core.activity_text import describe
-from core.calendar import activity_ics, ics_filename
 from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row
 from handlers.replies import close_buttons, pressed, reply
-from jobs.reminders import refresh_reminders
+from jobs.outbox import deliver_now
 from storage.activities import ActivityInfo, get_activity, get_activity_by_id, upcoming_activities
 from storage.registrations import (
     Outcome,
     SignupDetails,
     availability,
     get_profile,
+    get_user_registration_for,
     register,
 )
 from storage.vocabulary import Role, Sector
@@ -489,52 +489,31 @@ async def confirm(update: Update, context: MaoContext) -> int:
         await reply(update, context, context.text("signup_filled_meanwhile"))
         return await _show_summary(update, context)
     _forget_draft(context)
-    if activity is not None:
-        refresh_reminders(context.application, activity.id)
-    if result.outcome is Outcome.REGISTERED and activity and result.registration_id:
-        await reply(
-            update, context, context.text("signup_done", title=activity.title(context.language))
-        )
-        await send_calendar_file(
-            update.effective_chat.id if update.effective_chat else 0,
-            activity,
-            result.registration_id,
-            context,
-        )
-    elif result.outcome is Outcome.WAITING and activity:
-        await reply(
-            update,
-            context,
-            context.text(
-                "signup_waiting",
-                title=activity.title(context.language),
-                position=result.position or 0,
-            ),
-        )
+    if result.outcome in (Outcome.REGISTERED, Outcome.WAITING):
+        # The confirmation (and calendar file) was owed in the same transaction as the seat;
+        # if Telegram fails now, the outbox delivers it later and the seat stays taken.
+        await deliver_now(context, _user_id(update))
     else:
         await reply(update, context, _refusal(result.outcome, activity, result.position, context))
     return END
-
-
-async def send_calendar_file(
-    chat_id: int, activity: ActivityInfo, registration_id: int, context: MaoContext
-) -> None:
-    services = context.services
-    language = context.language
-    data = activity_ics(activity, registration_id, language, services.config.zone, services.now())
-    await context.bot.send_document(
-        chat_id,
-        document=InputFile(data, filename=ics_filename(activity)),
-        caption=context.text("calendar_caption"),
-    )
 
 
 # -- leaving the flow ------------------------------------------------------------------------
 
 
 async def cancel_flow(update: Update, context: MaoContext) -> int:
+    """Stop the flow, and say truthfully what is stored: a seat already taken stays taken."""
+    activity_id = _draft(context).get("activity_id")
     _forget_draft(context)
-    await reply(update, context, context.text("signup_stopped"))
+    held = None
+    if activity_id is not None:
+        with context.services.db.session() as session:
+            held = get_user_registration_for(session, activity_id, _user_id(update))
+    if held is not None:
+        title = held.activity.title(context.language)
+        await reply(update, context, context.text("signup_stopped_but_kept", title=title))
+    else:
+        await reply(update, context, context.text("signup_stopped"))
     return END
 
 

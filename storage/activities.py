@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +22,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.durations import parse_duration
-from storage.models import Activity, Notice, Registration
+from storage.models import Activity, Registration
+from storage.outbox import (
+    DEFAULT_REMINDER_OFFSETS,
+    OutboxKind,
+    drop_open,
+    offsets_text,
+    owe,
+    replan_reminders,
+)
 from storage.vocabulary import (
     ACTIVE,
     SEAT_HOLDING,
@@ -115,13 +124,6 @@ def read_activity_file(path: Path) -> ActivityFile:
     return parsed
 
 
-def _offsets_text(offsets: tuple[str, ...] | None) -> str | None:
-    """Stored as seconds ("172800,7200"); None means the configured default."""
-    if offsets is None:
-        return None
-    return ",".join(str(int(parse_duration(o).total_seconds())) for o in offsets)
-
-
 def _aware(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
     if moment is None:
         return None
@@ -133,19 +135,28 @@ class LoadReport:
     created: tuple[str, ...]
     updated: tuple[str, ...]
     unchanged: tuple[str, ...]
-    cancelled: tuple[str, ...]  # newly cancelled: attendees have been given a notice
-    moved: tuple[str, ...]  # start time changed: reminders must be re-planned
+    cancelled: tuple[str, ...]  # newly cancelled: attendees and waiting people are told
+    moved: tuple[str, ...]  # start time changed: people are told, reminders follow
+    reopened: tuple[str, ...] = ()  # cancelled before, published again: people are told
 
 
 def upsert_activities(
-    session: Session, specs: tuple[ActivitySpec, ...], zone: ZoneInfo, now: datetime
+    session: Session,
+    specs: tuple[ActivitySpec, ...],
+    zone: ZoneInfo,
+    now: datetime,
+    default_reminders: Sequence[timedelta] = DEFAULT_REMINDER_OFFSETS,
 ) -> LoadReport:
-    """Create or update by slug. Activities missing from the file are left alone."""
+    """Create or update by slug. Activities missing from the file are left alone.
+
+    Whoever is affected by a change is owed a message in this same transaction: a move, a
+    cancellation, a re-opening."""
     created: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
     cancelled: list[str] = []
     moved: list[str] = []
+    reopened: list[str] = []
     for spec in specs:
         values: dict[str, Any] = {
             "kind": spec.kind.value,
@@ -164,7 +175,9 @@ def upsert_activities(
             "status": spec.status.value,
             "waitlist_mode": spec.waitlist_mode.value,
             "offer_hours": spec.offer_hours,
-            "reminder_offsets": _offsets_text(spec.reminders),
+            "reminder_offsets": offsets_text(
+                spec.reminders if spec.reminders is not None else default_reminders
+            ),
             "is_sample": spec.sample,
         }
         activity = session.scalars(
@@ -178,38 +191,117 @@ def upsert_activities(
         if not changed:
             unchanged.append(spec.slug)
             continue
-        if changed.get("status") == Status.CANCELLED and activity.status != Status.CANCELLED:
-            cancelled.append(spec.slug)
-        if "starts_at" in changed:
-            moved.append(spec.slug)
+        was = activity.status
+        old_start = activity.starts_at
         for key, value in changed.items():
             setattr(activity, key, value)
         activity.updated_at = now
+        session.flush()
         updated.append(spec.slug)
+        if activity.status == Status.CANCELLED and was != Status.CANCELLED:
+            cancel_activity(session, activity, now)
+            cancelled.append(spec.slug)
+            continue
+        if was == Status.CANCELLED and activity.status == Status.PUBLISHED:
+            reopen_activity(session, activity, now)
+            reopened.append(spec.slug)
+        if "starts_at" in changed and activity.status == Status.PUBLISHED:
+            move_activity(session, activity, old_start, now)
+            moved.append(spec.slug)
+        elif "reminder_offsets" in changed:
+            replan_reminders(session, activity, now)
     session.flush()
-    for slug in cancelled:
-        notify_cancellation(session, slug, now)
     return LoadReport(
-        tuple(created), tuple(updated), tuple(unchanged), tuple(cancelled), tuple(moved)
+        tuple(created),
+        tuple(updated),
+        tuple(unchanged),
+        tuple(cancelled),
+        tuple(moved),
+        tuple(reopened),
     )
 
 
-def notify_cancellation(session: Session, slug: str, now: datetime) -> int:
-    """Owe every attendee and everyone waiting a notice that the activity is cancelled."""
-    activity = session.scalars(select(Activity).where(Activity.slug == slug)).one()
-    activity.status = Status.CANCELLED
-    people = session.scalars(
-        select(Registration.user_id).where(
-            Registration.activity_id == activity.id,
-            Registration.status.in_(ACTIVE),
-        )
-    ).all()
-    for user_id in people:
-        session.add(
-            Notice(
-                user_id=user_id, kind="activity_cancelled", activity_id=activity.id, created_at=now
+def _involved(session: Session, activity: Activity) -> list[Registration]:
+    return list(
+        session.scalars(
+            select(Registration).where(
+                Registration.activity_id == activity.id, Registration.status.in_(ACTIVE)
             )
         )
+    )
+
+
+def cancel_activity(session: Session, activity: Activity, now: datetime) -> int:
+    """Every attendee and everyone waiting is told once; their places end with it, so
+    /mijnaanmeldingen no longer offers them, and nothing else owed about it is sent."""
+    activity.status = Status.CANCELLED
+    drop_open(session, now, activity_id=activity.id)
+    people = _involved(session, activity)
+    for registration in people:
+        registration.status = RegistrationStatus.CANCELLED
+        registration.cancel_reason = "activity"
+        registration.offer_expires_at = None
+        registration.updated_at = now
+        owe(
+            session,
+            registration.user_id,
+            OutboxKind.ACTIVITY_CANCELLED,
+            now,
+            activity_id=activity.id,
+            registration_id=registration.id,
+        )
+    return len(people)
+
+
+def reopen_activity(session: Session, activity: Activity, now: datetime) -> int:
+    """Cancelled, then on again: those whose place ended with the cancellation are told,
+    and may sign up again; seats are not silently given back."""
+    people = session.scalars(
+        select(Registration).where(
+            Registration.activity_id == activity.id,
+            Registration.status == RegistrationStatus.CANCELLED,
+            Registration.cancel_reason == "activity",
+        )
+    ).all()
+    for registration in people:
+        owe(
+            session,
+            registration.user_id,
+            OutboxKind.ACTIVITY_REOPENED,
+            now,
+            activity_id=activity.id,
+            registration_id=registration.id,
+            deadline=activity.starts_at,
+        )
+    return len(people)
+
+
+def move_activity(session: Session, activity: Activity, old_start: datetime, now: datetime) -> int:
+    """A new date: everyone involved gets one notice (attendees a new calendar file too),
+    and reminders are planned again for the new time."""
+    drop_open(
+        session,
+        now,
+        activity_id=activity.id,
+        kinds=(OutboxKind.ACTIVITY_MOVED, OutboxKind.CALENDAR),
+    )
+    people = _involved(session, activity)
+    for registration in people:
+        kinds = [OutboxKind.ACTIVITY_MOVED]
+        if registration.status == RegistrationStatus.REGISTERED:
+            kinds.append(OutboxKind.CALENDAR)
+        for kind in kinds:
+            owe(
+                session,
+                registration.user_id,
+                kind,
+                now,
+                activity_id=activity.id,
+                registration_id=registration.id,
+                deadline=activity.starts_at,
+                payload={"from": old_start.isoformat()},
+            )
+    replan_reminders(session, activity, now)
     return len(people)
 
 

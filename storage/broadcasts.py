@@ -1,19 +1,28 @@
-"""Broadcast bookkeeping: the audience, one delivery row per recipient, and progress.
+"""Broadcast bookkeeping: the audience, one owed message per recipient, and the tally.
 
-A delivery is claimed (pending -> sending) before its message goes out and marked after,
-so a crash leaves at most the one in-flight message unconfirmed. On restart such rows are
-sent again: at most one duplicate per crash, never a gap.
+The messages themselves go through the delivery outbox (storage/outbox.py) like every
+other message the bot owes, at the lowest priority.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Broadcast, Delivery, Profile, Registration, User
+from storage.models import Broadcast, Profile, Registration, User
+from storage.outbox import (
+    DEFAULT_TRY_FOR,
+    PRIORITY,
+    OutboxKind,
+    OutboxStatus,
+    Tally,
+    broadcast_tally,
+    owe_many,
+    retry_failed,
+)
 from storage.vocabulary import Recipients, RegistrationStatus, Role
 
 
@@ -27,18 +36,6 @@ class BroadcastInfo:
     status: str
     status_chat_id: int | None
     status_message_id: int | None
-
-
-@dataclass(frozen=True)
-class Counts:
-    total: int
-    sent: int
-    blocked: int
-    failed: int
-
-    @property
-    def done(self) -> int:
-        return self.sent + self.blocked + self.failed
 
 
 def audience_user_ids(
@@ -92,15 +89,24 @@ def create_broadcast(
     )
     session.add(broadcast)
     session.flush()
-    recipients = audience_user_ids(session, audience, activity_id)
-    if recipients:
-        session.execute(
-            insert(Delivery),
-            [
-                {"broadcast_id": broadcast.id, "user_id": uid, "status": "pending"}
-                for uid in recipients
-            ],
-        )
+    owe_many(
+        session,
+        (
+            {
+                "user_id": user_id,
+                "kind": OutboxKind.BROADCAST.value,
+                "status": OutboxStatus.PENDING.value,
+                "priority": int(PRIORITY[OutboxKind.BROADCAST]),
+                "due_at": now,
+                "deadline": now + DEFAULT_TRY_FOR,
+                "attempts": 0,
+                "broadcast_id": broadcast.id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for user_id in audience_user_ids(session, audience, activity_id)
+        ),
+    )
     return broadcast.id
 
 
@@ -132,122 +138,26 @@ def unfinished_broadcasts(session: Session) -> list[int]:
     return list(session.scalars(select(Broadcast.id).where(Broadcast.status == "sending")))
 
 
-def take_over(
-    session: Session, broadcast_id: int, sender: str, now: datetime, lease: timedelta
-) -> int | None:
-    """Become the broadcast's one sender, if nobody holds it or the holder's lease ran out
-    (it crashed). Returns how many deliveries were put back in the queue (the messages that
-    were in flight at the crash), or None when another live instance is sending it."""
-    taken = session.execute(
-        update(Broadcast)
-        .where(
-            Broadcast.id == broadcast_id,
-            Broadcast.status == "sending",
-            or_(
-                Broadcast.lease_until.is_(None),
-                Broadcast.lease_until < now,
-                Broadcast.sender == sender,
-            ),
-        )
-        .values(sender=sender, lease_until=now + lease)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+def finish_if_done(session: Session, broadcast_id: int, now: datetime) -> Tally | None:
+    """The final tally once no message of the broadcast is open any more (else None)."""
+    result = broadcast_tally(session, broadcast_id)
+    if result.open:
         return None
-    return release_interrupted(session, broadcast_id)
-
-
-_RENEW = (
-    update(Broadcast.__table__)  # type: ignore[arg-type]
-    .where(
-        Broadcast.__table__.c.id == bindparam("of_broadcast"),
-        Broadcast.__table__.c.sender == bindparam("by_sender"),
-    )
-    .values(lease_until=bindparam("until"))
-)
-
-
-def renew_lease(
-    session: Session, broadcast_id: int, sender: str, now: datetime, lease: timedelta
-) -> bool:
-    """Keep sending rights; False when another instance has taken the broadcast over."""
-    values = {"of_broadcast": broadcast_id, "by_sender": sender, "until": now + lease}
-    return bool(session.connection().execute(_RENEW, values).rowcount)
-
-
-def release_interrupted(session: Session, broadcast_id: int) -> int:
-    """Deliveries caught mid-send by a crash go back in the queue (the one duplicate risk)."""
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.broadcast_id == broadcast_id, Delivery.status == "sending")
-        .values(status="pending")
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-# Built once: these run once per message of a broadcast, so they skip the ORM layer.
-_NEXT_PENDING = (
-    select(Delivery.id)
-    .where(Delivery.broadcast_id == bindparam("of_broadcast"), Delivery.status == "pending")
-    .order_by(Delivery.id)
-    .limit(1)
-    .with_for_update(skip_locked=True)
-    .scalar_subquery()
-)
-_CLAIM = (
-    update(Delivery.__table__)  # type: ignore[arg-type]
-    .where(Delivery.__table__.c.id == _NEXT_PENDING)
-    .values(status="sending", updated_at=bindparam("at"))
-    .returning(Delivery.__table__.c.id, Delivery.__table__.c.user_id)
-)
-_MARK = (
-    update(Delivery.__table__)  # type: ignore[arg-type]
-    .where(Delivery.__table__.c.id == bindparam("delivery_id"))
-    .values(status=bindparam("new_status"), updated_at=bindparam("at"))
-)
-
-
-def claim_next(
-    session: Session, broadcast_id: int, now: datetime, finished: tuple[int, str] | None = None
-) -> tuple[int, int] | None:
-    """Record the delivery just finished, if any, and take the next pending one for sending.
-
-    Both happen in the caller's one transaction: one commit per message. The claim is one
-    UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL).
-    """
-    connection = session.connection()
-    if finished is not None:
-        connection.execute(
-            _MARK, {"delivery_id": finished[0], "new_status": finished[1], "at": now}
-        )
-    row = connection.execute(_CLAIM, {"of_broadcast": broadcast_id, "at": now}).first()
-    return None if row is None else (row[0], row[1])
-
-
-def mark_delivery(session: Session, delivery_id: int, status: str, now: datetime) -> None:
-    session.connection().execute(
-        _MARK, {"delivery_id": delivery_id, "new_status": status, "at": now}
-    )
-
-
-def counts(session: Session, broadcast_id: int) -> Counts:
-    rows = dict(
-        session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.broadcast_id == broadcast_id)
-            .group_by(Delivery.status)
-        ).all()
-    )
-    return Counts(
-        total=sum(rows.values()),
-        sent=rows.get("sent", 0),
-        blocked=rows.get("blocked", 0),
-        failed=rows.get("failed", 0),
-    )
-
-
-def finish_broadcast(session: Session, broadcast_id: int, now: datetime) -> None:
-    session.execute(
+    finished = session.execute(
         update(Broadcast)
-        .where(Broadcast.id == broadcast_id)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == "sending")
         .values(status="done", finished_at=now)
     )
+    return result if finished.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def reopen_broadcast(session: Session, broadcast_id: int, now: datetime) -> int:
+    """ "Send again to the failed ones": their messages are owed once more."""
+    count = retry_failed(session, broadcast_id, now)
+    if count:
+        session.execute(
+            update(Broadcast)
+            .where(Broadcast.id == broadcast_id)
+            .values(status="sending", finished_at=None)
+        )
+    return count

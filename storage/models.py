@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -105,6 +106,8 @@ class Registration(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     question: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), index=True)
+    # Why it was cancelled: "user", "offer_expired" or "activity" (re-opening tells those).
+    cancel_reason: Mapped[str | None] = mapped_column(String(16))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Position in the waiting list is the order of this time (first come, first served).
     queued_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -123,23 +126,6 @@ class Profile(Base):
     role: Mapped[str] = mapped_column(String(16))
     sector: Mapped[str | None] = mapped_column(String(16))
     email: Mapped[str | None] = mapped_column(String(254))
-
-
-class Notice(Base):
-    """Outbox: a message owed to a user (promotion, offer, cancellation), sent by the bot.
-
-    Written in the same transaction as the change that causes it, so a notice is never lost
-    even when the change comes from the command line or another instance.
-    """
-
-    __tablename__ = "notices"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
 
 class ConversationState(Base):
@@ -161,23 +147,6 @@ class UserData(Base):
     data: Mapped[str] = mapped_column(Text)
 
 
-class Reminder(Base):
-    """One planned reminder for one registration. The row is the plan; the scheduler follows."""
-
-    __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("registration_id", "offset_seconds"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"), index=True)
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
-    offset_seconds: Mapped[int] = mapped_column(Integer)
-    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    # planned -> sending -> sent; or skipped / cancelled. "sending" is never retried.
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
 class Broadcast(Base):
     """An organiser's announcement; its deliveries are fixed when it is confirmed."""
 
@@ -193,19 +162,37 @@ class Broadcast(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     status_message_id: Mapped[int | None] = mapped_column(Integer)
-    # The one instance sending it, while its lease runs: several bots may share a database.
-    sender: Mapped[str | None] = mapped_column(String(100))
-    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-class Delivery(Base):
-    """One recipient of one broadcast: pending, sent, blocked or failed."""
+class OutboxMessage(Base):
+    """A message the bot owes a user, written in the transaction that causes it (see
+    storage/outbox.py): pending -> sending -> sent, unconfirmed, blocked, failed or dropped."""
 
-    __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("broadcast_id", "user_id"),)
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The sender's claim: the most urgent due pending message.
+        Index("ix_outbox_claim", "status", "priority", "due_at"),
+        Index("ix_outbox_broadcast_status", "broadcast_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), index=True)
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)  # Telegram user id (chat)
+    kind: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sender: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    activity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    registration_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(Integer)
+    offset_seconds: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[str | None] = mapped_column(Text)
+    # Planning twice (two instances starting at once) must not owe the same message twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

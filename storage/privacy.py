@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.faq_misses import purge_misses
-from storage.models import Broadcast, ConversationState, Delivery, UserData
+from storage.models import Broadcast, ConversationState, OutboxMessage, UserData
 from storage.registrations import erase_registrations, purge_old_registrations
 from storage.users import delete_user
 
@@ -18,7 +18,7 @@ def erase_user(session: Session, telegram_id: int, now: datetime) -> None:
     # Seats the user held go to the next person waiting before their rows disappear.
     erase_registrations(session, telegram_id, now)
     session.execute(delete(UserData).where(UserData.user_id == telegram_id))
-    session.execute(delete(Delivery).where(Delivery.user_id == telegram_id))
+    session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == telegram_id))
     session.execute(
         delete(ConversationState).where(
             ConversationState.key == json.dumps([telegram_id, telegram_id])
@@ -33,7 +33,7 @@ def apply_retention(
     # Who received an announcement matters only while it is being sent; keep the
     # broadcast itself (organiser, text, time), drop its recipient list with registrations.
     finished = select(Broadcast.id).where(Broadcast.finished_at < now - keep_registrations)
-    session.execute(delete(Delivery).where(Delivery.broadcast_id.in_(finished)))
+    session.execute(delete(OutboxMessage).where(OutboxMessage.broadcast_id.in_(finished)))
     return (
         purge_old_registrations(session, keep_registrations, now),
         purge_misses(session, keep_misses, now),

@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.activities import ActivityInfo, get_activity_by_id
-from storage.models import Activity, Notice, Profile, Registration, Reminder
+from storage.models import Activity, OutboxMessage, Profile, Registration
+from storage.outbox import OutboxKind, drop_open, owe, plan_reminders
 from storage.vocabulary import ACTIVE, SEAT_HOLDING, RegistrationStatus, Role, Sector, Status
 
 
@@ -174,6 +175,10 @@ def register(
         # A parallel tap of the same user won the race: report what they already have.
         return SignupResult(Outcome.ALREADY_REGISTERED, activity)
     save_profile(session, user_id, details)
+    if full:
+        _owe(session, registration, OutboxKind.WAITLISTED, locked, now)
+    else:
+        confirm_seat(session, locked, registration, OutboxKind.CONFIRMATION, now)
     position = waiting_position(session, registration) if full else None
     return SignupResult(
         Outcome.WAITING if full else Outcome.REGISTERED,
@@ -183,8 +188,36 @@ def register(
     )
 
 
-def _notice(session: Session, user_id: int, kind: str, activity_id: int, now: datetime) -> None:
-    session.add(Notice(user_id=user_id, kind=kind, activity_id=activity_id, created_at=now))
+def _owe(
+    session: Session,
+    registration: Registration,
+    kind: OutboxKind,
+    activity: Activity,
+    now: datetime,
+    deadline: datetime | None = None,
+) -> None:
+    owe(
+        session,
+        registration.user_id,
+        kind,
+        now,
+        activity_id=activity.id,
+        registration_id=registration.id,
+        deadline=deadline or activity.starts_at,
+    )
+
+
+def confirm_seat(
+    session: Session,
+    activity: Activity,
+    registration: Registration,
+    kind: OutboxKind,
+    now: datetime,
+) -> None:
+    """A seat was taken: owe its confirmation, its calendar file and its reminders."""
+    _owe(session, registration, kind, activity, now)
+    _owe(session, registration, OutboxKind.CALENDAR, activity, now)
+    plan_reminders(session, activity, registration, now)
 
 
 def fill_free_seats(session: Session, activity_id: int, now: datetime) -> list[int]:
@@ -211,12 +244,13 @@ def fill_free_seats(session: Session, activity_id: int, now: datetime) -> list[i
             first.offer_expires_at = min(
                 now + timedelta(hours=activity.offer_hours), activity.starts_at
             )
-            _notice(session, first.user_id, "offered", activity_id, now)
+            session.flush()
+            _owe(session, first, OutboxKind.OFFERED, activity, now, first.offer_expires_at)
         else:
             first.status = RegistrationStatus.REGISTERED
             first.registered_at = now
-            _notice(session, first.user_id, "promoted", activity_id, now)
-        session.flush()
+            session.flush()
+            confirm_seat(session, activity, first, OutboxKind.PROMOTED, now)
         promoted.append(first.user_id)
     return promoted
 
@@ -240,9 +274,11 @@ def cancel_registration(
     if now >= activity.starts_at and registration.status in SEAT_HOLDING:
         return ChangeResult(False, "started")
     registration.status = RegistrationStatus.CANCELLED
+    registration.cancel_reason = "user"
     registration.offer_expires_at = None
     registration.updated_at = now
     session.flush()
+    drop_open(session, now, registration_id=registration.id)
     fill_free_seats(session, registration.activity_id, now)
     return ChangeResult(True, activity=get_activity_by_id(session, registration.activity_id))
 
@@ -259,6 +295,11 @@ def claim_offer(
     registration.registered_at = now
     registration.offer_expires_at = None
     registration.updated_at = now
+    session.flush()
+    activity = session.get(Activity, registration.activity_id)
+    assert activity is not None
+    drop_open(session, now, registration_id=registration.id, kinds=(OutboxKind.OFFERED,))
+    confirm_seat(session, activity, registration, OutboxKind.CONFIRMATION, now)
     return ChangeResult(True, activity=get_activity_by_id(session, registration.activity_id))
 
 
@@ -275,8 +316,17 @@ def expire_offers(session: Session, now: datetime) -> list[int]:
     activities: set[int] = set()
     for registration in expired:
         registration.status = RegistrationStatus.CANCELLED
+        registration.cancel_reason = "offer_expired"
         registration.updated_at = now
-        _notice(session, registration.user_id, "offer_expired", registration.activity_id, now)
+        drop_open(session, now, registration_id=registration.id)
+        owe(
+            session,
+            registration.user_id,
+            OutboxKind.OFFER_EXPIRED,
+            now,
+            activity_id=registration.activity_id,
+            registration_id=registration.id,
+        )
         activities.add(registration.activity_id)
     session.flush()
     for activity_id in sorted(activities):
@@ -327,6 +377,16 @@ def get_user_registration(
     assert activity is not None
     position = waiting_position(session, row) if row.status == RegistrationStatus.WAITING else None
     return UserRegistration(row.id, activity, row.status, position, row.offer_expires_at)
+
+
+def get_user_registration_for(
+    session: Session, activity_id: int, user_id: int
+) -> UserRegistration | None:
+    """The user's active place (seat, offer or waiting) for an activity, if any."""
+    row = _own(session, activity_id, user_id)
+    if row is None or row.status not in ACTIVE:
+        return None
+    return get_user_registration(session, row.id, user_id)
 
 
 def save_profile(session: Session, user_id: int, details: SignupDetails) -> None:
@@ -431,46 +491,6 @@ def export_csv(rows: list[ExportRow], zone: tzinfo) -> str:
     return buffer.getvalue()
 
 
-@dataclass(frozen=True)
-class NoticeInfo:
-    id: int
-    user_id: int
-    kind: str
-    activity: ActivityInfo
-    registration_id: int | None
-    offer_expires_at: datetime | None
-
-
-def claim_notices(session: Session, now: datetime, limit: int = 100) -> list[NoticeInfo]:
-    """Take pending notices for sending. Claimed before sending: a crash loses, never repeats."""
-    notices = list(
-        session.scalars(
-            select(Notice)
-            .where(Notice.claimed_at.is_(None))
-            .order_by(Notice.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    result = []
-    for notice in notices:
-        notice.claimed_at = now
-        activity = get_activity_by_id(session, notice.activity_id)
-        assert activity is not None
-        own = _own(session, notice.activity_id, notice.user_id)
-        result.append(
-            NoticeInfo(
-                notice.id,
-                notice.user_id,
-                notice.kind,
-                activity,
-                own.id if own else None,
-                own.offer_expires_at if own else None,
-            )
-        )
-    return result
-
-
 def erase_registrations(session: Session, user_id: int, now: datetime) -> None:
     for registration in session.scalars(
         select(Registration).where(
@@ -478,16 +498,14 @@ def erase_registrations(session: Session, user_id: int, now: datetime) -> None:
         )
     ).all():
         cancel_registration(session, registration.id, user_id, now)
-    session.execute(delete(Reminder).where(Reminder.user_id == user_id))
+    session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user_id))
     session.execute(delete(Registration).where(Registration.user_id == user_id))
-    session.execute(delete(Notice).where(Notice.user_id == user_id))
     session.execute(delete(Profile).where(Profile.user_id == user_id))
 
 
 def purge_old_registrations(session: Session, keep: timedelta, now: datetime) -> int:
     old_activities = select(Activity.id).where(Activity.ends_at < now - keep)
-    session.execute(delete(Notice).where(Notice.activity_id.in_(old_activities)))
-    session.execute(delete(Reminder).where(Reminder.activity_id.in_(old_activities)))
+    session.execute(delete(OutboxMessage).where(OutboxMessage.activity_id.in_(old_activities)))
     result = session.execute(
         delete(Registration).where(Registration.activity_id.in_(old_activities))
     )

@@ -43,7 +43,7 @@ async def test_forget_me_removes_registrations_and_deliveries_and_frees_the_seat
 
     from storage.activities import ActivitySpec, get_activity, upsert_activities
     from storage.broadcasts import create_broadcast
-    from storage.models import Delivery, Registration
+    from storage.models import OutboxMessage, Registration
     from storage.registrations import SignupDetails, register
     from storage.vocabulary import Recipients
 
@@ -75,7 +75,7 @@ async def test_forget_me_removes_registrations_and_deliveries_and_frees_the_seat
     told = await driver.messages_to(USER + 1, "Goed nieuws")
     with services.db.session() as session:
         remaining = session.execute(select(Registration.user_id, Registration.status)).all()
-        recipients = session.scalars(select(Delivery.user_id)).all()
+        recipients = session.scalars(select(OutboxMessage.user_id)).all()
     assert remaining == [(USER + 1, "registered")]
     assert USER not in recipients
     assert len(told) == 1

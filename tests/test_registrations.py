@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from storage.activities import ActivitySpec, Localised, get_activity, upsert_activities
 from storage.db import Database
-from storage.models import Notice, Registration
+from storage.models import OutboxMessage, Registration
 from storage.registrations import (
     Outcome,
     SignupDetails,
     SignupResult,
     cancel_registration,
-    claim_notices,
     claim_offer,
     expire_offers,
     export_registrations,
@@ -109,11 +109,25 @@ def test_capacity_then_waiting_list_then_promotion(db: Database) -> None:
         4: "waiting",
     }
     with db.session() as session:
-        notices = claim_notices(session, NOW)
-        assert [(n.user_id, n.kind) for n in notices] == [(3, "promoted")]
+        # Who is owed what: every seat its confirmation and calendar file; user 3 moved up.
+        assert owed(session, "promoted", "waitlisted") == [
+            (3, "waitlisted"),
+            (4, "waitlisted"),
+            (3, "promoted"),
+        ]
         assert user_registrations(session, 4, NOW)[0].position == 1
-        # Claimed notices are never handed out twice.
-        assert claim_notices(session, NOW) == []
+        # User 1's own reminders and messages are no longer owed.
+        assert owed(session, "reminder", "confirmation", user=1) == []
+
+
+def owed(session: Session, *kinds: str, user: int | None = None) -> list[tuple[int, str]]:
+    """Pending owed messages of these kinds, in the order they were owed."""
+    query = select(OutboxMessage.user_id, OutboxMessage.kind).where(
+        OutboxMessage.status == "pending", OutboxMessage.kind.in_(kinds)
+    )
+    if user is not None:
+        query = query.where(OutboxMessage.user_id == user)
+    return [(u, k) for u, k in session.execute(query.order_by(OutboxMessage.id))]
 
 
 def test_signing_up_twice_is_friendly(db: Database) -> None:
@@ -155,8 +169,9 @@ def test_offer_mode_claim_and_expiry(db: Database) -> None:
     with db.session() as session:
         rid3 = user_registrations(session, 3, later)[0].registration_id
         assert claim_offer(session, rid3, 3, later).ok
-        kinds = [(n.user_id, n.kind) for n in claim_notices(session, later)]
-    assert kinds == [(2, "offered"), (2, "offer_expired"), (3, "offered")]
+        kinds = owed(session, "offered", "offer_expired", "confirmation")
+    # User 1 gave the seat up, user 2's offer lapsed (that is owed), user 3 claimed hers.
+    assert kinds == [(2, "offer_expired"), (3, "confirmation")]
     assert statuses(db, activity_id)[3] == "registered"
 
 
@@ -205,7 +220,13 @@ def test_cancelling_an_activity_notifies_attendees_and_waiting(db: Database) -> 
     with db.session() as session:
         report = upsert_activities(session, (spec(capacity=1, status="cancelled"),), ZONE, NOW)
         assert report.cancelled == ("test",)
-        assert sorted(n.user_id for n in claim_notices(session, NOW)) == [1, 2]
+        assert owed(session, "activity_cancelled") == [
+            (1, "activity_cancelled"),
+            (2, "activity_cancelled"),
+        ]
+        # Nothing else about it is sent any more: no confirmation, no reminder.
+        assert owed(session, "confirmation", "reminder") == []
+    assert statuses(db, activity_id) == {1: "cancelled", 2: "cancelled"}
 
 
 def race_for_seats(db: Database, activity_id: int, people: int) -> list[Outcome]:
@@ -265,4 +286,4 @@ def test_same_user_racing_themselves_gets_one_row(db: Database) -> None:
         thread.join()
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Registration)) == 1
-        assert session.scalar(select(func.count()).select_from(Notice)) == 0
+        assert owed(session, "confirmation") == [(42, "confirmation")]

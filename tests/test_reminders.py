@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from conftest import FakeClock
+from sqlalchemy import func, select
 
 from bot.config import AppConfig
 from bot.offline.driver import BotDriver, buttons_of
@@ -17,9 +18,9 @@ from bot.services import build_services
 from core.services import system_clock
 from storage.activities import ActivitySpec, Localised, get_activity, upsert_activities
 from storage.db import Database
-from storage.models import Reminder
+from storage.models import Activity, OutboxMessage, Registration
+from storage.outbox import OutboxKind, plan_reminders
 from storage.registrations import SignupDetails, cancel_registration, register
-from storage.reminders import claim_reminder, sync_reminders
 from storage.users import set_flags, touch_user
 from storage.vocabulary import Role
 
@@ -56,9 +57,14 @@ def setup(
 
 
 def plan(db: Database) -> dict[tuple[int, int], tuple[datetime, str]]:
+    """Reminders owed: (user, offset) -> (due, status), the latest row of each."""
     with db.session() as session:
-        rows = session.scalars(select(Reminder)).all()
-        return {(r.user_id, r.offset_seconds): (r.due_at, r.status) for r in rows}
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "reminder")
+            .order_by(OutboxMessage.id)
+        ).all()
+        return {(r.user_id, r.offset_seconds or 0): (r.due_at, r.status) for r in rows}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -72,37 +78,39 @@ def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
 
 def test_planning_moving_and_cancelling(db: Database) -> None:
     starts = datetime(2027, 3, 10, 14, tzinfo=ZONE)
-    activity_id = setup(db, starts, [1])
-    with db.session() as session:
-        sync_reminders(session, [TWO_DAYS, TWO_HOURS], NOW)
-        sync_reminders(session, [TWO_DAYS, TWO_HOURS], NOW)  # idempotent
+    setup(db, starts, [1])
     assert plan(db) == {
-        (1, 172800): (starts - TWO_DAYS, "planned"),
-        (1, 7200): (starts - TWO_HOURS, "planned"),
+        (1, 172800): (starts - TWO_DAYS, "pending"),
+        (1, 7200): (starts - TWO_HOURS, "pending"),
     }
     moved = datetime(2027, 3, 12, 10, tzinfo=ZONE)
     with db.session() as session:
         report = upsert_activities(session, (spec(moved),), ZONE, NOW)
         assert report.moved == ("dialoog",)
-        sync_reminders(session, [TWO_DAYS, TWO_HOURS], NOW)
-    assert plan(db)[(1, 7200)] == (moved - TWO_HOURS, "planned")
+        upsert_activities(session, (spec(moved),), ZONE, NOW)  # idempotent
+    assert plan(db) == {
+        (1, 172800): (moved - TWO_DAYS, "pending"),
+        (1, 7200): (moved - TWO_HOURS, "pending"),
+    }
     with db.session() as session:
-        rid = session.scalars(select(Reminder.registration_id)).first()
+        old = session.scalars(
+            select(OutboxMessage.status).where(
+                OutboxMessage.kind == "reminder", OutboxMessage.due_at < moved - TWO_DAYS
+            )
+        ).all()
+        assert set(old) == {"dropped"}  # the old time's reminders are never sent
+        rid = session.scalars(select(Registration.id)).first()
         assert rid is not None
         cancel_registration(session, rid, 1, NOW)
-        sync_reminders(session, [TWO_DAYS, TWO_HOURS], NOW)
-    assert {status for _, status in plan(db).values()} == {"cancelled"}
-    assert activity_id
+    assert {status for _, status in plan(db).values()} == {"dropped"}
 
 
 def test_per_activity_offsets_and_late_signups(db: Database) -> None:
     starts = NOW + timedelta(days=1)
     setup(db, starts, [1], reminders=["3h", "PT30M"])
-    with db.session() as session:
-        sync_reminders(session, [TWO_DAYS, TWO_HOURS], NOW)
     assert plan(db) == {
-        (1, 3 * 3600): (starts - timedelta(hours=3), "planned"),
-        (1, 1800): (starts - timedelta(minutes=30), "planned"),
+        (1, 3 * 3600): (starts - timedelta(hours=3), "pending"),
+        (1, 1800): (starts - timedelta(minutes=30), "pending"),
     }
     starts_soon = NOW + timedelta(hours=1)
     with db.session() as session:
@@ -110,29 +118,40 @@ def test_per_activity_offsets_and_late_signups(db: Database) -> None:
         activity = get_activity(session, "kort")
         assert activity is not None
         register(session, activity.id, 2, PERSON, NOW, join_waitlist=True)
-        sync_reminders(session, [TWO_DAYS, TWO_HOURS], NOW, activity.id)
-    # Signed up after both reminder moments: the confirmation is enough, nothing is sent.
-    assert {k: v[1] for k, v in plan(db).items() if k[0] == 2} == {
-        (2, 172800): "skipped",
-        (2, 7200): "skipped",
-    }
+    # Signed up after both reminder moments: the confirmation is enough, nothing is owed.
+    assert [k for k in plan(db) if k[0] == 2] == []
 
 
-def test_claim_is_once_and_respects_state(db: Database) -> None:
+def test_two_instances_planning_at_once_owe_one_reminder(db: Database) -> None:
     starts = NOW + timedelta(days=3)
-    setup(db, starts, [1, 2, 3])
+    setup(db, starts, [1])
+    with db.session() as session:
+        activity = session.scalars(select(Activity)).one()
+        registration = session.scalars(select(Registration)).one()
+        plan_reminders(session, activity, registration, NOW)  # as a second instance would
+    with db.session() as session:
+        count = session.scalar(
+            select(func.count()).where(OutboxMessage.kind == OutboxKind.REMINDER)
+        )
+    assert count == 2
+
+
+async def test_due_reminders_respect_the_state_at_sending(
+    driver: BotDriver, clock: FakeClock
+) -> None:
+    db = driver.services.db
+    starts = clock() + timedelta(days=3)
+    setup(db, starts, [1, 2, 3], now=clock(), reminders=["2d"])
     with db.session() as session:
         set_flags(session, 2, reminders_enabled=False)
-        sync_reminders(session, [TWO_DAYS], NOW)
-        ids = dict(session.execute(select(Reminder.user_id, Reminder.id)).all())
-    due = starts - TWO_DAYS
-    with db.session() as session:
-        assert claim_reminder(session, ids[1], due) is not None
-        assert claim_reminder(session, ids[1], due) is None  # never twice
-        assert claim_reminder(session, ids[2], due) is None  # switched off
-        assert claim_reminder(session, ids[3], starts + timedelta(minutes=1)) is None  # begun
+        rid = session.scalars(select(Registration.id).where(Registration.user_id == 3)).one()
+        cancel_registration(session, rid, 3, clock())
+    clock.advance(timedelta(days=1, minutes=1))
+    await driver.deliver_owed()
+    await driver.deliver_owed()  # never twice
+    assert reminder_calls(driver, [1, 2, 3]) == {1: 1, 2: 0, 3: 0}
     statuses = {user: status for (user, _), (_, status) in plan(db).items()}
-    assert statuses == {1: "sending", 2: "skipped", 3: "skipped"}
+    assert statuses == {1: "sent", 2: "dropped", 3: "dropped"}
 
 
 def reminder_calls(driver: BotDriver, users: list[int]) -> dict[int, int]:
@@ -156,19 +175,11 @@ async def test_restart_between_planning_and_sending_sends_exactly_once(
     attendees = [5001, 5002, 5003]
     db = Database(real_time_config.storage.url)
     db.upgrade()
-    setup(db, system_clock() + timedelta(seconds=5), attendees, now=system_clock())
+    setup(
+        db, system_clock() + timedelta(seconds=5), attendees, now=system_clock(), reminders=["3s"]
+    )
+    assert {status for _, status in plan(db).values()} == {"pending"}
     async with BotDriver(lambda: build_services(real_time_config)) as driver:
-        assert driver.application is not None and driver.application.job_queue is not None
-        assert (
-            len(
-                [
-                    j
-                    for j in driver.application.job_queue.jobs()
-                    if j.name and j.name.startswith("reminder:")
-                ]
-            )
-            == 3
-        )
         await asyncio.sleep(0.5)
         await driver.restart()  # the plan comes back from the database
         await asyncio.sleep(3.5)
@@ -204,12 +215,12 @@ async def test_reminder_due_during_downtime_is_sent_on_start_unless_begun(
         assert begun is not None
         touch_user(session, 6002, later)
         register(session, begun.id, 6002, PERSON, later, join_waitlist=True)
-        sync_reminders(session, [], later)
-    assert {k[0]: v[1] for k, v in plan(db).items()} == {6001: "planned", 6002: "planned"}
+    assert {k[0]: v[1] for k, v in plan(db).items()} == {6001: "pending", 6002: "pending"}
     async with BotDriver(lambda: build_services(real_time_config)) as driver:
         await asyncio.sleep(1.0)
         assert reminder_calls(driver, [6001, 6002]) == {6001: 1, 6002: 0}
-    assert {k[0]: v[1] for k, v in plan(db).items()} == {6001: "sent", 6002: "skipped"}
+    # Due while the bot was down: sent if the activity has not begun, else no longer owed.
+    assert {k[0]: v[1] for k, v in plan(db).items()} == {6001: "sent", 6002: "dropped"}
 
 
 async def test_reminders_can_be_switched_off_and_on(driver: BotDriver) -> None:

@@ -277,7 +277,7 @@ async def test_organiser_cancellation_tells_everyone(driver: BotDriver) -> None:
     spec = ActivitySpec.model_validate({**original.model_dump(), "status": "cancelled"})
     with driver.services.db.session() as session:
         upsert_activities(session, (spec,), driver.services.config.zone, driver.services.now())
-    await driver.run_job("notices")
+    await driver.deliver_owed()
     for person in (PARENT, PRO):
         assert len(await driver.messages_to(person, "niet door")) == 1
     calls = await driver.say(THIRD, "/start signup_kleine-dialoog")

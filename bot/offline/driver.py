@@ -21,6 +21,7 @@ from bot.app import MaoApplication, allowed_updates, build_application, prepare_
 from bot.offline.standin import ApiCall, BotApiStandIn
 from core.context import services_of
 from core.services import Services
+from jobs.outbox import outbox_of
 
 PROCESS_TIMEOUT = 20.0
 
@@ -202,6 +203,15 @@ class BotDriver:
         [job] = self.application.job_queue.get_jobs_by_name(name)
         before = len(self.standin.calls)
         await job.run(self.application)
+        return self.standin.calls[before:]
+
+    async def deliver_owed(self) -> list[ApiCall]:
+        """Send everything the outbox holds that is due by the injected clock, now."""
+        assert self.application is not None
+        sender = outbox_of(self.application)
+        before = len(self.standin.calls)
+        await sender.deliver_due()
+        await sender.finish_broadcasts()
         return self.standin.calls[before:]
 
     async def messages_to(

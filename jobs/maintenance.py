@@ -1,0 +1,41 @@
+"""Housekeeping on the scheduler: lapsed seat offers, and the retention of personal data."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram.ext import CallbackContext
+
+from core.context import MaoContext
+from jobs.outbox import outbox_of
+from storage.privacy import apply_retention
+from storage.registrations import expire_offers
+
+logger = logging.getLogger(__name__)
+
+
+async def expire_offers_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """An offer not claimed in time passes to the next person waiting (who is told)."""
+    assert isinstance(context, MaoContext)
+    services = context.services
+    with services.db.session() as session:
+        expired = expire_offers(session, services.now())
+    if expired:
+        logger.info("%d seat offers expired", len(expired))
+        outbox_of(context.application).kick()
+
+
+async def retention_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    assert isinstance(context, MaoContext)
+    services = context.services
+    privacy_config = services.config.privacy
+    with services.db.session() as session:
+        registrations, misses = apply_retention(
+            session,
+            services.now(),
+            timedelta(days=privacy_config.keep_registrations_days),
+            timedelta(days=privacy_config.keep_faq_misses_days),
+        )
+    logger.info("Retention: %d registrations and %d questions deleted", registrations, misses)

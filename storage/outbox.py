@@ -1,0 +1,459 @@
+"""The delivery outbox: every message the bot owes a user is a row, written with its cause.
+
+A confirmation is written in the transaction that takes the seat, a reminder when the seat
+is taken (due before the activity), a notice when a seat is freed or an activity moves, a
+broadcast message per recipient when the organiser confirms. The sender (jobs/outbox.py)
+claims one row at a time with a lease, and marks it sent only after Telegram confirmed.
+Network errors, 5xx and 429 are retried with backoff until the row's deadline; a timeout
+whose outcome is unknown is "unconfirmed", never "failed"; a crash mid-send leaves a claim
+whose lease runs out, after which it is sent again (at most one duplicate per crash).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.durations import parse_duration
+from storage.models import Activity, OutboxMessage, Registration
+from storage.vocabulary import RegistrationStatus
+
+# How long a claimed message may stay "sending" before another sender takes it over.
+DEFAULT_LEASE = timedelta(seconds=60)
+# Messages without a natural deadline (an announcement, a cancellation) are tried this long.
+DEFAULT_TRY_FOR = timedelta(days=2)
+DEFAULT_REMINDER_OFFSETS = (timedelta(days=2), timedelta(hours=2))
+BACKOFF_FIRST = timedelta(seconds=5)
+BACKOFF_MAX = timedelta(minutes=10)
+
+
+class OutboxKind(StrEnum):
+    CONFIRMATION = "confirmation"  # a seat is yours (after sign-up, promotion or claiming)
+    PROMOTED = "promoted"  # moved up from the waiting list: the seat is yours
+    CALENDAR = "calendar"  # the .ics file that goes with a confirmation or a move
+    WAITLISTED = "waitlisted"  # you are on the waiting list, place N
+    OFFERED = "offered"  # a seat is held for you until a deadline
+    OFFER_EXPIRED = "offer_expired"
+    ACTIVITY_CANCELLED = "activity_cancelled"
+    ACTIVITY_REOPENED = "activity_reopened"
+    ACTIVITY_MOVED = "activity_moved"
+    REMINDER = "reminder"
+    BROADCAST = "broadcast"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    UNCONFIRMED = "unconfirmed"  # timed out: Telegram may or may not have delivered it
+    BLOCKED = "blocked"  # the user blocked the bot
+    FAILED = "failed"  # refused, or still failing at the deadline
+    DROPPED = "dropped"  # no longer owed (cancelled seat, moved activity, reminders off)
+
+
+OPEN = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+class Priority(IntEnum):
+    """Lower first: a person waiting for an answer goes before a bulk announcement."""
+
+    PERSONAL = 0
+    NOTICE = 1
+    REMINDER = 2
+    BULK = 3
+
+
+PRIORITY = {
+    OutboxKind.CONFIRMATION: Priority.PERSONAL,
+    OutboxKind.PROMOTED: Priority.PERSONAL,
+    OutboxKind.CALENDAR: Priority.PERSONAL,
+    OutboxKind.WAITLISTED: Priority.PERSONAL,
+    OutboxKind.OFFERED: Priority.NOTICE,
+    OutboxKind.OFFER_EXPIRED: Priority.NOTICE,
+    OutboxKind.ACTIVITY_CANCELLED: Priority.NOTICE,
+    OutboxKind.ACTIVITY_REOPENED: Priority.NOTICE,
+    OutboxKind.ACTIVITY_MOVED: Priority.NOTICE,
+    OutboxKind.REMINDER: Priority.REMINDER,
+    OutboxKind.BROADCAST: Priority.BULK,
+}
+
+
+@dataclass(frozen=True)
+class OwedMessage:
+    """A claimed row: what to send to whom, and about what."""
+
+    id: int
+    user_id: int
+    kind: OutboxKind
+    activity_id: int | None
+    registration_id: int | None
+    broadcast_id: int | None
+    due_at: datetime
+    deadline: datetime | None
+    attempts: int
+    payload: dict[str, Any]
+
+
+def owe(
+    session: Session,
+    user_id: int,
+    kind: OutboxKind,
+    now: datetime,
+    *,
+    activity_id: int | None = None,
+    registration_id: int | None = None,
+    broadcast_id: int | None = None,
+    due_at: datetime | None = None,
+    deadline: datetime | None = None,
+    offset_seconds: int | None = None,
+    payload: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    """Record a message owed to a user, in the caller's transaction.
+
+    With a `dedupe_key`, recording the same message twice (two instances planning at once)
+    keeps one row: INSERT ... ON CONFLICT DO NOTHING."""
+    values = {
+        "user_id": user_id,
+        "kind": kind.value,
+        "status": OutboxStatus.PENDING.value,
+        "priority": int(PRIORITY[kind]),
+        "due_at": due_at or now,
+        "deadline": deadline if deadline is not None else now + DEFAULT_TRY_FOR,
+        "attempts": 0,
+        "activity_id": activity_id,
+        "registration_id": registration_id,
+        "broadcast_id": broadcast_id,
+        "offset_seconds": offset_seconds,
+        "payload": json.dumps(payload) if payload else None,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    statement = insert(OutboxMessage).values(**values)
+    if dedupe_key is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    session.execute(statement)
+
+
+def owe_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """Bulk form for broadcasts: rows of OutboxMessage column values."""
+    batch = list(rows)
+    if batch:
+        session.execute(_table.insert(), batch)
+
+
+# -- reminders: planned with the seat, moved with the activity --------------------------------
+
+
+def reminder_offsets(activity: Activity) -> list[timedelta]:
+    if activity.reminder_offsets is None:
+        return list(DEFAULT_REMINDER_OFFSETS)
+    return [timedelta(seconds=int(s)) for s in activity.reminder_offsets.split(",") if s]
+
+
+def offsets_text(offsets: Sequence[str | timedelta]) -> str:
+    """Stored as seconds ("172800,7200"); the empty text means: no reminders."""
+    seconds = [
+        int((parse_duration(o) if isinstance(o, str) else o).total_seconds()) for o in offsets
+    ]
+    return ",".join(str(s) for s in seconds)
+
+
+def plan_reminders(
+    session: Session, activity: Activity, registration: Registration, now: datetime
+) -> None:
+    """Owe the reminders of a seat just taken. A moment already past is not planned: the
+    confirmation that comes with the seat is enough."""
+    for offset in reminder_offsets(activity):
+        due = activity.starts_at - offset
+        if due <= now:
+            continue
+        seconds = int(offset.total_seconds())
+        owe(
+            session,
+            registration.user_id,
+            OutboxKind.REMINDER,
+            now,
+            activity_id=activity.id,
+            registration_id=registration.id,
+            due_at=due,
+            deadline=activity.starts_at,
+            offset_seconds=seconds,
+            dedupe_key=f"reminder:{registration.id}:{seconds}:{int(due.timestamp())}",
+        )
+
+
+def drop_open(
+    session: Session,
+    now: datetime,
+    *,
+    registration_id: int | None = None,
+    activity_id: int | None = None,
+    user_id: int | None = None,
+    kinds: Sequence[OutboxKind] = (),
+) -> int:
+    """Messages no longer owed (the seat was given up, the activity cancelled) are dropped,
+    unless a sender holds them right now."""
+    statement = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+    if registration_id is not None:
+        statement = statement.where(OutboxMessage.registration_id == registration_id)
+    if activity_id is not None:
+        statement = statement.where(OutboxMessage.activity_id == activity_id)
+    if user_id is not None:
+        statement = statement.where(OutboxMessage.user_id == user_id)
+    if kinds:
+        statement = statement.where(OutboxMessage.kind.in_([k.value for k in kinds]))
+    result = session.execute(
+        statement.values(status=OutboxStatus.DROPPED, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def replan_reminders(session: Session, activity: Activity, now: datetime) -> None:
+    """The activity moved: planned reminders follow the new time (and a moment that is
+    already past is not sent, the move notice says it all)."""
+    drop_open(session, now, activity_id=activity.id, kinds=(OutboxKind.REMINDER,))
+    seats = session.scalars(
+        select(Registration).where(
+            Registration.activity_id == activity.id,
+            Registration.status == RegistrationStatus.REGISTERED,
+        )
+    ).all()
+    for registration in seats:
+        plan_reminders(session, activity, registration, now)
+
+
+# -- claiming and settling --------------------------------------------------------------------
+
+_table = cast(Table, OutboxMessage.__table__)
+_RETURNED = (
+    _table.c.id,
+    _table.c.user_id,
+    _table.c.kind,
+    _table.c.activity_id,
+    _table.c.registration_id,
+    _table.c.broadcast_id,
+    _table.c.due_at,
+    _table.c.deadline,
+    _table.c.attempts,
+    _table.c.payload,
+)
+
+
+def claim_next(
+    session: Session,
+    now: datetime,
+    sender: str,
+    lease: timedelta = DEFAULT_LEASE,
+    *,
+    user_id: int | None = None,
+    below: Priority | None = None,
+) -> OwedMessage | None:
+    """Take the most urgent due message for sending (one UPDATE ... RETURNING): only one
+    user's, or only those more urgent than `below` (while bulk sending is paused)."""
+    due = select(_table.c.id).where(
+        _table.c.status == OutboxStatus.PENDING.value, _table.c.due_at <= now
+    )
+    if user_id is not None:
+        due = due.where(_table.c.user_id == user_id)
+    if below is not None:
+        due = due.where(_table.c.priority < int(below))
+    next_id = (
+        due.order_by(_table.c.priority, _table.c.due_at, _table.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        update(_table)
+        .where(_table.c.id == next_id, _table.c.status == OutboxStatus.PENDING.value)
+        .values(
+            status=OutboxStatus.SENDING.value,
+            sender=sender,
+            lease_until=now + lease,
+            attempts=_table.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*_RETURNED)
+    ).first()
+    if row is None:
+        return None
+    return OwedMessage(
+        id=row.id,
+        user_id=row.user_id,
+        kind=OutboxKind(row.kind),
+        activity_id=row.activity_id,
+        registration_id=row.registration_id,
+        broadcast_id=row.broadcast_id,
+        due_at=row.due_at,
+        deadline=row.deadline,
+        attempts=row.attempts,
+        payload=json.loads(row.payload) if row.payload else {},
+    )
+
+
+def settle(
+    session: Session, message_id: int, status: OutboxStatus, now: datetime, error: str = ""
+) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=status,
+            updated_at=now,
+            sent_at=now if status is OutboxStatus.SENT else None,
+            lease_until=None,
+            last_error=error[:200] or None,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … at most 10 minutes between tries."""
+    doublings = min(max(0, attempts - 1), 10)
+    return min(BACKOFF_MAX, BACKOFF_FIRST * (1 << doublings))
+
+
+def retry_later(
+    session: Session,
+    message: OwedMessage,
+    now: datetime,
+    error: str,
+    wait: timedelta | None = None,
+) -> OutboxStatus:
+    """Put a message back for another try, or give up at its deadline."""
+    next_try = now + (wait if wait is not None else backoff(message.attempts))
+    if message.deadline is not None and next_try >= message.deadline:
+        settle(session, message.id, OutboxStatus.FAILED, now, f"deadline: {error}")
+        return OutboxStatus.FAILED
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(
+            status=OutboxStatus.PENDING,
+            due_at=next_try,
+            lease_until=None,
+            updated_at=now,
+            last_error=error[:200],
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return OutboxStatus.PENDING
+
+
+def release_stale_claims(session: Session, now: datetime) -> int:
+    """Claims whose sender died (lease ran out) go back in the queue: the message in flight
+    at a crash may be sent twice, never lost."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.lease_until < now,
+        )
+        .values(status=OutboxStatus.PENDING, lease_until=None, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def next_due_at(session: Session) -> datetime | None:
+    return session.scalar(
+        select(func.min(OutboxMessage.due_at)).where(OutboxMessage.status == OutboxStatus.PENDING)
+    )
+
+
+# -- looking at it ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Where a set of owed messages stands (a broadcast's report)."""
+
+    total: int
+    sent: int
+    unconfirmed: int
+    blocked: int
+    failed: int
+    dropped: int
+
+    @property
+    def open(self) -> int:
+        return self.total - self.done
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.unconfirmed + self.blocked + self.failed + self.dropped
+
+
+def tally(rows: Iterable[tuple[str, int]]) -> Tally:
+    counts: dict[str, int] = dict(rows)
+    return Tally(
+        total=sum(counts.values()),
+        sent=counts.get(OutboxStatus.SENT, 0),
+        unconfirmed=counts.get(OutboxStatus.UNCONFIRMED, 0),
+        blocked=counts.get(OutboxStatus.BLOCKED, 0),
+        failed=counts.get(OutboxStatus.FAILED, 0),
+        dropped=counts.get(OutboxStatus.DROPPED, 0),
+    )
+
+
+def broadcast_tally(session: Session, broadcast_id: int) -> Tally:
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.broadcast_id == broadcast_id)
+        .group_by(OutboxMessage.status)
+    ).all()
+    return tally((status, count) for status, count in rows)
+
+
+def retry_failed(session: Session, broadcast_id: int, now: datetime) -> int:
+    """The organiser's "send again to the failed ones"."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.broadcast_id == broadcast_id,
+            OutboxMessage.status == OutboxStatus.FAILED,
+        )
+        .values(
+            status=OutboxStatus.PENDING,
+            due_at=now,
+            deadline=now + DEFAULT_TRY_FOR,
+            attempts=0,
+            updated_at=now,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def messages_for(
+    session: Session, user_id: int, kinds: Sequence[OutboxKind] = ()
+) -> list[tuple[OutboxKind, OutboxStatus]]:
+    query = select(OutboxMessage.kind, OutboxMessage.status).where(
+        OutboxMessage.user_id == user_id
+    )
+    if kinds:
+        query = query.where(OutboxMessage.kind.in_([k.value for k in kinds]))
+    rows = session.execute(query.order_by(OutboxMessage.id)).all()
+    return [(OutboxKind(kind), OutboxStatus(status)) for kind, status in rows]
+
+
+def open_count(session: Session, *, activity_id: int | None = None) -> int:
+    query = select(func.count()).where(OutboxMessage.status.in_([s.value for s in OPEN]))
+    if activity_id is not None:
+        query = query.where(OutboxMessage.activity_id == activity_id)
+    return int(session.scalar(query) or 0)
