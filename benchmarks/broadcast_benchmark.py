@@ -26,9 +26,9 @@ from bot.config import load_config
 from bot.offline.driver import BotDriver
 from bot.offline.standin import BotApiStandIn, RateLimit
 from bot.services import build_services
-from jobs.broadcasting import run_broadcast
 from storage.broadcasts import create_broadcast
 from storage.models import User
+from storage.outbox import broadcast_tally
 from storage.vocabulary import Recipients
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,8 +72,10 @@ async def benchmark(users: int, rate: float) -> None:
                 )
             assert driver.application is not None
             started = time.perf_counter()
-            result = await run_broadcast(driver.application, broadcast_id)
+            await driver.deliver_owed()
             elapsed = time.perf_counter() - started
+            with driver.services.db.session() as session:
+                result = broadcast_tally(session, broadcast_id)
     achieved = result.sent / elapsed
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"recipients:            {users}")

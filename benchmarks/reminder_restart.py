@@ -51,6 +51,7 @@ async def scenario(lead: int, offset: int, kill_after: int) -> None:
                 "starts_at": starts,
                 "ends_at": starts + timedelta(hours=1),
                 "location": "Online",
+                "reminders": [f"{offset}s"],
             }
         )
         with db.session() as session:

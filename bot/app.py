@@ -151,6 +151,7 @@ def build_application(
         .token(token)
         .base_url(config.telegram.base_url)
         .base_file_url(config.telegram.base_file_url)
+        .read_timeout(config.telegram.read_timeout)
         .context_types(ContextTypes(context=MaoContext))
         .defaults(
             Defaults(

@@ -57,6 +57,9 @@ class TelegramConfig(_Section):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     bot_username: str | None = None
+    # Seconds to wait for Telegram's answer; past it the outcome of a send is unknown
+    # ("unconfirmed" in the outbox), so it is not sent again.
+    read_timeout: float = Field(default=10.0, gt=0, le=120)
 
 
 class StorageConfig(_Section):

@@ -186,14 +186,18 @@ async def receive_text(update: Update, context: MaoContext) -> int:
 async def confirm(update: Update, context: MaoContext) -> int:
     query = await pressed(update)
     assert context.user_data is not None
-    await close_buttons(update)
     if not _is_admin(update, context):
+        await close_buttons(update)
         return await _refuse(update, context)
-    draft = context.user_data.pop(DRAFT, {})
+    draft = context.user_data.get(DRAFT, {})
     if "text" not in draft:
+        await close_buttons(update)
         await reply(update, context, context.text("stale_button"))
         return END
     services = context.services
+    # The progress message exists before the first recipient can be reached, so the report
+    # always has a place to appear.
+    status = await reply(update, context, context.text("broadcast_started"))
     with services.db.session() as session:
         broadcast_id = create_broadcast(
             session,
@@ -203,10 +207,10 @@ async def confirm(update: Update, context: MaoContext) -> int:
             draft["text"],
             services.now(),
         )
-    status = await reply(update, context, context.text("broadcast_started"))
-    if status is not None:
-        with services.db.session() as session:
+        if status is not None:
             set_status_message(session, broadcast_id, status.chat_id, status.message_id)
+    context.user_data.pop(DRAFT, None)
+    await close_buttons(update)
     # Every recipient's message is owed now; the outbox sends them after anything personal.
     outbox_of(context.application).kick()
     return END

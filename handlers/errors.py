@@ -1,15 +1,30 @@
-"""The one error handler: log the failure for the operator, apologise to the user."""
+"""The one error handler: log the failure for the operator, apologise to the user once.
+
+It needs nothing that can fail: no database (an outage is a likely cause of the error), just
+the language already known for this update or the one the user's Telegram app reports.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
-from core.context import MaoContext, user_language
+from core.context import MaoContext, language_from_client
 
 logger = logging.getLogger(__name__)
+APOLOGISED_KEY = "apologised_updates"
+
+
+def _first_apology(update: Update, context: MaoContext) -> bool:
+    """Several handler groups may fail on one update; the user hears about it once."""
+    seen: deque[int] = context.application.bot_data.setdefault(APOLOGISED_KEY, deque(maxlen=500))
+    if update.update_id in seen:
+        return False
+    seen.append(update.update_id)
+    return True
 
 
 async def handle_error(update: object, context: MaoContext) -> None:
@@ -22,13 +37,15 @@ async def handle_error(update: object, context: MaoContext) -> None:
     )
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    if isinstance(context.error, Forbidden):
+    if isinstance(context.error, Forbidden) or not _first_apology(update, context):
         return
+    user = update.effective_user
+    language = context.cached_language or language_from_client(
+        user.language_code if user else None
+    )
+    services = context.services
+    text = services.catalogue.text(language, "error", email=services.config.contact.email)
     try:
-        user_language(update, context)
-        email = context.services.config.contact.email
-        await context.bot.send_message(
-            update.effective_chat.id, context.text("error", email=email)
-        )
+        await context.bot.send_message(update.effective_chat.id, text)
     except TelegramError:
         logger.warning("Could not send the apology either")

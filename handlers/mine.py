@@ -128,12 +128,12 @@ async def decline_offer(update: Update, context: MaoContext) -> None:
 async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
     """Cancel a seat (after confirmation), leave the waiting list, or decline an offer."""
     query = await pressed(update)
-    await close_buttons(update)
     services = context.services
     with services.db.session() as session:
         result = cancel_registration(
             session, _registration_id(context), query.from_user.id, services.now()
         )
+    await close_buttons(update)  # after the write: a failed cancel can be pressed again
     if not result.ok:
         key = "mine_cancel_started" if result.reason == "started" else "mine_nothing_to_cancel"
         await reply(update, context, context.text(key))

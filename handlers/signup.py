@@ -462,7 +462,6 @@ async def abort(update: Update, context: MaoContext) -> int:
 
 async def confirm(update: Update, context: MaoContext) -> int:
     await pressed(update)
-    await close_buttons(update)
     draft = _draft(context)
     services = context.services
     sector = draft.get("sector")
@@ -482,6 +481,8 @@ async def confirm(update: Update, context: MaoContext) -> int:
             services.now(),
             join_waitlist=bool(draft.get("waitlist")),
         )
+    # Only now that the seat is saved: a failed confirm can be pressed again.
+    await close_buttons(update)
     activity = result.activity
     if result.outcome is Outcome.FULL and activity is not None:
         # Filled up while the user was typing: offer the waiting list with the same answers.

@@ -263,3 +263,19 @@ async def test_pressing_the_page_already_shown_changes_nothing(driver: BotDriver
     assert menu is not None
     again = await driver.press_data(USER, filters_button, menu)
     assert not any("Oeps" in t for t in texts(again))
+
+
+async def test_a_database_outage_gets_one_apology_without_the_database(
+    driver: BotDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down():  # type: ignore[no-untyped-def]
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database or disk is full"))
+
+    driver.languages[USER] = "en"
+    monkeypatch.setattr(driver.services.db, "session", down)
+    calls = await driver.say(USER, "/mijnaanmeldingen")
+    apologies = [t for t in texts(calls) if "Oops" in t or "Oeps" in t]
+    assert len(apologies) == 1  # the user's record and the command both failed: one apology
+    assert "Oops" in apologies[0]  # in the language their Telegram app reports
