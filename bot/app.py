@@ -65,6 +65,7 @@ class RateLimiter(AIORateLimiter):
 def prepare_storage(services: Services) -> None:
     """Migrate the database (persistence reads it during initialize) and load activities."""
     services.db.upgrade()
+    services.db.check_writable()
     logger.info("Database ready (%s)", safe_url(services.db.url))
     activity_file = services.config.activities.file
     if activity_file is not None and activity_file.exists():

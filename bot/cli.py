@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import AppConfig, ConfigError, bot_token, config_path, load_config
 from bot.logs import setup_logging
 from bot.services import build_faq, build_services
 from core.i18n import Catalogue
 from faq.content import FaqContentError, load_faq
 from storage.activities import ActivityFileError, read_activity_file
-from storage.db import Database
+from storage.db import Database, safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except FaqContentError as error:
         print(f"error in FAQ content:\n{error}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:
+        # A read-only file, a full disk, an unreachable server: one line, no traceback.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        print(f"error: database {safe_url(config.storage.url)}: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

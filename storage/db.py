@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,12 @@ class Database:
         with self.engine.begin() as connection:
             alembic_config.attributes["connection"] = connection
             command.upgrade(alembic_config, revision)
+
+    def check_writable(self) -> None:
+        """Fail at start, not at the first sign-up, when the database cannot be written
+        (a read-only file or replica): a harmless write that changes nothing."""
+        with self.session() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -116,3 +116,22 @@ def test_db_upgrade(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["db", "upgrade"], "", env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "console.sqlite3").exists()
+
+
+def test_a_read_only_database_at_start_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    assert run(["db", "upgrade"], "", env).returncode == 0
+    # Read-only as SQLite sees it (file permissions do not stop root, who runs CI).
+    read_only = f"sqlite:///file:{tmp_path / 'console.sqlite3'}?mode=ro&uri=true"
+    config = tmp_path / "ro.yaml"
+    config.write_text(f"storage:\n  url: {read_only}\nactivities:\n  file: null\n")
+    env["MAO_CONFIG"] = str(config)
+    env["TELEGRAM_BOT_TOKEN"] = "123:ABC"
+    result = run(["run"], "", env)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: database sqlite:///")
+    assert lines[0].endswith(
+        "console.sqlite3?mode=ro&uri=true: attempt to write a readonly database"
+    )
+    assert "Traceback" not in result.stderr

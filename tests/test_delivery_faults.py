@@ -25,14 +25,14 @@ from bot.config import AppConfig
 from bot.offline.driver import BotDriver
 from bot.offline.standin import Fault
 from bot.services import build_services
-from storage.activities import ActivitySpec, get_activity, upsert_activities
+from storage.activities import ActivitySpec, get_activity, read_activity_file, upsert_activities
 from storage.broadcasts import create_broadcast
 from storage.db import Database
 from storage.models import OutboxMessage, Registration
 from storage.outbox import BACKOFF_MAX, broadcast_tally
 from storage.registrations import SignupDetails, register
 from storage.users import touch_user
-from storage.vocabulary import Recipients, Role
+from storage.vocabulary import Recipients, Role, Status
 
 TEST_ACTIVITIES = Path(__file__).resolve().parent / "data" / "activities-test.yaml"
 PARENT, PRO, THIRD = 2001, 2002, 2003
@@ -88,8 +88,12 @@ def documents_to(driver: BotDriver, chat_id: int) -> int:
     return sum(c.method == "sendDocument" for c in driver.standin.delivered(chat_id))
 
 
-async def sign_up(driver: BotDriver, user: int, slug: str = "kleine-dialoog") -> None:
+async def sign_up(
+    driver: BotDriver, user: int, slug: str = "kleine-dialoog", *, waitlist: bool = False
+) -> None:
     await driver.say(user, f"/start signup_{slug}")
+    if waitlist:
+        await driver.press(user, "Ja, op de wachtlijst")
     await driver.press(user, "Ouder")
     await driver.say(user, "Anna de Vries")
     await driver.press(user, "Overslaan")
@@ -373,3 +377,68 @@ async def test_timeouts_that_delivered_are_reported_unconfirmed_not_failed(
         c.chat_id for c in driver.standin.delivered() if c.params.get("text") == "Nieuws"
     )
     assert set(got.values()) == {1} and len(got) == 20  # nothing sent twice
+
+
+async def test_moving_an_activity_tells_each_attendee_once_and_moves_the_reminders(
+    driver: BotDriver, clock: FakeClock
+) -> None:
+    await sign_up(driver, PARENT)
+    await driver.press(PARENT, "Bevestigen")
+    await sign_up(driver, PRO)
+    await driver.press(PRO, "Bevestigen")
+    await sign_up(driver, THIRD, waitlist=True)
+    await driver.press(THIRD, "Bevestigen")
+    await drain(driver, clock)
+    original = next(
+        spec
+        for spec in read_activity_file(TEST_ACTIVITIES).activities
+        if spec.slug == "kleine-dialoog"
+    )
+    later = original.starts_at + timedelta(days=1, hours=2)
+    moved = original.model_copy(update={"starts_at": later, "ends_at": later + timedelta(hours=2)})
+    zone = driver.services.config.zone
+    with driver.services.db.session() as session:
+        upsert_activities(session, (moved,), zone, clock())
+        upsert_activities(session, (moved,), zone, clock())  # loading twice changes nothing
+    await drain(driver, clock)
+    for person in (PARENT, PRO, THIRD):
+        assert delivered(driver, person, "verplaatst") == 1
+    assert (documents_to(driver, PARENT), documents_to(driver, THIRD)) == (2, 0)
+    # The reminder 2 days before the old time is not sent; the one for the new time is.
+    new_start = later.replace(tzinfo=zone)
+    clock.moment = new_start - timedelta(days=2, hours=12)
+    await drain(driver, clock)
+    assert delivered(driver, PARENT, "Herinnering") == 0
+    clock.moment = new_start - timedelta(days=2) + timedelta(minutes=1)
+    await drain(driver, clock)
+    assert delivered(driver, PARENT, "Herinnering") == 1
+    clock.moment = new_start - timedelta(hours=2) + timedelta(minutes=1)
+    await drain(driver, clock)
+    assert delivered(driver, PARENT, "Herinnering") == 2
+    assert delivered(driver, THIRD, "Herinnering") == 0
+
+
+async def test_a_cancelled_activity_leaves_my_registrations(
+    driver: BotDriver, clock: FakeClock
+) -> None:
+    await sign_up(driver, PARENT)
+    await driver.press(PARENT, "Bevestigen")
+    original = next(
+        spec
+        for spec in read_activity_file(TEST_ACTIVITIES).activities
+        if spec.slug == "kleine-dialoog"
+    )
+    cancelled = original.model_copy(update={"status": Status.CANCELLED})
+    zone = driver.services.config.zone
+    with driver.services.db.session() as session:
+        upsert_activities(session, (cancelled,), zone, clock())
+    await drain(driver, clock)
+    calls = await driver.say(PARENT, "/mijnaanmeldingen")
+    assert "geen aanmeldingen" in texts(calls)[0]
+    # Back on: people are told, and must sign up again (no seat silently restored).
+    with driver.services.db.session() as session:
+        upsert_activities(session, (original,), zone, clock())
+    await drain(driver, clock)
+    assert delivered(driver, PARENT, "toch door") == 1
+    with driver.services.db.session() as session:
+        assert session.scalars(select(Registration.status)).all() == ["cancelled"]
