@@ -181,8 +181,11 @@ async def run(seconds: float, seed: int) -> None:
     confirmed = statuses.get("sent", 0)
     unconfirmed = statuses.get("unconfirmed", 0)
     lost = statuses.get("failed", 0) + statuses.get("pending", 0) + statuses.get("sending", 0)
-    # Unconfirmed rows were delivered (timeout after delivery) or not (timeout before).
-    duplicates = max(0, delivered_calls - confirmed - unconfirmed)
+    # Unconfirmed rows were delivered (timeout after delivery) or not (timeout before): the
+    # bot cannot tell which; the stand-in can.
+    surplus = delivered_calls - confirmed - unconfirmed
+    duplicates = max(0, surplus)
+    timed_out_undelivered = max(0, -surplus)
     print(
         f"run:                   {seconds:.0f} s wall clock, bot clock x{SPEED:.0f}, seed {seed}"
     )
@@ -190,11 +193,11 @@ async def run(seconds: float, seed: int) -> None:
     print(f"faults injected:       {injected}")
     print(f"owed (not withdrawn):  {owed}")
     print(f"delivered, confirmed:  {confirmed}")
-    print(f"unconfirmed (timeout): {unconfirmed}")
+    print(f"unconfirmed (timeout): {unconfirmed}, of which not delivered: {timed_out_undelivered}")
     print(f"withdrawn (no longer owed): {statuses.get('dropped', 0)}")
     print(f"blocked:               {statuses.get('blocked', 0)}")
     print(f"lost (failed or open): {lost}")
-    print(f"duplicates (at most):  {duplicates}")
+    print(f"duplicates:            {duplicates}")
 
 
 def main() -> None:
