@@ -105,6 +105,8 @@ class SignupConfig(_Section):
 
 class RemindersConfig(_Section):
     offsets: tuple[Duration, ...] = (timedelta(days=2), timedelta(hours=2))
+    # No longer used (a reminder due while the bot was down is sent until the activity
+    # starts); still accepted so that older config files keep working.
     misfire_grace: Duration = timedelta(hours=12)
 
 
@@ -112,8 +114,8 @@ class BroadcastConfig(_Section):
     # Telegram allows about 30/s; higher values are only for a self-hosted Bot API or tests.
     messages_per_second: float = Field(default=25.0, gt=0, le=1000)
     quiet_hours: tuple[int, int] | None = None
-    # How long an instance's claim on a broadcast lasts without renewal; after a crash,
-    # another start (or instance) takes over once it has run out.
+    # How long a message claimed by the outbox may stay in flight; after a crash, another
+    # start (or instance) sends it again once this has run out (at most one duplicate).
     lease: Duration = timedelta(seconds=30)
     progress_every: int = Field(default=200, ge=1)
 

@@ -35,6 +35,7 @@ from storage.vocabulary import (
     ACTIVE,
     SEAT_HOLDING,
     Audience,
+    CancelReason,
     Kind,
     RegistrationStatus,
     Status,
@@ -239,7 +240,7 @@ def cancel_activity(session: Session, activity: Activity, now: datetime) -> int:
     people = _involved(session, activity)
     for registration in people:
         registration.status = RegistrationStatus.CANCELLED
-        registration.cancel_reason = "activity"
+        registration.cancel_reason = CancelReason.ACTIVITY
         registration.offer_expires_at = None
         registration.updated_at = now
         owe(
@@ -260,7 +261,7 @@ def reopen_activity(session: Session, activity: Activity, now: datetime) -> int:
         select(Registration).where(
             Registration.activity_id == activity.id,
             Registration.status == RegistrationStatus.CANCELLED,
-            Registration.cancel_reason == "activity",
+            Registration.cancel_reason == CancelReason.ACTIVITY,
         )
     ).all()
     for registration in people:

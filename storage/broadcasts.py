@@ -23,7 +23,7 @@ from storage.outbox import (
     owe_many,
     retry_failed,
 )
-from storage.vocabulary import Recipients, RegistrationStatus, Role
+from storage.vocabulary import BroadcastStatus, Recipients, RegistrationStatus, Role
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def create_broadcast(
         audience=audience.value,
         activity_id=activity_id,
         text=text,
-        status="sending",
+        status=BroadcastStatus.SENDING,
         created_at=now,
     )
     session.add(broadcast)
@@ -135,7 +135,9 @@ def set_status_message(session: Session, broadcast_id: int, chat_id: int, messag
 
 
 def unfinished_broadcasts(session: Session) -> list[int]:
-    return list(session.scalars(select(Broadcast.id).where(Broadcast.status == "sending")))
+    return list(
+        session.scalars(select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING))
+    )
 
 
 def finish_if_done(session: Session, broadcast_id: int, now: datetime) -> Tally | None:
@@ -145,8 +147,8 @@ def finish_if_done(session: Session, broadcast_id: int, now: datetime) -> Tally 
         return None
     finished = session.execute(
         update(Broadcast)
-        .where(Broadcast.id == broadcast_id, Broadcast.status == "sending")
-        .values(status="done", finished_at=now)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SENDING)
+        .values(status=BroadcastStatus.DONE, finished_at=now)
     )
     return result if finished.rowcount == 1 else None  # type: ignore[attr-defined]
 
@@ -158,6 +160,6 @@ def reopen_broadcast(session: Session, broadcast_id: int, now: datetime) -> int:
         session.execute(
             update(Broadcast)
             .where(Broadcast.id == broadcast_id)
-            .values(status="sending", finished_at=None)
+            .values(status=BroadcastStatus.SENDING, finished_at=None)
         )
     return count

@@ -22,7 +22,15 @@ from sqlalchemy.orm import Session
 from storage.activities import ActivityInfo, get_activity_by_id
 from storage.models import Activity, OutboxMessage, Profile, Registration
 from storage.outbox import OutboxKind, drop_open, owe, plan_reminders
-from storage.vocabulary import ACTIVE, SEAT_HOLDING, RegistrationStatus, Role, Sector, Status
+from storage.vocabulary import (
+    ACTIVE,
+    SEAT_HOLDING,
+    CancelReason,
+    RegistrationStatus,
+    Role,
+    Sector,
+    Status,
+)
 
 
 class Outcome(StrEnum):
@@ -274,7 +282,7 @@ def cancel_registration(
     if now >= activity.starts_at and registration.status in SEAT_HOLDING:
         return ChangeResult(False, "started")
     registration.status = RegistrationStatus.CANCELLED
-    registration.cancel_reason = "user"
+    registration.cancel_reason = CancelReason.USER
     registration.offer_expires_at = None
     registration.updated_at = now
     session.flush()
@@ -316,7 +324,7 @@ def expire_offers(session: Session, now: datetime) -> list[int]:
     activities: set[int] = set()
     for registration in expired:
         registration.status = RegistrationStatus.CANCELLED
-        registration.cancel_reason = "offer_expired"
+        registration.cancel_reason = CancelReason.OFFER_EXPIRED
         registration.updated_at = now
         drop_open(session, now, registration_id=registration.id)
         owe(

@@ -51,6 +51,12 @@ SEAT_HOLDING = (RegistrationStatus.REGISTERED, RegistrationStatus.OFFERED)
 ACTIVE = (RegistrationStatus.REGISTERED, RegistrationStatus.WAITING, RegistrationStatus.OFFERED)
 
 
+class CancelReason(StrEnum):
+    USER = "user"
+    OFFER_EXPIRED = "offer_expired"
+    ACTIVITY = "activity"  # the activity was cancelled: re-opening it tells these people
+
+
 class Role(StrEnum):
     OUDER = "ouder"
     PROFESSIONAL = "professional"
@@ -77,3 +83,8 @@ class Recipients(StrEnum):
     @property
     def needs_activity(self) -> bool:
         return self in (Recipients.ATTENDEES, Recipients.WAITING)
+
+
+class BroadcastStatus(StrEnum):
+    SENDING = "sending"  # some of its messages are still owed
+    DONE = "done"  # every message delivered, unconfirmed, blocked or failed

@@ -25,6 +25,7 @@ from bot.config import AppConfig
 from bot.offline.driver import BotDriver
 from bot.offline.standin import Fault
 from bot.services import build_services
+from jobs.outbox import outbox_of
 from storage.activities import ActivitySpec, get_activity, read_activity_file, upsert_activities
 from storage.broadcasts import create_broadcast
 from storage.db import Database
@@ -442,3 +443,51 @@ async def test_a_cancelled_activity_leaves_my_registrations(
     assert delivered(driver, PARENT, "toch door") == 1
     with driver.services.db.session() as session:
         assert session.scalars(select(Registration.status)).all() == ["cancelled"]
+
+
+async def test_a_failing_follow_up_never_turns_a_saved_cancel_into_an_error(
+    driver: BotDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await sign_up(driver, PARENT)
+    await driver.press(PARENT, "Bevestigen")
+    sender = outbox_of(driver.application)  # type: ignore[arg-type]
+
+    async def broken(user_id: int | None = None) -> int:
+        raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(sender, "deliver_due", broken)
+    await driver.say(PARENT, "/mijnaanmeldingen")
+    await driver.press(PARENT, "Afmelden")
+    calls = await driver.press(PARENT, "Ja, afmelden")
+    assert any("afgemeld" in t for t in texts(calls))
+    assert not any("Oeps" in t for t in texts(calls))
+    with driver.services.db.session() as session:
+        assert session.scalars(select(Registration.status)).all() == ["cancelled"]
+
+
+async def test_the_report_offers_to_send_again_to_the_failed_ones(
+    driver: BotDriver, clock: FakeClock
+) -> None:
+    await driver.say(ADMIN_ID, "/start")
+    with driver.services.db.session() as session:
+        for user in (8001, 8002):
+            touch_user(session, user, clock())
+    driver.standin.blocked_chats.add(8002)
+    await driver.say(ADMIN_ID, "/omroep")
+    await driver.press(ADMIN_ID, "Iedereen")
+    await driver.say(ADMIN_ID, "Hallo")
+    driver.standin.inject(Fault.server_error(status=500, chat_id=8001, every=1))
+    await driver.press(ADMIN_ID, "Versturen")
+    for _ in range(400):  # retried with backoff until the two-day deadline
+        await driver.deliver_owed()
+        clock.advance(timedelta(minutes=10))
+        report = driver.latest_message_with_buttons(ADMIN_ID)
+        if report is not None and "klaar" in str(report.get("text")):
+            break
+    assert report is not None
+    assert "geblokkeerd: 1, mislukt: 1" in report["text"]
+    driver.standin.clear_faults()
+    calls = await driver.press(ADMIN_ID, "Opnieuw naar mislukte")
+    assert "1 ontvanger" in texts(calls)[0]
+    await drain(driver, clock)
+    assert delivered(driver, 8001, "Hallo") == 1
