@@ -18,14 +18,28 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.persistence import SqlPersistence
+from bot.persistence import SqlPersistence, end_lapsed_conversations
+from bot.updates import PerUserUpdateProcessor
 from core.context import SERVICES_KEY, MaoContext, services_of
 from core.services import Services
-from handlers import agenda, basics, broadcast, errors, faq, mine, privacy, reminders, signup
+from core.settings import EXAMPLE_ACTIVITIES, ActivitiesConfig
+from handlers import (
+    agenda,
+    basics,
+    broadcast,
+    errors,
+    faq,
+    flood,
+    groups,
+    mine,
+    privacy,
+    reminders,
+    signup,
+)
 from handlers.menus import register_command_menus
 from jobs.maintenance import expire_offers_job, retention_job
 from jobs.outbox import NO_LIMITER_RETRIES, outbox_of
-from storage.activities import read_activity_file, upsert_activities
+from storage.activities import ActivitySpec, read_activity_file, upsert_activities
 from storage.db import safe_url
 
 logger = logging.getLogger(__name__)
@@ -62,14 +76,29 @@ class RateLimiter(AIORateLimiter):
         )
 
 
+def activities_to_load(config: ActivitiesConfig) -> tuple[ActivitySpec, ...]:
+    """The activities of `activities.file`, plus the examples only when config asks for them:
+    a real bot must not offer invented activities (nor an old file's `sample: true` ones)."""
+    specs: list[ActivitySpec] = []
+    if config.file is not None and config.file.exists():
+        specs += read_activity_file(config.file).activities
+    if not config.examples:
+        skipped = [spec.slug for spec in specs if spec.sample]
+        if skipped:
+            logger.info("Example activities not loaded (activities.examples is off): %s", skipped)
+        return tuple(spec for spec in specs if not spec.sample)
+    if config.file is None or config.file.resolve() != EXAMPLE_ACTIVITIES:
+        specs += read_activity_file(EXAMPLE_ACTIVITIES).activities
+    return tuple(specs)
+
+
 def prepare_storage(services: Services) -> None:
     """Migrate the database (persistence reads it during initialize) and load activities."""
     services.db.upgrade()
     services.db.check_writable()
     logger.info("Database ready (%s)", safe_url(services.db.url))
-    activity_file = services.config.activities.file
-    if activity_file is not None and activity_file.exists():
-        specs = read_activity_file(activity_file).activities
+    specs = activities_to_load(services.config.activities)
+    if specs:
         with services.db.session() as session:
             report = upsert_activities(
                 session,
@@ -92,7 +121,20 @@ async def persist_now(update: Update, context: MaoContext) -> None:
 
 
 def register_handlers(application: MaoApplication, services: Services) -> None:
-    # Group -1 runs first for every update: it records the user and fixes their language.
+    # Group -3 before all: a conversation left longer than its timeout (also before a
+    # restart) ends here, so that the text typed now is not taken as its next answer. Its
+    # own group: every handler of groups -2 and -1 matches every update (one per group runs).
+    # A forged button press without data would match every button pattern: refused first.
+    application.add_handler(basics.build_empty_button_handler(), group=-4)
+    application.add_handler(TypeHandler(Update, end_lapsed_conversations), group=-3)
+    # Group -2: a user over the flood limit is told once to slow down, and the rest of their
+    # burst stops here, before the user is recorded or anything is stored.
+    application.bot_data[flood.GUARD_KEY] = flood.FloodGuard.from_settings(services.config.flood)
+    application.add_handler(flood.build_handler(), group=-2)
+    # Group -1: an update from a group or channel stops at the gate (at most a pointer to a
+    # private chat), so group members are never recorded; every private update goes on to
+    # the tracking handler, which records the user and fixes their language.
+    application.add_handler(groups.build_gate_handler(), group=-1)
     application.add_handler(basics.build_tracking_handler(), group=-1)
     # Group 0, first match wins, so order matters. The sign-up conversation comes first: it
     # owns "/start signup_<slug>" deep links and the text typed during the flow.
@@ -139,6 +181,12 @@ async def _post_shutdown(application: MaoApplication) -> None:
     services.db.dispose()
 
 
+def update_processor(concurrent_updates: int) -> PerUserUpdateProcessor | int:
+    """Users served at once, each user's updates in order (bot/updates.py); 1 is PTB's own
+    one-update-after-the-other."""
+    return PerUserUpdateProcessor(concurrent_updates) if concurrent_updates > 1 else 1
+
+
 def build_application(
     services: Services,
     token: str,
@@ -146,6 +194,7 @@ def build_application(
     application_class: type[Application[Any, Any, Any, Any, Any, Any]] = Application,
 ) -> MaoApplication:
     config = services.config
+    persistence = SqlPersistence(services.db, services.now)
     application: MaoApplication = (
         ApplicationBuilder()
         .application_class(application_class)
@@ -166,7 +215,8 @@ def build_application(
             # are waited out and retried here, so callers rarely see them.
             RateLimiter(overall_max_rate=config.broadcast.messages_per_second, max_retries=5)
         )
-        .persistence(SqlPersistence(services.db))
+        .persistence(persistence)
+        .concurrent_updates(update_processor(config.telegram.concurrent_updates))
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
@@ -174,6 +224,7 @@ def build_application(
     )
     application.bot_data[SERVICES_KEY] = services
     register_handlers(application, services)
+    persistence.watch_timeouts(application)
     return application
 
 

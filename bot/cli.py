@@ -10,19 +10,29 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.config import AppConfig, ConfigError, bot_token, config_path, load_config
-from bot.logs import setup_logging
+from bot.logs import redact, setup_logging
 from bot.services import build_faq, build_services
 from core.i18n import Catalogue
 from faq.content import FaqContentError, load_faq
 from storage.activities import ActivityFileError, read_activity_file
 from storage.db import Database, safe_url
 
+if TYPE_CHECKING:
+    from bot.app import MaoApplication
+
 logger = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot could not start for a reason outside the code (Telegram refused the token, the
+    network is down), already phrased for the operator: one line, no traceback."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,13 +80,50 @@ def _load(args: argparse.Namespace) -> AppConfig:
 
 
 def _run(config: AppConfig) -> int:
-    from bot.app import allowed_updates, build_application, prepare_storage
+    # Telegram's library loads only for `run`: the other commands start faster without it.
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    from bot.app import build_application, prepare_storage
 
     token = bot_token()
-    setup_logging(secrets=[token, os.environ.get("DATABASE_URL", "")])
+    setup_logging(secrets=[token, *_database_secrets(os.environ.get("DATABASE_URL", ""))])
     services = build_services(config)
     prepare_storage(services)
     application = build_application(services, token)
+    try:
+        _serve(config, application)
+    except InvalidToken:
+        raise StartupError("Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)") from None
+    except NetworkError as error:
+        server = config.telegram.base_url.removesuffix("/bot")
+        reason = redact(str(error), [token])
+        raise StartupError(f"cannot reach Telegram at {server}: {reason}") from None
+    except TelegramError as error:
+        # e.g. setWebhook refused: "bad webhook: HTTPS url must be provided for webhook".
+        reason = redact(str(error), [token])
+        raise StartupError(f"Telegram refused to start the bot: {reason}") from None
+    return 0
+
+
+def _database_secrets(url: str) -> list[str]:
+    """The database URL with its password, and the password alone (a driver's error may
+    quote either); logs show the URL with the password masked (safe_url). A password too
+    short to replace without garbling every line is left to the URL. A URL that does not
+    parse is hidden whole."""
+    if not url:
+        return []
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return [url]
+    if not password:
+        return []
+    return [url, str(password)] if len(str(password)) >= 4 else [url]
+
+
+def _serve(config: AppConfig, application: MaoApplication) -> None:
+    from bot.app import allowed_updates
+
     telegram = config.telegram
     if telegram.mode == "webhook":
         if not telegram.webhook_url:
@@ -92,7 +139,6 @@ def _run(config: AppConfig) -> int:
         )
     else:
         application.run_polling(allowed_updates=allowed_updates())
-    return 0
 
 
 def _console(config: AppConfig, args: argparse.Namespace) -> int:
@@ -214,10 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return _export(config, args.slug, args.format)
         if args.command == "db":
-            setup_logging()
+            setup_logging(secrets=_database_secrets(os.environ.get("DATABASE_URL", "")))
             Database(config.storage.url).upgrade()
             return 0
-    except ConfigError as error:
+    except (ConfigError, StartupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ActivityFileError as error:

@@ -35,6 +35,15 @@ def one_per_row(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     return keyboard([[button] for button in buttons])
 
 
+def private_chat_keyboard(label: str, bot_username: str, start: str) -> InlineKeyboardMarkup:
+    """One button that opens a private chat with the bot, which then receives "/start <start>".
+
+    A URL button (t.me deep link), not callback data: it works for anyone who sees it, and
+    pressing it tells the bot nothing until the person starts the private chat."""
+    url = f"https://t.me/{bot_username}?start={start}"
+    return InlineKeyboardMarkup([[InlineKeyboardButton(shorten(label, 60), url=url)]])
+
+
 def offer_buttons(registration_id: int, context: MaoContext) -> list[list[Button]]:
     """Claim or decline a seat offered from the waiting list (here and in the offer notice)."""
     return [

@@ -27,6 +27,9 @@ class Services:
     faq: FaqContent
     matcher: FaqMatcher
     clock: Clock
+    # The offline console (`mao-bot console`) is a demo: there, and only there, example
+    # activities take (demo) sign-ups. A real bot refuses them.
+    demo: bool = False
 
     def now(self) -> datetime:
         return self.clock()

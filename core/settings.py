@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from faq.matching import Thresholds
 from storage.durations import parse_duration
@@ -19,6 +19,9 @@ from storage.durations import parse_duration
 MATCHER_DEFAULTS = Thresholds()
 
 PACKAGED_FAQ = Path(__file__).resolve().parent.parent / "faq" / "content"
+# Example activities after the "Vooruitblik Activiteiten" of MAO II, for the offline console
+# and for trying the bot out; never loaded unless `activities.examples` is true.
+EXAMPLE_ACTIVITIES = Path(__file__).resolve().parent.parent / "activities.yaml"
 
 
 def _percent(value: float) -> float:
@@ -60,6 +63,16 @@ class TelegramConfig(_Section):
     # Seconds to wait for Telegram's answer; past it the outcome of a send is unknown
     # ("unconfirmed" in the outbox), so it is not sent again.
     read_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Updates of different users processed at once (one user's stay in order; see
+    # bot/updates.py). 1 processes every update after the previous one.
+    concurrent_updates: int = Field(default=64, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramConfig:
+        # Checked with the file, so `check-config` finds it, not only a failing `run`.
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("webhook_url is required when mode is webhook")
+        return self
 
 
 class StorageConfig(_Section):
@@ -96,6 +109,9 @@ class PrivacyConfig(_Section):
 
 class ActivitiesConfig(_Section):
     file: Path | None = None
+    # Load the example activities (EXAMPLE_ACTIVITIES, and entries marked `sample: true` in
+    # `file`). Off for a real bot; `mao-bot console` turns it on for its demo.
+    examples: bool = False
     page_size: int = Field(default=5, ge=1, le=10)
 
 
@@ -120,6 +136,17 @@ class BroadcastConfig(_Section):
     progress_every: int = Field(default=200, ge=1)
 
 
+class FloodConfig(_Section):
+    """What one user may ask of the bot, so that nobody can slow it down for everyone."""
+
+    # At most `updates` messages and button taps per `per`; the rest is dropped. A person who
+    # types or taps quickly stays well below 20 in 10 seconds.
+    updates: int = Field(default=30, ge=20)
+    per: Duration = Field(default=timedelta(seconds=10), gt=timedelta(0))
+    # Unanswered questions kept per user and hour (they are stored without the user's id).
+    misses_per_hour: int = Field(default=20, ge=0)
+
+
 class AppConfig(_Section):
     telegram: TelegramConfig = TelegramConfig()
     storage: StorageConfig = StorageConfig()
@@ -133,6 +160,7 @@ class AppConfig(_Section):
     signup: SignupConfig = SignupConfig()
     reminders: RemindersConfig = RemindersConfig()
     broadcast: BroadcastConfig = BroadcastConfig()
+    flood: FloodConfig = FloodConfig()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -6,6 +6,8 @@ import logging
 
 from telegram import Update
 from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
@@ -16,6 +18,7 @@ from telegram.ext import (
 from core import callbacks
 from core.context import Handlers, MaoContext, user_language
 from core.keyboards import keyboard
+from handlers.groups import command_for_another_bot
 from handlers.menus import set_chat_commands
 from handlers.replies import close_buttons, pressed, reply
 from storage.users import set_flags, set_language, touch_user
@@ -91,6 +94,9 @@ async def set_user_language(update: Update, context: MaoContext) -> None:
 
 
 async def unknown_command(update: Update, context: MaoContext) -> None:
+    message = update.effective_message
+    if message is not None and command_for_another_bot(message, context.bot.username):
+        return  # "/ban@OtherBot" is not for us (PTB's CommandHandler ignores it too)
     await reply(update, context, context.text("unknown_command"))
 
 
@@ -115,6 +121,28 @@ def build_handlers() -> Handlers:
 
 def build_tracking_handler() -> TypeHandler[Update, MaoContext, None]:
     return TypeHandler(Update, remember_user)
+
+
+class EmptyButton(BaseHandler[Update, MaoContext, None]):
+    """A button press without data: Telegram's clients never send one, a forger can.
+    PTB's CallbackQueryHandler lets such a press match every pattern, so it is caught
+    before any of them."""
+
+    def check_update(self, update: object) -> bool:
+        return (
+            isinstance(update, Update)
+            and update.callback_query is not None
+            and not update.callback_query.data
+        )
+
+
+async def refuse_empty_button(update: Update, context: MaoContext) -> None:
+    await stale_button(update, context)
+    raise ApplicationHandlerStop
+
+
+def build_empty_button_handler() -> EmptyButton:
+    return EmptyButton(refuse_empty_button)
 
 
 def build_fallback_handlers() -> Handlers:

@@ -25,6 +25,7 @@ from telegram.warnings import PTBUserWarning
 from core import callbacks
 from core.context import Handlers, MaoContext, state_handlers
 from core.keyboards import Button, keyboard, one_per_row
+from core.text_limits import clean_text
 from faq.content import html_problems
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import outbox_of
@@ -148,6 +149,8 @@ async def receive_text(update: Update, context: MaoContext) -> int:
     assert message is not None and context.user_data is not None
     # text_html keeps the organiser's own formatting (bold, links) as Telegram HTML.
     text = message.text_html if message.entities else (message.text or "")
+    # No control characters into the database (PostgreSQL refuses NUL) nor to recipients.
+    text = clean_text(text)
     problems = message_problems(text)
     if problems:
         await reply(

@@ -11,7 +11,10 @@ from core import callbacks
 from core.context import Handlers, MaoContext
 from core.i18n import Html
 from core.keyboards import Button, one_per_row
+from core.text_limits import clean_text
 from faq.matching import Band
+from faq.misses import is_question_worth_keeping
+from handlers.flood import may_store_miss
 from handlers.replies import close_buttons, pressed, reply
 from storage.faq_misses import record_miss
 
@@ -42,7 +45,10 @@ async def answer_question(update: Update, context: MaoContext) -> None:
     message = update.effective_message
     assert message is not None and message.text is not None
     services = context.services
-    result = services.matcher.match(message.text)
+    # Cleaned where it enters: a question may be stored (faq_misses), and PostgreSQL
+    # refuses NUL characters.
+    question = clean_text(message.text)
+    result = services.matcher.match(question)
     logger.info(
         "FAQ band=%s best=%s score=%.1f",
         result.band,
@@ -64,15 +70,21 @@ async def answer_question(update: Update, context: MaoContext) -> None:
         buttons.append((context.text("faq_none_of_these"), callbacks.FAQ_NONE.data()))
         await reply(update, context, context.text("faq_did_you_mean"), one_per_row(buttons))
         return
-    with services.db.session() as session:
-        record_miss(
-            session,
-            message.text,
-            language,
-            result.best.entry_id if result.best else None,
-            result.best.score if result.best else 0.0,
-            services.now(),
-        )
+    # Only questions: a name typed after a stopped sign-up also ends up here (faq.misses).
+    # And only a few per user and hour: misses carry no user id, so nobody must be able to
+    # fill the list with nonsense (counted in memory, see handlers/flood.py).
+    user = update.effective_user
+    worth_keeping = is_question_worth_keeping(question)
+    if worth_keeping and user is not None and may_store_miss(context, user.id):
+        with services.db.session() as session:
+            record_miss(
+                session,
+                question,
+                language,
+                result.best.entry_id if result.best else None,
+                result.best.score if result.best else 0.0,
+                services.now(),
+            )
     contact = services.config.contact
     await reply(
         update,

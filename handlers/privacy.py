@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
-from telegram import Update
+import json
+from datetime import datetime
+from typing import Any
+
+from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import callbacks
 from core.context import Handlers, MaoContext
 from core.dates import format_datetime
+from core.i18n import Html
 from core.keyboards import keyboard
 from handlers.replies import close_buttons, pressed, reply
+from handlers.signup import DRAFT as SIGNUP_DRAFT
 from jobs.outbox import outbox_of
+from storage.activities import get_activity
+from storage.personal_data import (
+    MessageRecord,
+    PersonalData,
+    RegistrationRecord,
+    personal_data,
+    personal_data_json,
+)
 from storage.privacy import erase_user
-from storage.users import get_user
+from storage.vocabulary import RegistrationStatus
+
+DATA_FILE_NAME = "mijn-gegevens.json"
+# The chat message stays inside Telegram's 4096 characters (with room for the "… and N
+# more" lines); the file has everything.
+CHAT_ROOM = 3900
+LISTED_AT_MOST = 5
+SHOWN_CHARACTERS = 120  # of a name, e-mail address, question or title in the chat message
 
 
 async def show_privacy(update: Update, context: MaoContext) -> None:
@@ -29,27 +50,174 @@ async def show_privacy(update: Update, context: MaoContext) -> None:
     )
 
 
+def _short(value: str | None, context: MaoContext) -> str:
+    if not value:
+        return context.text("mydata_none")
+    return value if len(value) <= SHOWN_CHARACTERS else value[: SHOWN_CHARACTERS - 1] + "…"
+
+
+def _when(moment: datetime | None, context: MaoContext) -> str:
+    if moment is None:
+        return context.text("mydata_none")
+    return format_datetime(moment, context.language, context.services.config.zone)
+
+
+def _role(role: str | None, sector: str | None, context: MaoContext) -> str:
+    if not role:
+        return context.text("mydata_none")
+    described = context.text(f"role_{role}")
+    return f"{described} ({context.text(f'sector_{sector}')})" if sector else described
+
+
+def _listing(header: str, entries: list[str], room: int, context: MaoContext) -> str:
+    """The header and as many entries as fit the room, then how many more the file holds."""
+    shown: list[str] = [header]
+    used = len(header)
+    for index, entry in enumerate(entries):
+        if index == LISTED_AT_MOST or used + len(entry) > room:
+            shown.append(context.text("mydata_more", count=len(entries) - index))
+            break
+        shown.append(entry)
+        used += len(entry) + 1
+    return "\n".join(shown)
+
+
+def _registration_text(registration: RegistrationRecord, context: MaoContext) -> str:
+    if registration.status == RegistrationStatus.WAITING:
+        status = context.text("mine_status_waiting", position=registration.position or "?")
+    elif registration.status == RegistrationStatus.OFFERED:
+        deadline = _when(registration.offer_expires_at, context)
+        status = context.text("mine_status_offered", deadline=deadline)
+    elif registration.status == RegistrationStatus.CANCELLED:
+        status = context.text("mydata_status_cancelled")
+    else:
+        status = context.text("mine_status_registered")
+    text = context.text(
+        "mydata_registration",
+        title=_short(registration.activity.title(context.language), context),
+        when=_when(registration.activity.starts_at, context),
+        status=status,
+        name=_short(registration.name, context),
+        role=_role(registration.role, registration.sector, context),
+        email=_short(registration.email, context),
+        question=_short(registration.question, context),
+        registered=_when(registration.registered_at, context),
+    )
+    if registration.cancelled_at is not None:
+        cancelled = _when(registration.cancelled_at, context)
+        text += "\n" + context.text("mydata_registration_cancelled", cancelled=cancelled)
+    return text
+
+
+def _message_text(message: MessageRecord, context: MaoContext) -> str:
+    activity = (
+        context.text(
+            "mydata_message_activity",
+            title=_short(message.activity.title(context.language), context),
+        )
+        if message.activity is not None
+        else ""
+    )
+    return context.text(
+        "mydata_message",
+        kind=context.text(f"mydata_kind_{message.kind}"),
+        activity=Html(activity),
+        status=context.text(f"mydata_sent_{message.status}"),
+        when=_when(message.sent_at or message.due_at, context),
+    )
+
+
+def _draft_text(draft: dict[str, Any], title: str | None, context: MaoContext) -> str:
+    def value(key: str) -> str | None:
+        found = draft.get(key)
+        return str(found) if found else None
+
+    return context.text(
+        "mydata_draft",
+        title=_short(title or value("slug"), context),
+        name=_short(value("name"), context),
+        role=_role(value("role"), value("sector"), context),
+        email=_short(value("email"), context),
+        question=_short(value("question"), context),
+    )
+
+
+def my_data_text(data: PersonalData, draft_title: str | None, context: MaoContext) -> str:
+    """Everything kept about the user, chat-sized: long lists end with "… and N more"."""
+    services = context.services
+    head: list[str] = []
+    tail: list[str] = []
+    info = data.user
+    if info is not None:
+        on, off = context.text("mydata_on"), context.text("mydata_off")
+        head.append(
+            context.text(
+                "mydata",
+                telegram_id=info.telegram_id,
+                chosen_language=services.catalogue.text(
+                    info.language or context.language, "language_name"
+                ),
+                first_seen=_when(info.first_seen, context),
+                last_seen=_when(info.last_seen, context),
+                reminders=on if info.reminders_enabled else off,
+                announcements=off if info.announcements_opt_out else on,
+                blocked=context.text("mydata_yes" if info.blocked else "mydata_no"),
+            )
+        )
+    profile = data.profile
+    if profile is not None:
+        head.append(
+            context.text(
+                "mydata_profile",
+                name=_short(profile.name, context),
+                role=_role(profile.role, profile.sector, context),
+                email=_short(profile.email, context),
+            )
+        )
+    draft = data.user_data.get(SIGNUP_DRAFT)
+    if isinstance(draft, dict) and draft:
+        tail.append(_draft_text(draft, draft_title, context))
+    if data.broadcasts:
+        tail.append(context.text("mydata_broadcasts", count=len(data.broadcasts)))
+    tail.append(context.text("mydata_file_note"))
+    # The lists share what room the fixed parts leave: two thirds for registrations.
+    room = CHAT_ROOM - sum(len(part) + 2 for part in head + tail)
+    lists: list[str] = []
+    if data.registrations:
+        entries = [_registration_text(r, context) for r in data.registrations]
+        header = context.text("mydata_registrations")
+        lists.append(_listing(header, entries, room * 2 // 3, context))
+    if data.messages:
+        # The latest first: what is still owed and what was sent last matter most.
+        entries = [_message_text(m, context) for m in reversed(data.messages)]
+        header = context.text("mydata_messages")
+        lists.append(_listing(header, entries, room - sum(len(x) + 2 for x in lists), context))
+    return "\n\n".join(head + lists + tail)
+
+
 async def show_my_data(update: Update, context: MaoContext) -> None:
     user = update.effective_user
-    assert user is not None
+    chat = update.effective_chat
+    assert user is not None and chat is not None
     services = context.services
     with services.db.session() as session:
-        info = get_user(session, user.id)
-    if info is None:
+        data = personal_data(session, user.id)
+        draft = data.user_data.get(SIGNUP_DRAFT)
+        slug = draft.get("slug") if isinstance(draft, dict) else None
+        activity = get_activity(session, slug) if isinstance(slug, str) else None
+    if data.is_empty:
         await reply(update, context, context.text("mydata_nothing"))
         return
-    language = context.language
-    on, off = context.text("mydata_on"), context.text("mydata_off")
-    text = context.text(
-        "mydata",
-        telegram_id=info.telegram_id,
-        chosen_language=services.catalogue.text(info.language or language, "language_name"),
-        first_seen=format_datetime(info.first_seen, language, services.config.zone),
-        last_seen=format_datetime(info.last_seen, language, services.config.zone),
-        reminders=on if info.reminders_enabled else off,
-        announcements=off if info.announcements_opt_out else on,
+    draft_title = activity.title(context.language) if activity is not None else None
+    await reply(update, context, my_data_text(data, draft_title, context))
+    document = json.dumps(
+        personal_data_json(data, services.config.zone), ensure_ascii=False, indent=2
     )
-    await reply(update, context, text)
+    await context.bot.send_document(
+        chat.id,
+        InputFile(document.encode("utf-8"), filename=DATA_FILE_NAME),
+        caption=context.text("mydata_file_caption"),
+    )
 
 
 async def ask_forget(update: Update, context: MaoContext) -> None:

@@ -9,6 +9,7 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest
 
 from core.context import MaoContext
+from core.text_limits import fit_html, visible_length
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +23,12 @@ async def reply(
     chat = update.effective_chat
     if chat is None:
         return None
-    return await context.bot.send_message(
-        chat_id=chat.id,
-        text=text[: MessageLimit.MAX_TEXT_LENGTH],
-        reply_markup=markup,
-    )
+    if visible_length(text) > MessageLimit.MAX_TEXT_LENGTH:
+        # Callers shorten user values before escaping them (core.text_limits.clip); this
+        # is the safety net, and cuts without breaking a tag or an entity.
+        logger.warning("Reply of %d visible characters shortened", visible_length(text))
+        text = fit_html(text, MessageLimit.MAX_TEXT_LENGTH)
+    return await context.bot.send_message(chat_id=chat.id, text=text, reply_markup=markup)
 
 
 async def pressed(update: Update, alert: str | None = None) -> CallbackQuery:

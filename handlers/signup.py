@@ -30,6 +30,7 @@ from core.activity_text import describe
 from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row
+from core.text_limits import clean_text, clip
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import deliver_now
 from storage.activities import ActivityInfo, get_activity, get_activity_by_id, upcoming_activities
@@ -48,7 +49,16 @@ logger = logging.getLogger(__name__)
 DRAFT = "signup"
 EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 MAX_NAME = 100
+MAX_NAME_WORDS = 6
 MAX_QUESTION = 1000
+# The summary repeats the question for checking; a long one is shown shortened, so that
+# with the other answers it stays well inside one message.
+SUMMARY_QUESTION_PREVIEW = 400
+# Invisible format characters that real names use: the zero-width non-joiner (Persian
+# names), the zero-width joiner (emoji sequences) and the soft hyphen. Other format
+# characters (bidi overrides, invisible separators) only disguise what a name says.
+NAME_FORMAT_CHARACTERS = frozenset("\u200c\u200d\u00ad")
+QUESTION_MARKS = frozenset("?？¿؟")
 
 
 class Step(IntEnum):
@@ -145,6 +155,7 @@ def _refusal(
         Outcome.NOT_OPEN_YET: "signup_not_open",
         Outcome.CLOSED: "signup_closed",
         Outcome.PAST: "signup_past",
+        Outcome.EXAMPLE_ONLY: "signup_example_only",
         Outcome.ALREADY_REGISTERED: "signup_already",
         Outcome.ALREADY_WAITING: "signup_already_waiting",
     }
@@ -156,7 +167,9 @@ async def _begin_for(update: Update, context: MaoContext, slug: str) -> int:
     services = context.services
     with services.db.session() as session:
         activity = get_activity(session, slug)
-        check = availability(session, activity, _user_id(update), services.now())
+        check = availability(
+            session, activity, _user_id(update), services.now(), examples_allowed=services.demo
+        )
         profile = get_profile(session, _user_id(update))
     await close_buttons(update)
     if check.outcome not in (Outcome.REGISTERED, Outcome.FULL) or activity is None:
@@ -305,13 +318,28 @@ async def _ask_name(update: Update, context: MaoContext) -> int:
 
 
 def clean_name(text: str) -> str | None:
-    """1-100 characters, no control characters; surrounding spaces dropped."""
+    """1-100 characters without control characters or invisible tricks; spaces tidied."""
     name = " ".join(text.split())
     if not 1 <= len(name) <= MAX_NAME:
         return None
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in name):
-        return None
+    for character in name:
+        category = unicodedata.category(character)
+        if category == "Cf" and character not in NAME_FORMAT_CHARACTERS:
+            return None
+        if category in {"Cc", "Cs", "Co", "Cn"}:
+            return None
     return name
+
+
+def looks_like_name(name: str) -> bool:
+    """False for what people type at the name step that is no name: a question, an
+    e-mail address, a sentence, a dot or an emoji."""
+    return (
+        any(character.isalpha() for character in name)
+        and not QUESTION_MARKS.intersection(name)
+        and "@" not in name
+        and len(name.split()) <= MAX_NAME_WORDS
+    )
 
 
 async def receive_name(update: Update, context: MaoContext) -> int:
@@ -320,6 +348,9 @@ async def receive_name(update: Update, context: MaoContext) -> int:
     name = clean_name(message.text)
     if name is None:
         await reply(update, context, context.text("signup_bad_name", max=MAX_NAME))
+        return Step.NAME
+    if not looks_like_name(name):
+        await reply(update, context, context.text("signup_not_a_name"))
         return Step.NAME
     _draft(context)["name"] = name
     await reply(
@@ -334,7 +365,7 @@ async def receive_name(update: Update, context: MaoContext) -> int:
 async def receive_email(update: Update, context: MaoContext) -> int:
     message = update.effective_message
     assert message is not None and message.text is not None
-    email = message.text.strip()
+    email = clean_text(message.text, multiline=False).strip()
     if len(email) > 254 or not EMAIL.match(email):
         await reply(
             update,
@@ -367,11 +398,11 @@ async def _ask_question(update: Update, context: MaoContext) -> int:
 async def receive_question(update: Update, context: MaoContext) -> int:
     message = update.effective_message
     assert message is not None and message.text is not None
-    question = message.text.strip()
+    question = clean_text(message.text).strip()
     if len(question) > MAX_QUESTION:
         await reply(update, context, context.text("signup_question_too_long", max=MAX_QUESTION))
         return Step.QUESTION
-    _draft(context)["question"] = question
+    _draft(context)["question"] = question or None
     return await _ask_consent(update, context)
 
 
@@ -431,7 +462,7 @@ async def _show_summary(update: Update, context: MaoContext) -> int:
         activity=Html(describe(activity, context, with_seats=False)),
         who=_who(draft["name"], draft["role"], draft.get("sector"), context),
         email=draft.get("email") or context.text("signup_no_email"),
-        question=draft.get("question") or "–",
+        question=clip(draft.get("question") or "–", SUMMARY_QUESTION_PREVIEW),
     )
     if draft.get("waitlist"):
         text += "\n\n" + context.text("signup_summary_waitlist")
@@ -480,6 +511,7 @@ async def confirm(update: Update, context: MaoContext) -> int:
             details,
             services.now(),
             join_waitlist=bool(draft.get("waitlist")),
+            examples_allowed=services.demo,
         )
     # Only now that the seat is saved: a failed confirm can be pressed again.
     await close_buttons(update)

@@ -44,6 +44,8 @@ class Outcome(StrEnum):
     NOT_OPEN_YET = "not_open_yet"
     CLOSED = "closed"
     PAST = "past"
+    # An example activity (`sample: true`) is not real: only the offline demo signs people up.
+    EXAMPLE_ONLY = "example_only"
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,21 @@ def _own(session: Session, activity_id: int, user_id: int) -> Registration | Non
 
 
 def availability(
-    session: Session, activity: ActivityInfo | None, user_id: int, now: datetime
+    session: Session,
+    activity: ActivityInfo | None,
+    user_id: int,
+    now: datetime,
+    *,
+    examples_allowed: bool = False,
 ) -> SignupResult:
-    """What would happen if the user signed up now (nothing is written)."""
+    """What would happen if the user signed up now (nothing is written).
+
+    `examples_allowed` only in the offline demo: elsewhere nobody may leave their name for
+    an activity that does not exist."""
     if activity is None:
         return SignupResult(Outcome.NOT_FOUND)
+    if activity.is_sample and not examples_allowed:
+        return SignupResult(Outcome.EXAMPLE_ONLY, activity)
     if activity.status == Status.CANCELLED:
         return SignupResult(Outcome.CANCELLED_ACTIVITY, activity)
     if activity.status != Status.PUBLISHED:
@@ -148,13 +160,14 @@ def register(
     now: datetime,
     *,
     join_waitlist: bool,
+    examples_allowed: bool = False,
 ) -> SignupResult:
     """Take a seat, or a place on the waiting list if full and `join_waitlist`."""
     locked = _locked_activity(session, activity_id)
     if locked is None:
         return SignupResult(Outcome.NOT_FOUND)
     activity = get_activity_by_id(session, activity_id)
-    check = availability(session, activity, user_id, now)
+    check = availability(session, activity, user_id, now, examples_allowed=examples_allowed)
     if check.outcome not in (Outcome.REGISTERED, Outcome.FULL):
         return check
     full = locked.capacity is not None and _taken(session, activity_id) >= locked.capacity

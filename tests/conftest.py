@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -68,6 +70,8 @@ def services_factory(config: AppConfig, clock: FakeClock):  # type: ignore[no-un
 async def driver(services_factory) -> AsyncIterator[BotDriver]:  # type: ignore[no-untyped-def]
     async with BotDriver(services_factory) as bot_driver:
         yield bot_driver
+    # Nothing the bot sent may be refused by Telegram (bad HTML, too long, a bad button).
+    assert bot_driver.standin.rejected == []
 
 
 def texts(calls) -> list[str]:  # type: ignore[no-untyped-def]
@@ -91,8 +95,12 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set MAO_TEST_POSTGRES_URL)")
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    engine.dispose()
-    yield POSTGRES_URL
+    # One database for every test: with the suite spread over processes (pytest -n), the
+    # PostgreSQL tests take turns.
+    with open(Path(tempfile.gettempdir()) / "mao-bot-postgres-tests.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        engine = sqlalchemy.create_engine(POSTGRES_URL)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        engine.dispose()
+        yield POSTGRES_URL

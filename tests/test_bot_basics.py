@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import ADMIN_ID, texts
+from conftest import ADMIN_ID, ROOT, texts
 from sqlalchemy import select
 
 from bot.logs import RedactSecrets, quiet_noisy_loggers
 from bot.offline.driver import BotDriver, buttons_of
 from faq.content import html_problems
+from storage.activities import read_activity_file, upsert_activities
 from storage.models import FaqMiss, User
 
 USER = 1001
@@ -254,6 +255,10 @@ async def test_a_double_tap_on_a_closed_button_says_nothing_wrong(driver: BotDri
 
 
 async def test_pressing_the_page_already_shown_changes_nothing(driver: BotDriver) -> None:
+    # config.yaml loads no activities; an empty agenda has no filter button.
+    specs = read_activity_file(ROOT / "tests" / "data" / "activities-test.yaml").activities
+    with driver.services.db.session() as session:
+        upsert_activities(session, specs, driver.services.config.zone, driver.services.now())
     await driver.say(USER, "/agenda")
     agenda = driver.latest_message_with_buttons(USER)
     assert agenda is not None

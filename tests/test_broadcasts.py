@@ -28,6 +28,7 @@ from storage.users import touch_user
 from storage.vocabulary import Recipients
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_ACTIVITIES = ROOT / "tests" / "data" / "activities-test.yaml"
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
 
 
@@ -113,7 +114,16 @@ async def test_admin_broadcasts_with_preview_and_report(driver: BotDriver) -> No
     await driver.press(ADMIN_ID, "Annuleren")
 
 
-async def test_broadcast_to_an_activity_waiting_list_and_abort(driver: BotDriver) -> None:
+async def test_broadcast_to_an_activity_waiting_list_and_abort(
+    config: AppConfig, clock: FakeClock
+) -> None:
+    activities = config.activities.model_copy(update={"file": TEST_ACTIVITIES})
+    with_activities = config.model_copy(update={"activities": activities})
+    async with BotDriver(lambda: build_services(with_activities, clock)) as driver:
+        await _waiting_list_and_abort(driver)
+
+
+async def _waiting_list_and_abort(driver: BotDriver) -> None:
     await driver.say(ADMIN_ID, "/omroep")
     await driver.press(ADMIN_ID, "Wachtlijst")
     calls = await driver.press(ADMIN_ID, 1)

@@ -82,7 +82,8 @@ def test_console_buttons_and_signup(env: dict[str, str]) -> None:
     assert "📎 mao-" in result.stdout and ".ics" in result.stdout
     assert "✅ Aangemeld" in result.stdout
     assert "(geen knop met dat nummer)" in result.stdout
-    export = run(["export", "registrations", "fieldlab-interprofessioneel-samenwerken"], "", env)
+    # The console is a demo: its first example activity takes a (demo) sign-up.
+    export = run(["export", "registrations", "schone-lei-arnhem"], "", env)
     assert "Anna de Vries" in export.stdout
 
 

@@ -25,6 +25,20 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
+def as_demo(services_factory: Callable[[], Services]) -> Callable[[], Services]:
+    """The console is a demo: it shows the example activities (marked "Voorbeeld" in every
+    activity block) and lets you try signing up for them. A real bot does neither."""
+
+    def factory() -> Services:
+        services = services_factory()
+        activities = services.config.activities.model_copy(update={"examples": True})
+        services.config = services.config.model_copy(update={"activities": activities})
+        services.demo = True
+        return services
+
+    return factory
+
+
 def render(call: ApiCall, chat_id: int, edited_mark: str) -> str | None:
     if call.chat_id not in (chat_id, None):
         return None
@@ -53,7 +67,7 @@ async def run_console(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
 ) -> int:
-    driver = BotDriver(services_factory)
+    driver = BotDriver(as_demo(services_factory))
     driver.languages[user_id] = language
     interactive = stdin.isatty()
     loop = asyncio.get_running_loop()

@@ -27,12 +27,14 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import socket
 import struct
 import threading
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -280,6 +282,8 @@ class BotApiStandIn:
         self.record_calls = record_calls
         self.strict_edits = strict_edits
         self.calls: list[ApiCall] = []
+        # Calls refused as Telegram would refuse them, with the reason.
+        self.rejected: list[tuple[ApiCall, str]] = []
         self.blocked_chats: set[int] = set()
         self.too_many_requests = 0
         self.sent_count = 0
@@ -466,6 +470,11 @@ class BotApiStandIn:
         a delivered message is still recorded for `delivered()`.
         """
         method, params = call.method, call.params
+        refusal = invalid_message(method, params)
+        if refusal is not None:
+            # What Telegram would refuse (bad HTML, too long, a bad button): a bug in the bot.
+            self.rejected.append((call, refusal))
+            return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {refusal}"}
         if method in self.SENDING_METHODS:
             chat_id = call.chat_id
             if self.rate_limit is not None:
@@ -631,3 +640,98 @@ def _decode(name: str, raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+# Telegram's HTML subset for messages (parse_mode HTML).
+TELEGRAM_TAGS = frozenset(
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "tg-spoiler",
+        "span",
+        "blockquote",
+        "tg-emoji",
+    }
+)
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_CALLBACK_DATA = 64
+
+
+class _HtmlText(HTMLParser):
+    """Parses Telegram HTML as Telegram does: known tags only, balanced, entities valid."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.open: list[str] = []
+        self.problem: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in TELEGRAM_TAGS:
+            self.problem = self.problem or f'unsupported start tag "{tag}"'
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problem = self.problem or f'unexpected end tag "{tag}"'
+            return
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+# Telegram knows numeric entities and only four named ones.
+_BARE_AMPERSAND = re.compile(r"&(?!(?:#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);)")
+_BARE_LESS_THAN = re.compile(r"<(?![A-Za-z/])")
+
+
+def html_text(text: str) -> tuple[str, str | None]:
+    """The visible text of Telegram HTML, and what Telegram would refuse in it (or None)."""
+    if _BARE_AMPERSAND.search(text) or _BARE_LESS_THAN.search(text):
+        return text, "can't parse entities: unescaped & or <"
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    if parser.problem is None and parser.open:
+        parser.problem = f'can\'t parse entities: unclosed tag "{parser.open[-1]}"'
+    elif parser.problem is not None:
+        parser.problem = f"can't parse entities: {parser.problem}"
+    return "".join(parser.text), parser.problem
+
+
+def invalid_message(method: str, params: dict[str, Any]) -> str | None:
+    """Why Telegram would answer 400 to this call, or None: HTML, lengths, buttons."""
+    html = str(params.get("parse_mode", "")).upper() == "HTML"
+    for field_name, limit in (("text", MAX_TEXT), ("caption", MAX_CAPTION)):
+        value = params.get(field_name)
+        if not isinstance(value, str):
+            continue
+        visible, problem = html_text(value) if html else (value, None)
+        if problem:
+            return problem
+        if field_name == "text" and not visible.strip() and method != "answerCallbackQuery":
+            return "message text is empty"
+        if len(visible) > limit:
+            return f"{field_name} is too long"
+    markup = params.get("reply_markup")
+    if isinstance(markup, dict):
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if not str(button.get("text", "")).strip():
+                    return "text buttons are unallowed in the inline keyboard"
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA:
+                    return "BUTTON_DATA_INVALID"
+    return None

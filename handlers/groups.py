@@ -1,0 +1,126 @@
+"""Groups: the bot is personal, so in a group it only points people to a private chat.
+
+Everything the bot does is about one person (their questions, sign-ups, data; an
+organiser's attendee lists), so it happens in private chats only. In a group the bot
+answers only what is addressed to it — a command with its @username, a message that
+mentions it or replies to it — with one short message and a button that opens a private
+chat. Bare commands (they may be meant for another bot), other bots' commands and plain
+chatter get no answer. Not even an FAQ answer is given in a group: answers carry buttons
+that work only in a private chat, and an unanswered question would be stored from a
+conversation its author did not have with the bot.
+
+Nothing of a group update reaches the rest of the bot (the gate stops it), so group
+members are not recorded as users and receive no announcements unless they talk to the
+bot privately.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import Bot, Message, MessageEntity, Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop, BaseHandler
+
+from core.context import MaoContext, user_language
+from core.keyboards import private_chat_keyboard
+from handlers.replies import pressed, reply
+
+logger = logging.getLogger(__name__)
+
+# The private chat opened from a group starts with "/start groep" (a plain greeting), or
+# continues a sign-up link typed in the group (t.me allows 64 characters).
+GROUP_START = "groep"
+SIGNUP_PAYLOAD = re.compile(r"^signup_[a-z0-9-]{1,57}$")
+
+
+def in_private_chat(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+def command_target(message: Message) -> str | None:
+    """The bot a command names ("/agenda@mao_bot" -> "mao_bot"); None if it names none."""
+    for entity, text in message.parse_entities([MessageEntity.BOT_COMMAND]).items():
+        if entity.offset == 0:
+            _, at, target = text.partition("@")
+            return target if at else None
+    return None
+
+
+def command_for_another_bot(message: Message, username: str) -> bool:
+    target = command_target(message)
+    return target is not None and target.lower() != username.lower()
+
+
+def addressed_to_bot(update: Update, bot: Bot) -> bool:
+    """A command with the bot's @username, a mention of it, a reply to it, or its button."""
+    if update.callback_query is not None:
+        return True  # a button of one of the bot's own messages
+    message = update.effective_message
+    if message is None:
+        return False
+    target = command_target(message)
+    if target is not None:  # a command that names a bot is for that bot, even in a reply
+        return target.lower() == bot.username.lower()
+    replied_to = message.reply_to_message
+    author = replied_to.from_user if replied_to is not None else None
+    if author is not None and author.id == bot.id:
+        return True
+    return _mentions(message, bot)
+
+
+def _mentions(message: Message, bot: Bot) -> bool:
+    handle = f"@{bot.username}".lower()
+    entities = {**message.parse_entities(), **message.parse_caption_entities()}
+    for entity, text in entities.items():
+        if entity.type == MessageEntity.MENTION and text.lower() == handle:
+            return True
+        mentioned = entity.user.id if entity.user is not None else None
+        if entity.type == MessageEntity.TEXT_MENTION and mentioned == bot.id:
+            return True
+    return False
+
+
+def _start_payload(message: Message | None) -> str:
+    """A sign-up link typed in the group ("/start@bot signup_<slug>") continues privately."""
+    words = (message.text or "").split() if message is not None else []
+    starts = len(words) == 2 and words[0].lower().startswith("/start@")
+    if starts and SIGNUP_PAYLOAD.match(words[1]):
+        return words[1]
+    return GROUP_START
+
+
+async def point_to_private_chat(update: Update, context: MaoContext) -> None:
+    """The only thing the bot does outside private chats. Always ends the update here."""
+    if addressed_to_bot(update, context.bot) and update.effective_user is not None:
+        user_language(update, context)  # reads the stored choice; records nothing
+        if update.callback_query is not None:
+            await pressed(update, alert=context.text("group_button_private_only"))
+        else:
+            logger.info("Addressed in a group: pointed to a private chat")
+            await reply(
+                update,
+                context,
+                context.text("group_pointer"),
+                private_chat_keyboard(
+                    context.text("group_open_private_chat"),
+                    context.bot.username,
+                    _start_payload(update.effective_message),
+                ),
+            )
+    raise ApplicationHandlerStop
+
+
+class OutsidePrivateChats(BaseHandler[Update, MaoContext, None]):
+    """Matches every update from a group, supergroup or channel (messages and buttons)."""
+
+    def check_update(self, update: object) -> bool:
+        if not isinstance(update, Update):
+            return False
+        return update.effective_chat is not None and not in_private_chat(update)
+
+
+def build_gate_handler() -> OutsidePrivateChats:
+    return OutsidePrivateChats(point_to_private_chat)
