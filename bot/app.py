@@ -18,6 +18,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.logs import keep_libraries_quiet
 from bot.persistence import SqlPersistence, end_lapsed_conversations
 from bot.updates import PerUserUpdateProcessor
 from core.context import SERVICES_KEY, MaoContext, services_of
@@ -194,6 +195,7 @@ def build_application(
     application_class: type[Application[Any, Any, Any, Any, Any, Any]] = Application,
 ) -> MaoApplication:
     config = services.config
+    keep_libraries_quiet()
     persistence = SqlPersistence(services.db, services.now)
     application: MaoApplication = (
         ApplicationBuilder()

@@ -110,6 +110,14 @@ def setup_logging(level: str | None = None, secrets: list[str] | None = None) ->
     quiet_noisy_loggers(application_level, libraries_level)
 
 
+def keep_libraries_quiet() -> None:
+    """The same library levels for a bot built without setup_logging (tests, embedding):
+    whoever turns the root logger to DEBUG still gets no update texts or tokens."""
+    libraries = os.environ.get("MAO_LOG_LIBRARIES", "").strip()
+    libraries_level = _level("MAO_LOG_LIBRARIES", libraries) if libraries else None
+    quiet_noisy_loggers(logging.getLogger().getEffectiveLevel(), libraries_level)
+
+
 def quiet_noisy_loggers(
     application_level: int = logging.INFO, libraries_level: int | None = None
 ) -> None:

@@ -112,6 +112,7 @@ FAQ_ID = r"[a-z0-9][a-z0-9-]{0,50}"
 FAQ_SHOW = CallbackFormat("faq:show:{entry}", {"entry": FAQ_ID})
 FAQ_PICK = CallbackFormat("faq:pick:{entry}", {"entry": FAQ_ID})
 FAQ_NONE = CallbackFormat("faq:none")
+FAQ_MORE = CallbackFormat("faq:more:{entry}", {"entry": FAQ_ID})
 
 # -- organisers -------------------------------------------------------------------------------
 BROADCAST_AUDIENCE = CallbackFormat("bc:audience:{audience}", {"audience": choice(*Recipients)})

@@ -28,6 +28,10 @@ async def send_answer(update: Update, context: MaoContext, entry_id: str) -> Non
         await reply(update, context, context.text("faq_unknown_topic"))
         return
     language = context.language
+    more: list[Button] = []
+    if entry.localised(language).more.strip():
+        # Answers stay chat-sized; the detail is one tap away.
+        more.append((context.text("faq_more"), callbacks.FAQ_MORE.data(entry=entry.id)))
     related: list[Button] = []
     for other_id in entry.related[: services.config.faq.related]:
         other = services.faq.entry(other_id)
@@ -38,7 +42,18 @@ async def send_answer(update: Update, context: MaoContext, entry_id: str) -> Non
     text = entry.localised(language).answer
     if related:
         text += "\n\n" + context.text("faq_related")
-    await reply(update, context, text, one_per_row(related))
+    await reply(update, context, text, one_per_row(more + related))
+
+
+async def show_more(update: Update, context: MaoContext) -> None:
+    """The detail of an answer, asked for with its "Meer" button."""
+    await pressed(update)
+    entry = context.services.faq.entry(context.matched("entry"))
+    if entry is None or not entry.localised(context.language).more.strip():
+        await reply(update, context, context.text("faq_unknown_topic"))
+        return
+    await close_buttons(update)
+    await reply(update, context, entry.localised(context.language).more)
 
 
 async def answer_question(update: Update, context: MaoContext) -> None:
@@ -119,6 +134,7 @@ async def none_of_these(update: Update, context: MaoContext) -> None:
 def build_handlers() -> Handlers:
     return [
         CallbackQueryHandler(show_topic, pattern=callbacks.FAQ_SHOW.pattern),
+        CallbackQueryHandler(show_more, pattern=callbacks.FAQ_MORE.pattern),
         CallbackQueryHandler(pick_topic, pattern=callbacks.FAQ_PICK.pattern),
         CallbackQueryHandler(none_of_these, pattern=callbacks.FAQ_NONE.pattern),
         MessageHandler(

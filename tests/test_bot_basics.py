@@ -284,3 +284,12 @@ async def test_a_database_outage_gets_one_apology_without_the_database(
     apologies = [t for t in texts(calls) if "Oops" in t or "Oeps" in t]
     assert len(apologies) == 1  # the user's record and the command both failed: one apology
     assert "Oops" in apologies[0]  # in the language their Telegram app reports
+
+
+async def test_a_long_answer_has_its_detail_behind_a_more_button(driver: BotDriver) -> None:
+    calls = await driver.say(USER, "wat doen jullie met mijn gegevens")
+    answer = texts(calls)[0]
+    assert "/vergeetmij" in answer
+    calls = await driver.press(USER, "Meer hierover")
+    detail = texts(calls)[0]
+    assert detail and detail != answer
