@@ -14,6 +14,29 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# Telegram's HTML subset for messages (parse_mode HTML): what organisers may type, and what
+# the Bot API stand-in accepts.
+TELEGRAM_TAGS = frozenset(
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "tg-spoiler",
+        "tg-emoji",
+        "span",
+        "blockquote",
+    }
+)
+
 ELLIPSIS = "…"
 # Telegram's limit for one message: characters after HTML parsing (tags do not count,
 # an entity such as &amp; counts as one). Counted here as UTF-16 code units, as Telegram

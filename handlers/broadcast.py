@@ -25,7 +25,7 @@ from telegram.warnings import PTBUserWarning
 from core import callbacks
 from core.context import Handlers, MaoContext, state_handlers
 from core.keyboards import Button, keyboard, one_per_row
-from core.text_limits import clean_text
+from core.text_limits import TELEGRAM_TAGS, clean_text
 from faq.content import html_problems
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import outbox_of
@@ -41,26 +41,6 @@ from storage.vocabulary import Recipients, RegistrationStatus
 
 logger = logging.getLogger(__name__)
 DRAFT = "broadcast"
-# Telegram's HTML subset for messages.
-TELEGRAM_TAGS = frozenset(
-    {
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "ins",
-        "s",
-        "strike",
-        "del",
-        "a",
-        "code",
-        "pre",
-        "tg-spoiler",
-        "span",
-        "blockquote",
-    }
-)
 _BARE_AMPERSAND = re.compile(r"&(?!#?[A-Za-z0-9]+;)")
 
 

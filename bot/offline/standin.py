@@ -43,6 +43,8 @@ import tornado.iostream
 import tornado.netutil
 import tornado.web
 
+from core.text_limits import TELEGRAM_TAGS
+
 # Parameters PTB sends JSON-encoded; everything else (text, parse_mode, ...) arrives verbatim.
 _JSON_PARAMETERS = frozenset(
     {
@@ -642,27 +644,6 @@ def _decode(name: str, raw: str) -> Any:
         return raw
 
 
-# Telegram's HTML subset for messages (parse_mode HTML).
-TELEGRAM_TAGS = frozenset(
-    {
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "ins",
-        "s",
-        "strike",
-        "del",
-        "a",
-        "code",
-        "pre",
-        "tg-spoiler",
-        "span",
-        "blockquote",
-        "tg-emoji",
-    }
-)
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
