@@ -107,6 +107,7 @@ def prepare_storage(services: Services) -> None:
                 services.config.zone,
                 services.now(),
                 services.config.reminders.offsets,
+                services.config.reminders.join_link_before,
             )
         logger.info(
             "Activities loaded: %d new, %d updated, %d unchanged",

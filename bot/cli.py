@@ -21,6 +21,7 @@ from bot.logs import redact, setup_logging
 from bot.services import build_faq, build_services
 from core.i18n import Catalogue
 from faq.content import FaqContentError, load_faq
+from faq.matching import Band
 from storage.activities import ActivityFileError, read_activity_file
 from storage.db import Database, safe_url
 
@@ -45,6 +46,24 @@ def _parser() -> argparse.ArgumentParser:
     console = commands.add_parser("console", help="talk to the bot offline in this terminal")
     console.add_argument("--user-id", type=int, default=1001, help="your pretend Telegram id")
     console.add_argument("--lang", choices=["nl", "en"], default="nl", help="client language")
+    console.add_argument(
+        "--files",
+        type=Path,
+        default=Path("mao-console-files"),  # bot.offline.console.DEFAULT_FILES
+        metavar="DIR",
+        help="where documents the bot sends (.ics, CSV) are saved (default: ./mao-console-files)",
+    )
+    console.add_argument(
+        "--log", type=Path, metavar="FILE", help="log file (default: console.log in --files)"
+    )
+    console.add_argument(
+        "--organiser",
+        "--organizer",
+        type=int,
+        default=9001,
+        metavar="ID",
+        help="this user id is an organiser in the console (default: 9001)",
+    )
 
     faq = commands.add_parser("faq", help="FAQ tools").add_subparsers(
         dest="faq_command", required=True
@@ -144,8 +163,30 @@ def _serve(config: AppConfig, application: MaoApplication) -> None:
 def _console(config: AppConfig, args: argparse.Namespace) -> int:
     from bot.offline.console import run_console
 
-    setup_logging(level=os.environ.get("MAO_LOG_LEVEL", "WARNING"))
-    return asyncio.run(run_console(lambda: build_services(config), args.user_id, args.lang))
+    _console_logging(args.log or args.files / "console.log")
+    return asyncio.run(
+        run_console(
+            lambda: build_services(config),
+            args.user_id,
+            args.lang,
+            files=args.files,
+            organiser=args.organiser,
+        )
+    )
+
+
+def _console_logging(log_file: Path) -> None:
+    """The console's chat stays clean: logs go to a file; only errors also to stderr."""
+    setup_logging(level=os.environ.get("MAO_LOG_LEVEL", "INFO"))
+    root = logging.getLogger()
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(log_file, encoding="utf-8")
+    for handler in root.handlers:
+        to_file.setFormatter(handler.formatter)
+        for log_filter in handler.filters:
+            to_file.addFilter(log_filter)
+        handler.setLevel(logging.ERROR)
+    root.addHandler(to_file)
 
 
 def _faq_match(config: AppConfig, as_json: bool) -> int:
@@ -165,7 +206,8 @@ def _faq_match(config: AppConfig, as_json: bool) -> int:
             }
             print(json.dumps(record, ensure_ascii=False), flush=True)
         else:
-            best = result.best.entry_id if result.best else "-"
+            matched = result.best if result.band is not Band.FALLBACK else None
+            best = matched.entry_id if matched else "-"
             print(f"{result.band!s:8} {score:5.1f} {best:24} {question}", flush=True)
     return 0
 
@@ -191,7 +233,12 @@ def _events_load(config: AppConfig, file: Path) -> int:
     services.db.upgrade()
     with services.db.session() as session:
         report = upsert_activities(
-            session, specs, config.zone, services.now(), config.reminders.offsets
+            session,
+            specs,
+            config.zone,
+            services.now(),
+            config.reminders.offsets,
+            config.reminders.join_link_before,
         )
     print(
         f"{file}: {len(report.created)} new, {len(report.updated)} updated, "

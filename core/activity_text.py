@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from core.context import MaoContext
-from core.dates import format_datetime, format_period
+from core.dates import format_datetime, format_period, format_short_date
 from core.i18n import Html
+from core.keyboards import shorten
 from storage.activities import ActivityInfo
+from storage.registrations import UserRegistration
+from storage.vocabulary import Audience, RegistrationStatus
+
+# core.keyboards.keyboard cuts labels at this length; a choice label fits its date and
+# place (and marker) in it by shortening the title.
+LABEL_LIMIT = 60
+MIN_TITLE = 14
+SHORT_PLACE = 20
+POSTCODE = re.compile(r"^\d{4}\s?[A-Za-z]{2}\s+")
+
+
+def shows_zone(context: MaoContext) -> bool:
+    """Whether times get their zone, "(CEST)".
+
+    Parents in the Netherlands read "14:00" as Dutch time and "(CEST)" means nothing to
+    them; the zone helps only someone who may be elsewhere. Telegram's language_code is
+    not kept (owed messages are written without an update), so the language the bot writes
+    in stands for it: it is English only when the user chose it or their Telegram is
+    English."""
+    return context.language != "nl"
 
 
 def period(activity: ActivityInfo, context: MaoContext) -> str:
     zone = context.services.config.zone
-    return format_period(activity.starts_at, activity.ends_at, context.language, zone)
+    return format_period(
+        activity.starts_at,
+        activity.ends_at,
+        context.language,
+        zone,
+        with_zone=shows_zone(context),
+    )
 
 
 def moment(when: datetime, context: MaoContext) -> str:
@@ -22,6 +50,62 @@ def moment(when: datetime, context: MaoContext) -> str:
 def place(activity: ActivityInfo) -> str:
     parts = [p for p in (activity.location, activity.online_url) if p]
     return " · ".join(parts)
+
+
+def short_place(activity: ActivityInfo, context: MaoContext) -> str:
+    """The town of the address ("Karakter, Arnhem" -> "Arnhem"), or "online"."""
+    if not activity.location:
+        return context.text("activity_online")
+    town = POSTCODE.sub("", activity.location.rsplit(",", 1)[-1].strip())
+    return shorten(town or activity.location, SHORT_PLACE)
+
+
+def choice_marker(
+    activity: ActivityInfo, held: UserRegistration | None, context: MaoContext
+) -> str | None:
+    """What a button to an activity should say besides title, date and place: the user's
+    own place in it, or that only the waiting list is left."""
+    if held is not None and held.status == RegistrationStatus.REGISTERED:
+        return context.text("choice_registered")
+    if held is not None and held.status == RegistrationStatus.OFFERED:
+        return context.text("choice_offered")
+    if held is not None and held.status == RegistrationStatus.WAITING:
+        return context.text("choice_waiting", position=held.position or 0)
+    if activity.places_left == 0:
+        return context.text("choice_full")
+    return None
+
+
+def choice_label(
+    activity: ActivityInfo, context: MaoContext, held: UserRegistration | None = None
+) -> str:
+    """A button label that tells apart sessions of the same title, e.g.
+    "Schone Lei · di 18 mei · Arnhem" (plain text: labels are not HTML)."""
+    title = activity.title(context.language)
+    details = [
+        format_short_date(activity.starts_at, context.language, context.services.config.zone)
+    ]
+    where = short_place(activity, context)
+    if where.lower() not in title.lower():
+        details.append(where)
+    marker = choice_marker(activity, held, context)
+    if marker:
+        details.append(marker)
+    tail = "".join(f" · {detail}" for detail in details)
+    return shorten(title, max(MIN_TITLE, LABEL_LIMIT - len(tail))) + tail
+
+
+def your_place(held: UserRegistration | None, context: MaoContext) -> str | None:
+    """The line an activity block gets when the user has a place in it."""
+    if held is None:
+        return None
+    if held.status == RegistrationStatus.REGISTERED:
+        return context.text("block_registered")
+    if held.status == RegistrationStatus.OFFERED:
+        return context.text("block_offered")
+    if held.status == RegistrationStatus.WAITING:
+        return context.text("block_waiting", position=held.position or 0)
+    return None
 
 
 def seats(activity: ActivityInfo, context: MaoContext) -> str:
@@ -48,7 +132,8 @@ def describe(
         period=period(activity, context),
         place=place(activity),
     )
-    text += "\n" + context.text(f"audience_for_{activity.audience}")
+    strict = activity.audience_strict and activity.audience != Audience.IEDEREEN
+    text += "\n" + context.text(f"audience_{'only' if strict else 'for'}_{activity.audience}")
     if activity.is_sample:
         text += "\n" + context.text("activity_sample")
     if with_description and activity.description(language):

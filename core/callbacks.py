@@ -88,6 +88,25 @@ SIGNUP_SKIP_QUESTION = CallbackFormat("signup:question:skip")
 SIGNUP_CONSENT = CallbackFormat("signup:consent:{answer}", {"answer": YES_NO})
 SIGNUP_CONFIRM = CallbackFormat("signup:confirm")
 SIGNUP_ABORT = CallbackFormat("signup:abort")
+# "← Terug" names the step it was shown at: an old message's button does not go back twice.
+SIGNUP_STEPS = (
+    "waitlist",
+    "profile",
+    "role",
+    "sector",
+    "name",
+    "email",
+    "question",
+    "consent",
+    "summary",
+)
+SIGNUP_BACK = CallbackFormat("signup:back:{step}", {"step": choice(*SIGNUP_STEPS)})
+# Keep the answer given before (after going back, or when changing it from the summary).
+SIGNUP_KEEP = CallbackFormat("signup:keep:{field}", {"field": choice("name", "email", "question")})
+# The summary's "Wijzig" buttons: change one answer, then return to the summary.
+SIGNUP_EDIT = CallbackFormat(
+    "signup:edit:{field}", {"field": choice("name", "role", "email", "question")}
+)
 # Any sign-up button pressed outside its step (for the "type your answer" hint).
 SIGNUP_ANY = re.compile(r"^signup:")
 

@@ -17,8 +17,17 @@ def format_datetime(moment: datetime, language: str, zone: ZoneInfo) -> str:
     return f"{day}, {format_time(local, 'HH:mm', locale=locale)}"
 
 
-def format_period(start: datetime, end: datetime, language: str, zone: ZoneInfo) -> str:
-    """E.g. 'dinsdag 18 mei 2027, 14:00–16:00 (CEST)'."""
+def format_short_date(moment: datetime, language: str, zone: ZoneInfo) -> str:
+    """E.g. 'di 18 mei', for a button label."""
+    local = moment.astimezone(zone)
+    return format_date(local, "EEE d MMM", locale=LOCALES.get(language, "nl_NL"))
+
+
+def format_period(
+    start: datetime, end: datetime, language: str, zone: ZoneInfo, *, with_zone: bool = False
+) -> str:
+    """E.g. 'dinsdag 18 mei 2027, 14:00–16:00': the time as the clocks in the Netherlands
+    show it. `with_zone` adds ' (CEST)' for readers who may be elsewhere."""
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     locale = LOCALES.get(language, "nl_NL")
     day = format_date(local_start, "EEEE d MMMM y", locale=locale)
@@ -26,4 +35,5 @@ def format_period(start: datetime, end: datetime, language: str, zone: ZoneInfo)
     if local_end.date() != local_start.date():
         end_day = format_date(local_end, "EEEE d MMMM y", locale=locale)
         hours = f"{local_start:%H:%M} – {end_day}, {local_end:%H:%M}"
-    return f"{day}, {hours} ({local_start.tzname()})"
+    text = f"{day}, {hours}"
+    return f"{text} ({local_start.tzname()})" if with_zone else text

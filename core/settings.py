@@ -121,6 +121,9 @@ class SignupConfig(_Section):
 
 class RemindersConfig(_Section):
     offsets: tuple[Duration, ...] = (timedelta(days=2), timedelta(hours=2))
+    # An online activity's meeting link is sent this long before it starts (also to who
+    # signs up later, until it ends). None or 0 sends no link (it stays in the agenda).
+    join_link_before: Duration | None = Field(default=timedelta(minutes=30), ge=timedelta(0))
     # No longer used (a reminder due while the bot was down is sent until the activity
     # starts); still accepted so that older config files keep working.
     misfire_grace: Duration = timedelta(hours=12)

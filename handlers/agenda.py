@@ -6,25 +6,44 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import callbacks
-from core.activity_text import describe
+from core.activity_text import describe, your_place
 from core.context import Handlers, MaoContext
+from core.i18n import Html
 from core.keyboards import Button, keyboard, shorten
 from handlers.replies import edit_pressed, pressed, reply
-from storage.activities import upcoming_activities
+from storage.activities import ActivityInfo, upcoming_activities
+from storage.registrations import UserRegistration, user_registrations
 from storage.vocabulary import Kind
 
 
-def _page(context: MaoContext, page: int, kind: str | None) -> tuple[str, list[list[Button]]]:
+def _block(activity: ActivityInfo, held: UserRegistration | None, context: MaoContext) -> str:
+    """The activity, and the user's own place in it if they have one."""
+    text = describe(activity, context)
+    mine = your_place(held, context)
+    return text + "\n" + mine if mine else text
+
+
+def _signup_button(activity: ActivityInfo, context: MaoContext) -> Button:
+    # Labels are plain text: the title goes in unescaped.
+    title = Html(shorten(activity.title(context.language), 40))
+    key = "agenda_waitlist_button" if activity.places_left == 0 else "agenda_signup_button"
+    return (context.text(key, title=title), callbacks.SIGNUP_PICK.data(activity=activity.id))
+
+
+def _page(
+    context: MaoContext, user_id: int, page: int, kind: str | None
+) -> tuple[str, list[list[Button]]]:
     services = context.services
     size = services.config.activities.page_size
+    now = services.now()
     with services.db.session() as session:
-        activities = upcoming_activities(session, services.now(), kind)
+        activities = upcoming_activities(session, now, kind)
+        held = {item.activity.id: item for item in user_registrations(session, user_id, now)}
     if not activities:
         return context.text("agenda_empty"), []
     pages = (len(activities) + size - 1) // size
     page = min(max(page, 0), pages - 1)
     shown = activities[page * size : (page + 1) * size]
-    language = context.language
     header = context.text("agenda_header", page=page + 1, pages=pages)
     if kind:
         header = context.text(
@@ -33,16 +52,12 @@ def _page(context: MaoContext, page: int, kind: str | None) -> tuple[str, list[l
             page=page + 1,
             pages=pages,
         )
-    blocks = [header] + [describe(a, context) for a in shown]
+    blocks = [header] + [_block(a, held.get(a.id), context) for a in shown]
+    # No sign-up button where the user already has a place (the block says so).
     rows: list[list[Button]] = [
-        [
-            (
-                context.text("agenda_signup_button", title=shorten(a.title(language), 40)),
-                callbacks.SIGNUP_PICK.data(activity=a.id),
-            )
-        ]
+        [_signup_button(a, context)]
         for a in shown
-        if a.open_for_registration(services.now())
+        if a.open_for_registration(now) and a.id not in held
     ]
     filter_key = kind or "all"
     navigation: list[Button] = []
@@ -66,12 +81,18 @@ def _page(context: MaoContext, page: int, kind: str | None) -> tuple[str, list[l
     return "\n\n".join(blocks), rows
 
 
+def _user_id(update: Update) -> int:
+    user = update.effective_user
+    assert user is not None
+    return user.id
+
+
 async def show_agenda(update: Update, context: MaoContext) -> None:
     kind = None
     if context.args:
         wanted = context.args[0].lower()
         kind = next((k.value for k in Kind if k.value.startswith(wanted)), None)
-    text, rows = _page(context, 0, kind)
+    text, rows = _page(context, _user_id(update), 0, kind)
     await reply(update, context, text, keyboard(rows))
 
 
@@ -79,7 +100,7 @@ async def turn_page(update: Update, context: MaoContext) -> None:
     await pressed(update)
     filter_key = context.matched("kind")
     kind = None if filter_key == "all" else filter_key
-    text, rows = _page(context, int(context.matched("page")), kind)
+    text, rows = _page(context, _user_id(update), int(context.matched("page")), kind)
     await edit_pressed(update, context, text, keyboard(rows))
 
 

@@ -5,17 +5,19 @@ Also the answers to a seat offer (claim / decline), which arrive from notices.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import callbacks
-from core.activity_text import describe, moment
-from core.calendar import activity_ics, ics_filename
+from core.activity_text import choice_label, describe, moment
+from core.calendar import calendar_file
 from core.context import Handlers, MaoContext
-from core.keyboards import Button, keyboard, offer_buttons
+from core.keyboards import Button, keyboard, offer_buttons, one_per_row
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import deliver_now
-from storage.activities import ActivityInfo
+from storage.activities import ActivityInfo, upcoming_activities
 from storage.registrations import (
     UserRegistration,
     cancel_registration,
@@ -131,7 +133,11 @@ async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
     services = context.services
     with services.db.session() as session:
         result = cancel_registration(
-            session, _registration_id(context), query.from_user.id, services.now()
+            session,
+            _registration_id(context),
+            query.from_user.id,
+            services.now(),
+            services.config.reminders.join_link_before,
         )
     await close_buttons(update)  # after the write: a failed cancel can be pressed again
     if not result.ok:
@@ -143,6 +149,45 @@ async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
     await reply(update, context, context.text(done_key, title=result.activity.title(language)))
     # Whoever moved up is owed a message: the outbox sends it straight away.
     await deliver_now(context, query.from_user.id)
+    await _offer_other_dates(update, context, result.activity)
+
+
+# Other dates offered after giving up a place: as many as fit a phone screen.
+OTHER_DATES = 5
+
+
+def other_dates(
+    activity: ActivityInfo, candidates: list[ActivityInfo], held: set[int], now: datetime
+) -> list[ActivityInfo]:
+    """Upcoming activities of the same kind, open for sign-up, that the user has no place
+    in (the one just given up excluded), soonest first."""
+    return [
+        other
+        for other in candidates
+        if other.kind == activity.kind
+        and other.id != activity.id
+        and other.id not in held
+        and other.open_for_registration(now)
+    ][:OTHER_DATES]
+
+
+async def _offer_other_dates(update: Update, context: MaoContext, activity: ActivityInfo) -> None:
+    """Could not come this time: perhaps another date of the same kind suits."""
+    user = update.effective_user
+    assert user is not None
+    services = context.services
+    now = services.now()
+    with services.db.session() as session:
+        candidates = upcoming_activities(session, now, activity.kind)
+        held = {item.activity.id for item in user_registrations(session, user.id, now)}
+    found = other_dates(activity, candidates, held, now)
+    if not found:
+        return
+    buttons: list[Button] = [
+        (choice_label(other, context), callbacks.SIGNUP_PICK.data(activity=other.id))
+        for other in found
+    ]
+    await reply(update, context, context.text("mine_other_dates"), one_per_row(buttons))
 
 
 async def keep(update: Update, context: MaoContext) -> None:
@@ -156,7 +201,11 @@ async def claim(update: Update, context: MaoContext) -> None:
     services = context.services
     with services.db.session() as session:
         result = claim_offer(
-            session, _registration_id(context), query.from_user.id, services.now()
+            session,
+            _registration_id(context),
+            query.from_user.id,
+            services.now(),
+            services.config.reminders.join_link_before,
         )
     await close_buttons(update)
     if not result.ok or result.activity is None:
@@ -170,13 +219,10 @@ async def claim(update: Update, context: MaoContext) -> None:
 async def send_calendar_file(
     chat_id: int, activity: ActivityInfo, registration_id: int, context: MaoContext
 ) -> None:
-    services = context.services
-    data = activity_ics(
-        activity, registration_id, context.language, services.config.zone, services.now()
-    )
+    data, filename = calendar_file(activity, registration_id, context, context.services.now())
     await context.bot.send_document(
         chat_id,
-        document=InputFile(data, filename=ics_filename(activity)),
+        document=InputFile(data, filename=filename),
         caption=context.text("calendar_caption"),
     )
 

@@ -243,7 +243,12 @@ async def confirm_forget(update: Update, context: MaoContext) -> None:
         await reply(update, context, context.text("forget_kept"))
         return
     with context.services.db.session() as session:
-        erase_user(session, query.from_user.id, context.services.now())
+        erase_user(
+            session,
+            query.from_user.id,
+            context.services.now(),
+            context.services.config.reminders.join_link_before,
+        )
     await close_buttons(update)
     if context.user_data is not None:
         context.user_data.clear()

@@ -1,7 +1,11 @@
 """/aanmelden (/signup): the guided sign-up, persisted so a restart resumes where the user was.
 
 The draft lives in user_data["signup"] (a SignupDraft of JSON-safe values). Rules (capacity,
-waiting list, duplicates) are decided by storage.registrations inside one transaction.
+waiting list, duplicates, who an activity is for) are decided by storage.registrations inside
+one transaction.
+
+Every step has "← Terug" (also typed: "terug", "back"), which returns to the step before with
+the answers kept; the summary changes one answer at a time ("Wijzig …") and comes back.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ import logging
 import re
 import unicodedata
 import warnings
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import IntEnum
 from typing import TypedDict, cast
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -26,10 +32,10 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from core import callbacks
-from core.activity_text import describe
+from core.activity_text import choice_label, describe
 from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
-from core.keyboards import Button, keyboard, one_per_row
+from core.keyboards import Button, keyboard, one_per_row, shorten
 from core.text_limits import clean_text, clip
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import deliver_now
@@ -37,10 +43,12 @@ from storage.activities import ActivityInfo, get_activity, get_activity_by_id, u
 from storage.registrations import (
     Outcome,
     SignupDetails,
+    audience_admits,
     availability,
     get_profile,
     get_user_registration_for,
     register,
+    user_registrations,
 )
 from storage.vocabulary import Role, Sector
 
@@ -59,6 +67,12 @@ SUMMARY_QUESTION_PREVIEW = 400
 # characters (bidi overrides, invisible separators) only disguise what a name says.
 NAME_FORMAT_CHARACTERS = frozenset("\u200c\u200d\u00ad")
 QUESTION_MARKS = frozenset("?？¿؟")
+# Typed instead of pressing "← Terug".
+BACK_WORDS = re.compile(r"^\s*(terug|ga terug|vorige|back|go back)\s*[.!]?\s*$", re.IGNORECASE)
+# The answers a user gave, kept when they go back to the picker and choose again.
+ANSWERS = ("name", "role", "sector", "email", "question")
+# A kept answer is repeated on its "Zo laten" button, shortened.
+KEEP_PREVIEW = 30
 
 
 class Step(IntEnum):
@@ -96,6 +110,8 @@ class SignupDraft(TypedDict, total=False):
     sector: str | None
     email: str | None
     question: str | None
+    reused: bool  # "Ja, klopt": the remembered answers were taken over (no consent step)
+    editing: bool  # changing one answer from the summary: back to the summary after it
 
 
 def _draft(context: MaoContext) -> SignupDraft:
@@ -118,16 +134,26 @@ def _user_id(update: Update) -> int:
 
 async def start_signup(update: Update, context: MaoContext) -> int:
     _forget_draft(context)
+    return await _ask_activity(update, context)
+
+
+async def _ask_activity(update: Update, context: MaoContext) -> int:
+    """The picker: each button says date and place (sessions of one title differ only there)
+    and whether the user already has a place or only the waiting list is left."""
     services = context.services
     now = services.now()
     with services.db.session() as session:
         open_ones = [a for a in upcoming_activities(session, now) if a.open_for_registration(now)]
+        held = {
+            item.activity.id: item for item in user_registrations(session, _user_id(update), now)
+        }
     if not open_ones:
+        _forget_draft(context)
         await reply(update, context, context.text("signup_nothing_open"))
         return END
-    language = context.language
     buttons: list[Button] = [
-        (a.title(language), callbacks.SIGNUP_PICK.data(activity=a.id)) for a in open_ones[:20]
+        (choice_label(a, context, held.get(a.id)), callbacks.SIGNUP_PICK.data(activity=a.id))
+        for a in open_ones[:20]
     ]
     await reply(update, context, context.text("signup_choose"), one_per_row(buttons))
     return Step.PICK
@@ -158,11 +184,16 @@ def _refusal(
         Outcome.EXAMPLE_ONLY: "signup_example_only",
         Outcome.ALREADY_REGISTERED: "signup_already",
         Outcome.ALREADY_WAITING: "signup_already_waiting",
+        Outcome.WRONG_AUDIENCE: "signup_wrong_audience",
     }
     return context.text(keys[outcome], title=title, position=position or 0)
 
 
 async def _begin_for(update: Update, context: MaoContext, slug: str) -> int:
+    # Answers given before (the user went back to the picker, or chose another activity
+    # mid-way) are kept and offered again; everything about the activity starts afresh.
+    earlier = context.user_data.get(DRAFT) if context.user_data is not None else None
+    kept = {k: v for k, v in (earlier or {}).items() if k in ANSWERS}
     _forget_draft(context)
     services = context.services
     with services.db.session() as session:
@@ -178,6 +209,7 @@ async def _begin_for(update: Update, context: MaoContext, slug: str) -> int:
         )
         return END
     draft = _draft(context)
+    cast(dict[str, object], draft).update(kept)
     draft.update({"slug": activity.slug, "activity_id": activity.id, "waitlist": False})
     if profile is not None:
         draft["profile"] = {
@@ -186,30 +218,41 @@ async def _begin_for(update: Update, context: MaoContext, slug: str) -> int:
             "sector": profile.sector,
             "email": profile.email,
         }
-    text = describe(activity, context, with_description=True)
     if check.outcome is Outcome.FULL:
-        await reply(
-            update,
-            context,
-            text + "\n\n" + context.text("signup_full_offer_waitlist"),
-            keyboard(
-                [
-                    [
-                        (
-                            context.text("signup_waitlist_yes"),
-                            callbacks.SIGNUP_WAITLIST.data(answer="yes"),
-                        ),
-                        (
-                            context.text("signup_waitlist_no"),
-                            callbacks.SIGNUP_WAITLIST.data(answer="no"),
-                        ),
-                    ]
-                ]
-            ),
-        )
-        return Step.WAITLIST
-    await reply(update, context, text)
+        return await _ask_waitlist(update, context, activity)
+    await reply(update, context, describe(activity, context, with_description=True))
     return await _ask_profile_or_role(update, context)
+
+
+async def _ask_waitlist(
+    update: Update, context: MaoContext, activity: ActivityInfo | None = None
+) -> int:
+    if activity is None:
+        activity = _activity(context)
+        if activity is None:
+            return await _gone(update, context)
+    text = describe(activity, context, with_description=True)
+    await reply(
+        update,
+        context,
+        text + "\n\n" + context.text("signup_full_offer_waitlist"),
+        keyboard(
+            [
+                [
+                    (
+                        context.text("signup_waitlist_yes"),
+                        callbacks.SIGNUP_WAITLIST.data(answer="yes"),
+                    ),
+                    (
+                        context.text("signup_waitlist_no"),
+                        callbacks.SIGNUP_WAITLIST.data(answer="no"),
+                    ),
+                ],
+                _back_row(Step.WAITLIST, context),
+            ]
+        ),
+    )
+    return Step.WAITLIST
 
 
 async def choose_waitlist(update: Update, context: MaoContext) -> int:
@@ -223,6 +266,43 @@ async def choose_waitlist(update: Update, context: MaoContext) -> int:
     return await _ask_profile_or_role(update, context)
 
 
+def _activity(context: MaoContext) -> ActivityInfo | None:
+    """The activity of the draft, as it is now."""
+    activity_id = _draft(context).get("activity_id")
+    if activity_id is None:
+        return None
+    with context.services.db.session() as session:
+        return get_activity_by_id(session, activity_id)
+
+
+async def _gone(update: Update, context: MaoContext) -> int:
+    _forget_draft(context)
+    await reply(update, context, context.text("signup_not_found"))
+    return END
+
+
+# -- who an activity is for ------------------------------------------------------------------
+
+
+def _audience_text(key: str, activity: ActivityInfo, role: Role, context: MaoContext) -> str:
+    return context.text(
+        key,
+        title=activity.title(context.language),
+        audience=context.text(f"audience_name_{activity.audience}"),
+        role=context.text(f"role_{role}").lower(),
+    )
+
+
+def _audience_check(activity: ActivityInfo, role: Role, context: MaoContext) -> tuple[bool, str]:
+    """(may go on, what to say: empty when the activity is meant for this role). Outside the
+    audience the user is told; a strict activity refuses (storage refuses it too)."""
+    if audience_admits(activity.audience, role):
+        return True, ""
+    if activity.audience_strict:
+        return False, _audience_text("signup_audience_strict", activity, role, context)
+    return True, _audience_text("signup_audience_note", activity, role, context)
+
+
 # -- who is signing up -----------------------------------------------------------------------
 
 
@@ -233,42 +313,74 @@ def _who(name: str, role: str, sector: str | None, context: MaoContext) -> str:
     return f"{name}, {described}"
 
 
+def _back_row(step: Step, context: MaoContext) -> list[Button]:
+    return [(context.text("signup_back"), callbacks.SIGNUP_BACK.data(step=step.name.lower()))]
+
+
+def _keep_row(field: str, context: MaoContext) -> list[list[Button]]:
+    """Keep the answer given before: shown when the user comes back to a typed step."""
+    value = cast(dict[str, object], _draft(context)).get(field)
+    if not value:
+        return []
+    label = context.text("signup_keep", value=Html(shorten(str(value), KEEP_PREVIEW)))
+    return [[(label, callbacks.SIGNUP_KEEP.data(field=field))]]
+
+
+def _chosen(label: str, chosen: bool) -> str:
+    return f"✓ {label}" if chosen else label
+
+
 async def _ask_profile_or_role(update: Update, context: MaoContext) -> int:
-    profile = _draft(context).get("profile")
-    if profile:
-        text = context.text(
-            "signup_reuse_profile",
-            who=_who(profile["name"], profile["role"], profile["sector"], context),
-            email=profile.get("email") or context.text("signup_no_email"),
-        )
-        await reply(
-            update,
-            context,
-            text,
-            keyboard(
-                [
-                    [
-                        (
-                            context.text("signup_reuse_yes"),
-                            callbacks.SIGNUP_PROFILE.data(answer="yes"),
-                        ),
-                        (
-                            context.text("signup_reuse_no"),
-                            callbacks.SIGNUP_PROFILE.data(answer="no"),
-                        ),
-                    ]
-                ]
-            ),
-        )
-        return Step.PROFILE
+    if _draft(context).get("profile"):
+        return await _ask_profile(update, context)
     return await _ask_role(update, context)
 
 
-async def _ask_role(update: Update, context: MaoContext) -> int:
+async def _ask_profile(update: Update, context: MaoContext) -> int:
+    profile = _draft(context).get("profile")
+    if not profile:
+        return await _ask_role(update, context)
+    text = context.text(
+        "signup_reuse_profile",
+        who=_who(profile["name"], profile["role"], profile["sector"], context),
+        email=profile.get("email") or context.text("signup_no_email"),
+    )
+    await reply(
+        update,
+        context,
+        text,
+        keyboard(
+            [
+                [
+                    (
+                        context.text("signup_reuse_yes"),
+                        callbacks.SIGNUP_PROFILE.data(answer="yes"),
+                    ),
+                    (
+                        context.text("signup_reuse_no"),
+                        callbacks.SIGNUP_PROFILE.data(answer="no"),
+                    ),
+                ],
+                _back_row(Step.PROFILE, context),
+            ]
+        ),
+    )
+    return Step.PROFILE
+
+
+async def _ask_role(update: Update, context: MaoContext, intro: str = "") -> int:
+    current = _draft(context).get("role")
     buttons = [
-        (context.text(f"role_{role}"), callbacks.SIGNUP_ROLE.data(role=role)) for role in Role
+        (
+            _chosen(context.text(f"role_{role}"), role == current),
+            callbacks.SIGNUP_ROLE.data(role=role),
+        )
+        for role in Role
     ]
-    await reply(update, context, context.text("signup_ask_role"), keyboard([buttons]))
+    text = context.text("signup_ask_role")
+    if intro:
+        text = intro + "\n\n" + text
+    await reply(update, context, text, keyboard([buttons, _back_row(Step.ROLE, context)]))
     return Step.ROLE
 
 
@@ -277,10 +389,21 @@ async def choose_profile(update: Update, context: MaoContext) -> int:
     await close_buttons(update)
     draft = _draft(context)
     profile = draft.get("profile")
+    draft["reused"] = False
     if context.matched("answer") == "yes" and profile:
         draft["name"], draft["role"] = profile["name"], profile["role"]
         draft["sector"], draft["email"] = profile["sector"], profile["email"]
-        return await _show_summary(update, context)
+        activity = _activity(context)
+        if activity is None:
+            return await _gone(update, context)
+        may, said = _audience_check(activity, Role(profile["role"]), context)
+        if not may:
+            return await _ask_role(update, context, said)
+        if said:
+            await reply(update, context, said)
+        # The remembered answers are taken over, but the question is for this activity.
+        draft["reused"] = True
+        return await _ask_question(update, context)
     return await _ask_role(update, context)
 
 
@@ -288,32 +411,57 @@ async def choose_role(update: Update, context: MaoContext) -> int:
     await pressed(update)
     await close_buttons(update)
     role = Role(context.matched("role"))
+    activity = _activity(context)
+    if activity is None:
+        return await _gone(update, context)
     draft = _draft(context)
-    draft["role"] = role.value
-    draft["sector"] = None
+    may, said = _audience_check(activity, role, context)
+    if not may:
+        return await _ask_role(update, context, said)
+    if said and not draft.get("editing"):
+        await reply(update, context, said)  # the summary says it again when editing
     if role is Role.PROFESSIONAL:
-        buttons = [
-            (context.text(f"sector_{s}"), callbacks.SIGNUP_SECTOR.data(sector=s)) for s in Sector
-        ]
-        await reply(
-            update,
-            context,
-            context.text("signup_ask_sector"),
-            keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)]),
+        # Stored with the sector: going back from the sector step leaves the role as it was.
+        return await _ask_sector(update, context)
+    draft["role"], draft["sector"] = role.value, None
+    return await _after(Step.ROLE, update, context)
+
+
+async def _ask_sector(update: Update, context: MaoContext) -> int:
+    current = _draft(context).get("sector")
+    buttons = [
+        (
+            _chosen(context.text(f"sector_{s}"), s == current),
+            callbacks.SIGNUP_SECTOR.data(sector=s),
         )
-        return Step.SECTOR
-    return await _ask_name(update, context)
+        for s in Sector
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    await reply(
+        update,
+        context,
+        context.text("signup_ask_sector"),
+        keyboard([*rows, _back_row(Step.SECTOR, context)]),
+    )
+    return Step.SECTOR
 
 
 async def choose_sector(update: Update, context: MaoContext) -> int:
     await pressed(update)
     await close_buttons(update)
-    _draft(context)["sector"] = Sector(context.matched("sector")).value
-    return await _ask_name(update, context)
+    draft = _draft(context)
+    draft["role"] = Role.PROFESSIONAL.value
+    draft["sector"] = Sector(context.matched("sector")).value
+    return await _after(Step.SECTOR, update, context)
 
 
 async def _ask_name(update: Update, context: MaoContext) -> int:
-    await reply(update, context, context.text("signup_ask_name"))
+    await reply(
+        update,
+        context,
+        context.text("signup_ask_name"),
+        keyboard([*_keep_row("name", context), _back_row(Step.NAME, context)]),
+    )
     return Step.NAME
 
 
@@ -353,12 +501,21 @@ async def receive_name(update: Update, context: MaoContext) -> int:
         await reply(update, context, context.text("signup_not_a_name"))
         return Step.NAME
     _draft(context)["name"] = name
-    await reply(
-        update,
-        context,
-        context.text("signup_ask_email"),
-        keyboard([[(context.text("signup_skip"), callbacks.SIGNUP_SKIP_EMAIL.data())]]),
+    return await _after(Step.NAME, update, context)
+
+
+def _email_keyboard(context: MaoContext) -> InlineKeyboardMarkup | None:
+    return keyboard(
+        [
+            [(context.text("signup_skip"), callbacks.SIGNUP_SKIP_EMAIL.data())],
+            *_keep_row("email", context),
+            _back_row(Step.EMAIL, context),
+        ]
     )
+
+
+async def _ask_email(update: Update, context: MaoContext) -> int:
+    await reply(update, context, context.text("signup_ask_email"), _email_keyboard(context))
     return Step.EMAIL
 
 
@@ -367,22 +524,17 @@ async def receive_email(update: Update, context: MaoContext) -> int:
     assert message is not None and message.text is not None
     email = clean_text(message.text, multiline=False).strip()
     if len(email) > 254 or not EMAIL.match(email):
-        await reply(
-            update,
-            context,
-            context.text("signup_bad_email"),
-            keyboard([[(context.text("signup_skip"), callbacks.SIGNUP_SKIP_EMAIL.data())]]),
-        )
+        await reply(update, context, context.text("signup_bad_email"), _email_keyboard(context))
         return Step.EMAIL
     _draft(context)["email"] = email
-    return await _ask_question(update, context)
+    return await _after(Step.EMAIL, update, context)
 
 
 async def skip_email(update: Update, context: MaoContext) -> int:
     await pressed(update)
     await close_buttons(update)
     _draft(context)["email"] = None
-    return await _ask_question(update, context)
+    return await _after(Step.EMAIL, update, context)
 
 
 async def _ask_question(update: Update, context: MaoContext) -> int:
@@ -390,7 +542,13 @@ async def _ask_question(update: Update, context: MaoContext) -> int:
         update,
         context,
         context.text("signup_ask_question"),
-        keyboard([[(context.text("signup_no_question"), callbacks.SIGNUP_SKIP_QUESTION.data())]]),
+        keyboard(
+            [
+                [(context.text("signup_no_question"), callbacks.SIGNUP_SKIP_QUESTION.data())],
+                *_keep_row("question", context),
+                _back_row(Step.QUESTION, context),
+            ]
+        ),
     )
     return Step.QUESTION
 
@@ -403,14 +561,14 @@ async def receive_question(update: Update, context: MaoContext) -> int:
         await reply(update, context, context.text("signup_question_too_long", max=MAX_QUESTION))
         return Step.QUESTION
     _draft(context)["question"] = question or None
-    return await _ask_consent(update, context)
+    return await _after(Step.QUESTION, update, context)
 
 
 async def skip_question(update: Update, context: MaoContext) -> int:
     await pressed(update)
     await close_buttons(update)
     _draft(context)["question"] = None
-    return await _ask_consent(update, context)
+    return await _after(Step.QUESTION, update, context)
 
 
 async def _ask_consent(update: Update, context: MaoContext) -> int:
@@ -429,7 +587,8 @@ async def _ask_consent(update: Update, context: MaoContext) -> int:
                         context.text("signup_consent_no"),
                         callbacks.SIGNUP_CONSENT.data(answer="no"),
                     ),
-                ]
+                ],
+                _back_row(Step.CONSENT, context),
             ]
         ),
     )
@@ -446,24 +605,136 @@ async def choose_consent(update: Update, context: MaoContext) -> int:
     return await _show_summary(update, context)
 
 
+# -- moving between steps --------------------------------------------------------------------
+
+
+async def _after(step: Step, update: Update, context: MaoContext) -> int:
+    """The step that follows an answer: the next one, or the summary when the user was
+    changing just this answer from it."""
+    draft = _draft(context)
+    if draft.get("editing"):
+        return await _show_summary(update, context)
+    if step in (Step.ROLE, Step.SECTOR):
+        return await _ask_name(update, context)
+    if step is Step.NAME:
+        return await _ask_email(update, context)
+    if step is Step.EMAIL:
+        return await _ask_question(update, context)
+    if step is Step.QUESTION and not draft.get("reused"):
+        return await _ask_consent(update, context)
+    # A returning user's "Ja, klopt" skips the consent step: the summary asks it.
+    return await _show_summary(update, context)
+
+
+def previous_step(step: Step, draft: SignupDraft) -> Step:
+    """Where "← Terug" leads from `step`, given the way the user came."""
+    if draft.get("editing"):
+        # Changing one answer from the summary: back is back to the summary, unchanged.
+        return Step.ROLE if step is Step.SECTOR else Step.SUMMARY
+    reused = bool(draft.get("reused"))
+    before_profile = Step.WAITLIST if draft.get("waitlist") else Step.PICK
+    previous = {
+        Step.PICK: Step.PICK,
+        Step.WAITLIST: Step.PICK,
+        Step.PROFILE: before_profile,
+        Step.ROLE: Step.PROFILE if draft.get("profile") else before_profile,
+        Step.SECTOR: Step.ROLE,
+        Step.NAME: Step.SECTOR if draft.get("role") == Role.PROFESSIONAL else Step.ROLE,
+        Step.EMAIL: Step.NAME,
+        Step.QUESTION: Step.PROFILE if reused else Step.EMAIL,
+        Step.CONSENT: Step.QUESTION,
+        Step.SUMMARY: Step.QUESTION if reused else Step.CONSENT,
+    }
+    return previous[step]
+
+
+async def _go_back(update: Update, context: MaoContext, step: Step) -> int:
+    if step is Step.PICK:
+        await reply(update, context, context.text("signup_back_first"))
+        return Step.PICK
+    asks: dict[Step, Callable[[Update, MaoContext], Awaitable[int]]] = {
+        Step.PICK: _ask_activity,
+        Step.WAITLIST: _ask_waitlist,
+        Step.PROFILE: _ask_profile,
+        Step.ROLE: _ask_role,
+        Step.SECTOR: _ask_sector,
+        Step.NAME: _ask_name,
+        Step.EMAIL: _ask_email,
+        Step.QUESTION: _ask_question,
+        Step.CONSENT: _ask_consent,
+        Step.SUMMARY: _show_summary,
+    }
+    return await asks[previous_step(step, _draft(context))](update, context)
+
+
+def _back_handlers(step: Step) -> list[BaseHandler[Update, MaoContext, int]]:
+    """The back button of `step`, pressed or typed ("terug", "back"): the previous step,
+    with the answers given so far kept."""
+
+    async def back_pressed(update: Update, context: MaoContext) -> int:
+        if context.matched("step") != step.name.lower():
+            await pressed(update, alert=context.text("stale_button"))
+            return step
+        await pressed(update)
+        await close_buttons(update)
+        return await _go_back(update, context, step)
+
+    async def back_typed(update: Update, context: MaoContext) -> int:
+        return await _go_back(update, context, step)
+
+    return [
+        CallbackQueryHandler(back_pressed, pattern=callbacks.SIGNUP_BACK.pattern),
+        MessageHandler(filters.TEXT & filters.Regex(BACK_WORDS), back_typed),
+    ]
+
+
+def _keep_handler(step: Step, field: str) -> CallbackQueryHandler[MaoContext, int]:
+    """Keep the answer of a typed step and go on."""
+
+    async def keep(update: Update, context: MaoContext) -> int:
+        if context.matched("field") != field:
+            await pressed(update, alert=context.text("stale_button"))
+            return step
+        await pressed(update)
+        await close_buttons(update)
+        return await _after(step, update, context)
+
+    return CallbackQueryHandler(keep, pattern=callbacks.SIGNUP_KEEP.pattern)
+
+
+async def edit_answer(update: Update, context: MaoContext) -> int:
+    """A "Wijzig" button of the summary: that one step, then the summary again."""
+    await pressed(update)
+    await close_buttons(update)
+    _draft(context)["editing"] = True
+    asks: dict[str, Callable[[Update, MaoContext], Awaitable[int]]] = {
+        "name": _ask_name,
+        "role": _ask_role,
+        "email": _ask_email,
+        "question": _ask_question,
+    }
+    return await asks[context.matched("field")](update, context)
+
+
 # -- summary and confirmation ----------------------------------------------------------------
 
 
 async def _show_summary(update: Update, context: MaoContext) -> int:
     draft = _draft(context)
-    with context.services.db.session() as session:
-        activity = get_activity(session, draft["slug"])
+    draft.pop("editing", None)
+    activity = _activity(context)
     if activity is None:
-        _forget_draft(context)
-        await reply(update, context, context.text("signup_not_found"))
-        return END
+        return await _gone(update, context)
+    role = Role(draft["role"])
     text = context.text(
         "signup_summary",
         activity=Html(describe(activity, context, with_seats=False)),
-        who=_who(draft["name"], draft["role"], draft.get("sector"), context),
+        who=_who(draft["name"], role, draft.get("sector"), context),
         email=draft.get("email") or context.text("signup_no_email"),
         question=clip(draft.get("question") or "–", SUMMARY_QUESTION_PREVIEW),
     )
+    if not audience_admits(activity.audience, role):
+        text += "\n\n" + _audience_text("signup_summary_audience", activity, role, context)
     if draft.get("waitlist"):
         text += "\n\n" + context.text("signup_summary_waitlist")
     text += "\n\n" + context.text("signup_summary_consent")
@@ -476,7 +747,19 @@ async def _show_summary(update: Update, context: MaoContext) -> int:
                 [
                     (context.text("signup_confirm"), callbacks.SIGNUP_CONFIRM.data()),
                     (context.text("signup_abort"), callbacks.SIGNUP_ABORT.data()),
-                ]
+                ],
+                [
+                    (context.text("signup_edit_name"), callbacks.SIGNUP_EDIT.data(field="name")),
+                    (context.text("signup_edit_role"), callbacks.SIGNUP_EDIT.data(field="role")),
+                ],
+                [
+                    (context.text("signup_edit_email"), callbacks.SIGNUP_EDIT.data(field="email")),
+                    (
+                        context.text("signup_edit_question"),
+                        callbacks.SIGNUP_EDIT.data(field="question"),
+                    ),
+                ],
+                _back_row(Step.SUMMARY, context),
             ]
         ),
     )
@@ -512,6 +795,7 @@ async def confirm(update: Update, context: MaoContext) -> int:
             services.now(),
             join_waitlist=bool(draft.get("waitlist")),
             examples_allowed=services.demo,
+            join_link_before=services.config.reminders.join_link_before,
         )
     # Only now that the seat is saved: a failed confirm can be pressed again.
     await close_buttons(update)
@@ -521,6 +805,11 @@ async def confirm(update: Update, context: MaoContext) -> int:
         draft["waitlist"] = True
         await reply(update, context, context.text("signup_filled_meanwhile"))
         return await _show_summary(update, context)
+    if result.outcome is Outcome.WRONG_AUDIENCE and activity is not None:
+        # Made strict for one audience while the user was answering: the role decides.
+        draft["editing"] = True
+        said = _audience_text("signup_audience_strict", activity, details.role, context)
+        return await _ask_role(update, context, said)
     _forget_draft(context)
     if result.outcome in (Outcome.REGISTERED, Outcome.WAITING):
         # The confirmation (and calendar file) was owed in the same transaction as the seat;
@@ -590,31 +879,43 @@ def build_handlers(timeout: timedelta) -> Handlers:
                 CallbackQueryHandler(pick_from_button, pattern=callbacks.SIGNUP_PICK.pattern),
             ],
             states={
-                Step.PICK: state_handlers(stray_text),
+                Step.PICK: state_handlers(*_back_handlers(Step.PICK), stray_text),
                 Step.WAITLIST: state_handlers(
                     CallbackQueryHandler(
                         choose_waitlist, pattern=callbacks.SIGNUP_WAITLIST.pattern
                     ),
+                    *_back_handlers(Step.WAITLIST),
                     stray_text,
                 ),
                 Step.PROFILE: state_handlers(
                     CallbackQueryHandler(choose_profile, pattern=callbacks.SIGNUP_PROFILE.pattern),
+                    *_back_handlers(Step.PROFILE),
                     stray_text,
                 ),
                 Step.ROLE: state_handlers(
                     CallbackQueryHandler(choose_role, pattern=callbacks.SIGNUP_ROLE.pattern),
+                    *_back_handlers(Step.ROLE),
                     stray_text,
                 ),
                 Step.SECTOR: state_handlers(
                     CallbackQueryHandler(choose_sector, pattern=callbacks.SIGNUP_SECTOR.pattern),
+                    *_back_handlers(Step.SECTOR),
                     stray_text,
                 ),
-                Step.NAME: state_handlers(MessageHandler(typed, receive_name)),
+                Step.NAME: state_handlers(
+                    *_back_handlers(Step.NAME),
+                    _keep_handler(Step.NAME, "name"),
+                    MessageHandler(typed, receive_name),
+                ),
                 Step.EMAIL: state_handlers(
+                    *_back_handlers(Step.EMAIL),
+                    _keep_handler(Step.EMAIL, "email"),
                     MessageHandler(typed, receive_email),
                     CallbackQueryHandler(skip_email, pattern=callbacks.SIGNUP_SKIP_EMAIL.pattern),
                 ),
                 Step.QUESTION: state_handlers(
+                    *_back_handlers(Step.QUESTION),
+                    _keep_handler(Step.QUESTION, "question"),
                     MessageHandler(typed, receive_question),
                     CallbackQueryHandler(
                         skip_question, pattern=callbacks.SIGNUP_SKIP_QUESTION.pattern
@@ -622,11 +923,14 @@ def build_handlers(timeout: timedelta) -> Handlers:
                 ),
                 Step.CONSENT: state_handlers(
                     CallbackQueryHandler(choose_consent, pattern=callbacks.SIGNUP_CONSENT.pattern),
+                    *_back_handlers(Step.CONSENT),
                     stray_text,
                 ),
                 Step.SUMMARY: state_handlers(
                     CallbackQueryHandler(confirm, pattern=callbacks.SIGNUP_CONFIRM.pattern),
                     CallbackQueryHandler(abort, pattern=callbacks.SIGNUP_ABORT.pattern),
+                    CallbackQueryHandler(edit_answer, pattern=callbacks.SIGNUP_EDIT.pattern),
+                    *_back_handlers(Step.SUMMARY),
                     stray_text,
                 ),
                 ConversationHandler.TIMEOUT: state_handlers(TypeHandler(Update, timed_out)),

@@ -32,7 +32,7 @@ from telegram.ext import Application
 
 from core import callbacks
 from core.activity_text import describe, moment
-from core.calendar import activity_ics, ics_filename
+from core.calendar import calendar_file
 from core.context import MaoContext, services_of
 from core.keyboards import keyboard, offer_buttons
 from core.services import Services
@@ -384,6 +384,16 @@ def _render(
         text = context.text("notice_offered", deadline=moment(expires, context))
         markup = keyboard(offer_buttons(registration.registration_id, context))
         return Rendered(text=f"{text}\n\n{block}", markup=markup)
+    if kind is OutboxKind.JOIN_LINK:
+        # Owed while the seat is held, until the activity ends (someone joining late needs
+        # it most); the link is the activity's as it is now, none if it was taken away. Sent
+        # also with reminders off: without it the user cannot take part.
+        if status != RegistrationStatus.REGISTERED or now >= activity.ends_at:
+            return None
+        if not activity.online_url:
+            return None
+        text = context.text("join_link_text", title=title, url=activity.online_url)
+        return Rendered(text=f"{text}\n\n{block}")
     if status != RegistrationStatus.REGISTERED or now >= activity.starts_at:
         return None
     if kind is OutboxKind.CONFIRMATION:
@@ -391,13 +401,9 @@ def _render(
     if kind is OutboxKind.PROMOTED:
         return Rendered(text=f"{context.text('notice_promoted')}\n\n{block}")
     if kind is OutboxKind.CALENDAR:
-        services = context.services
-        data = activity_ics(
-            activity, registration.registration_id, context.language, services.config.zone, now
-        )
-        return Rendered(
-            text=context.text("calendar_caption"), document=(data, ics_filename(activity))
-        )
+        # Written now: a file owed after a move carries the new time and a higher SEQUENCE.
+        document = calendar_file(activity, registration.registration_id, context, now)
+        return Rendered(text=context.text("calendar_caption"), document=document)
     if kind is OutboxKind.REMINDER:
         if user is not None and not user.reminders_enabled:
             return None

@@ -72,6 +72,9 @@ class ActivitySpec(BaseModel):
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
     audience: Audience = Audience.IEDEREEN
+    # True: only `audience` may sign up. False: others are told whom it is for, and may
+    # still sign up (the organisers decide).
+    audience_strict: bool = False
     status: Status = Status.PUBLISHED
     waitlist_mode: WaitlistMode = WaitlistMode.AUTO
     offer_hours: int = Field(default=24, ge=1, le=24 * 14)
@@ -147,11 +150,13 @@ def upsert_activities(
     zone: ZoneInfo,
     now: datetime,
     default_reminders: Sequence[timedelta] = DEFAULT_REMINDER_OFFSETS,
+    join_link_before: timedelta | None = None,
 ) -> LoadReport:
     """Create or update by slug. Activities missing from the file are left alone.
 
     Whoever is affected by a change is owed a message in this same transaction: a move, a
-    cancellation, a re-opening."""
+    cancellation, a re-opening. `join_link_before`: when an online activity's meeting link
+    is sent before its start (reminders.join_link_before in config; None: never)."""
     created: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
@@ -173,6 +178,7 @@ def upsert_activities(
             "registration_opens_at": _aware(spec.registration_opens_at, zone),
             "registration_closes_at": _aware(spec.registration_closes_at, zone),
             "audience": spec.audience.value,
+            "audience_strict": spec.audience_strict,
             "status": spec.status.value,
             "waitlist_mode": spec.waitlist_mode.value,
             "offer_hours": spec.offer_hours,
@@ -207,10 +213,11 @@ def upsert_activities(
             reopen_activity(session, activity, now)
             reopened.append(spec.slug)
         if "starts_at" in changed and activity.status == Status.PUBLISHED:
-            move_activity(session, activity, old_start, now)
+            move_activity(session, activity, old_start, now, join_link_before)
             moved.append(spec.slug)
-        elif "reminder_offsets" in changed:
-            replan_reminders(session, activity, now)
+        elif changed.keys() & {"reminder_offsets", "online_url"}:
+            # A meeting link added (or removed) later is sent (or not) like a new reminder.
+            replan_reminders(session, activity, now, join_link_before)
     session.flush()
     return LoadReport(
         tuple(created),
@@ -277,9 +284,16 @@ def reopen_activity(session: Session, activity: Activity, now: datetime) -> int:
     return len(people)
 
 
-def move_activity(session: Session, activity: Activity, old_start: datetime, now: datetime) -> int:
+def move_activity(
+    session: Session,
+    activity: Activity,
+    old_start: datetime,
+    now: datetime,
+    join_link_before: timedelta | None = None,
+) -> int:
     """A new date: everyone involved gets one notice (attendees a new calendar file too),
-    and reminders are planned again for the new time."""
+    and reminders (and an online activity's meeting link) are planned again for the new
+    time."""
     drop_open(
         session,
         now,
@@ -302,7 +316,7 @@ def move_activity(session: Session, activity: Activity, old_start: datetime, now
                 deadline=activity.starts_at,
                 payload={"from": old_start.isoformat()},
             )
-    replan_reminders(session, activity, now)
+    replan_reminders(session, activity, now, join_link_before)
     return len(people)
 
 
@@ -323,11 +337,13 @@ class ActivityInfo:
     registration_opens_at: datetime | None
     registration_closes_at: datetime | None
     audience: str
+    audience_strict: bool
     status: str
     waitlist_mode: str
     offer_hours: int
     reminder_offsets: str | None
     is_sample: bool
+    updated_at: datetime  # last change of the activity itself (a calendar file's SEQUENCE)
     taken: int  # seats registered or held by an open offer
     waiting: int
 
@@ -383,11 +399,13 @@ def _info(activity: Activity, counts: dict[tuple[int, str], int]) -> ActivityInf
         registration_opens_at=activity.registration_opens_at,
         registration_closes_at=activity.registration_closes_at,
         audience=activity.audience,
+        audience_strict=activity.audience_strict,
         status=activity.status,
         waitlist_mode=activity.waitlist_mode,
         offer_hours=activity.offer_hours,
         reminder_offsets=activity.reminder_offsets,
         is_sample=activity.is_sample,
+        updated_at=activity.updated_at,
         taken=sum(counts.get((activity.id, s), 0) for s in SEAT_HOLDING),
         waiting=counts.get((activity.id, RegistrationStatus.WAITING), 0),
     )

@@ -82,6 +82,8 @@ class Activity(Base):
     registration_opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     registration_closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     audience: Mapped[str] = mapped_column(String(16), default="iedereen")
+    # True: only that audience may sign up; false: others are told, and may still sign up.
+    audience_strict: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="published")
     waitlist_mode: Mapped[str] = mapped_column(String(8), default="auto")
     offer_hours: Mapped[int] = mapped_column(Integer, default=24)

@@ -46,6 +46,7 @@ class OutboxKind(StrEnum):
     ACTIVITY_REOPENED = "activity_reopened"
     ACTIVITY_MOVED = "activity_moved"
     REMINDER = "reminder"
+    JOIN_LINK = "join_link"  # the meeting link of an online activity, shortly before it starts
     BROADCAST = "broadcast"
 
 
@@ -82,6 +83,8 @@ PRIORITY = {
     OutboxKind.ACTIVITY_REOPENED: Priority.NOTICE,
     OutboxKind.ACTIVITY_MOVED: Priority.NOTICE,
     OutboxKind.REMINDER: Priority.REMINDER,
+    # Needed to take part at all, and due minutes before the start: before other reminders.
+    OutboxKind.JOIN_LINK: Priority.NOTICE,
     OutboxKind.BROADCAST: Priority.BULK,
 }
 
@@ -172,10 +175,33 @@ def offsets_text(offsets: Sequence[str | timedelta]) -> str:
 
 
 def plan_reminders(
-    session: Session, activity: Activity, registration: Registration, now: datetime
+    session: Session,
+    activity: Activity,
+    registration: Registration,
+    now: datetime,
+    join_link_before: timedelta | None = None,
 ) -> None:
     """Owe the reminders of a seat just taken. A moment already past is not planned: the
-    confirmation that comes with the seat is enough."""
+    confirmation that comes with the seat is enough.
+
+    An online activity's meeting link is owed `join_link_before` its start (None or zero:
+    not sent); unlike a reminder it is still owed when that moment has passed, since it is
+    needed to take part at all, and it may be sent until the activity ends."""
+    if activity.online_url and join_link_before:
+        seconds = int(join_link_before.total_seconds())
+        due = max(activity.starts_at - join_link_before, now)
+        owe(
+            session,
+            registration.user_id,
+            OutboxKind.JOIN_LINK,
+            now,
+            activity_id=activity.id,
+            registration_id=registration.id,
+            due_at=due,
+            deadline=activity.ends_at,
+            offset_seconds=seconds,
+            dedupe_key=(f"join:{registration.id}:{seconds}:{int(activity.starts_at.timestamp())}"),
+        )
     for offset in reminder_offsets(activity):
         due = activity.starts_at - offset
         if due <= now:
@@ -205,7 +231,10 @@ def drop_open(
     kinds: Sequence[OutboxKind] = (),
 ) -> int:
     """Messages no longer owed (the seat was given up, the activity cancelled) are dropped,
-    unless a sender holds them right now."""
+    unless a sender holds them right now.
+
+    A dropped message gives up its dedupe key: planned again later (the same seat taken
+    again, a reminder whose offset did not change), it is owed again, not a duplicate."""
     statement = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
     if registration_id is not None:
         statement = statement.where(OutboxMessage.registration_id == registration_id)
@@ -216,16 +245,23 @@ def drop_open(
     if kinds:
         statement = statement.where(OutboxMessage.kind.in_([k.value for k in kinds]))
     result = session.execute(
-        statement.values(status=OutboxStatus.DROPPED, updated_at=now),
+        statement.values(status=OutboxStatus.DROPPED, updated_at=now, dedupe_key=None),
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def replan_reminders(session: Session, activity: Activity, now: datetime) -> None:
-    """The activity moved: planned reminders follow the new time (and a moment that is
-    already past is not sent, the move notice says it all)."""
-    drop_open(session, now, activity_id=activity.id, kinds=(OutboxKind.REMINDER,))
+def replan_reminders(
+    session: Session,
+    activity: Activity,
+    now: datetime,
+    join_link_before: timedelta | None = None,
+) -> None:
+    """The activity moved (or its reminders or link changed): planned reminders and meeting
+    links follow the new time (and a reminder moment that is already past is not sent, the
+    move notice says it all)."""
+    kinds = (OutboxKind.REMINDER, OutboxKind.JOIN_LINK)
+    drop_open(session, now, activity_id=activity.id, kinds=kinds)
     seats = session.scalars(
         select(Registration).where(
             Registration.activity_id == activity.id,
@@ -233,7 +269,7 @@ def replan_reminders(session: Session, activity: Activity, now: datetime) -> Non
         )
     ).all()
     for registration in seats:
-        plan_reminders(session, activity, registration, now)
+        plan_reminders(session, activity, registration, now, join_link_before)
 
 
 # -- claiming and settling --------------------------------------------------------------------

@@ -14,9 +14,12 @@ from storage.registrations import erase_registrations, purge_old_registrations
 from storage.users import delete_user
 
 
-def erase_user(session: Session, telegram_id: int, now: datetime) -> None:
-    # Seats the user held go to the next person waiting before their rows disappear.
-    erase_registrations(session, telegram_id, now)
+def erase_user(
+    session: Session, telegram_id: int, now: datetime, join_link_before: timedelta | None = None
+) -> None:
+    # Seats the user held go to the next person waiting before their rows disappear (with
+    # the meeting link of an online activity owed `join_link_before` its start).
+    erase_registrations(session, telegram_id, now, join_link_before)
     session.execute(delete(UserData).where(UserData.user_id == telegram_id))
     session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == telegram_id))
     session.execute(

@@ -25,6 +25,7 @@ from storage.outbox import OutboxKind, drop_open, owe, plan_reminders
 from storage.vocabulary import (
     ACTIVE,
     SEAT_HOLDING,
+    Audience,
     CancelReason,
     RegistrationStatus,
     Role,
@@ -46,6 +47,9 @@ class Outcome(StrEnum):
     PAST = "past"
     # An example activity (`sample: true`) is not real: only the offline demo signs people up.
     EXAMPLE_ONLY = "example_only"
+    # The activity is strictly for the other audience (`audience_strict`), e.g. a parent
+    # signing up for a masterclass only for professionals.
+    WRONG_AUDIENCE = "wrong_audience"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,12 @@ class ChangeResult:
     ok: bool
     reason: str = ""
     activity: ActivityInfo | None = None
+
+
+def audience_admits(audience: str, role: Role) -> bool:
+    """Whether an activity for `audience` is meant for someone signing up as `role`."""
+    wanted = {Audience.OUDERS: Role.OUDER, Audience.PROFESSIONALS: Role.PROFESSIONAL}
+    return audience not in wanted or wanted[Audience(audience)] == role
 
 
 def _locked_activity(session: Session, activity_id: int) -> Activity | None:
@@ -121,11 +131,13 @@ def availability(
     now: datetime,
     *,
     examples_allowed: bool = False,
+    role: Role | None = None,
 ) -> SignupResult:
     """What would happen if the user signed up now (nothing is written).
 
     `examples_allowed` only in the offline demo: elsewhere nobody may leave their name for
-    an activity that does not exist."""
+    an activity that does not exist. With a `role`, an activity strictly for the other
+    audience is refused (WRONG_AUDIENCE); without one, that is not checked yet."""
     if activity is None:
         return SignupResult(Outcome.NOT_FOUND)
     if activity.is_sample and not examples_allowed:
@@ -147,6 +159,12 @@ def availability(
         return SignupResult(
             Outcome.ALREADY_WAITING, activity, own.id, waiting_position(session, own)
         )
+    if (
+        role is not None
+        and activity.audience_strict
+        and not audience_admits(activity.audience, role)
+    ):
+        return SignupResult(Outcome.WRONG_AUDIENCE, activity)
     if activity.capacity is not None and activity.places_left == 0:
         return SignupResult(Outcome.FULL, activity)
     return SignupResult(Outcome.REGISTERED, activity)
@@ -161,13 +179,18 @@ def register(
     *,
     join_waitlist: bool,
     examples_allowed: bool = False,
+    join_link_before: timedelta | None = None,
 ) -> SignupResult:
-    """Take a seat, or a place on the waiting list if full and `join_waitlist`."""
+    """Take a seat, or a place on the waiting list if full and `join_waitlist`.
+
+    `join_link_before`: when an online activity's meeting link is sent (None: never)."""
     locked = _locked_activity(session, activity_id)
     if locked is None:
         return SignupResult(Outcome.NOT_FOUND)
     activity = get_activity_by_id(session, activity_id)
-    check = availability(session, activity, user_id, now, examples_allowed=examples_allowed)
+    check = availability(
+        session, activity, user_id, now, examples_allowed=examples_allowed, role=details.role
+    )
     if check.outcome not in (Outcome.REGISTERED, Outcome.FULL):
         return check
     full = locked.capacity is not None and _taken(session, activity_id) >= locked.capacity
@@ -199,7 +222,7 @@ def register(
     if full:
         _owe(session, registration, OutboxKind.WAITLISTED, locked, now)
     else:
-        confirm_seat(session, locked, registration, OutboxKind.CONFIRMATION, now)
+        confirm_seat(session, locked, registration, OutboxKind.CONFIRMATION, now, join_link_before)
     position = waiting_position(session, registration) if full else None
     return SignupResult(
         Outcome.WAITING if full else Outcome.REGISTERED,
@@ -234,14 +257,21 @@ def confirm_seat(
     registration: Registration,
     kind: OutboxKind,
     now: datetime,
+    join_link_before: timedelta | None = None,
 ) -> None:
-    """A seat was taken: owe its confirmation, its calendar file and its reminders."""
+    """A seat was taken: owe its confirmation, its calendar file, its reminders and (online)
+    its meeting link."""
     _owe(session, registration, kind, activity, now)
     _owe(session, registration, OutboxKind.CALENDAR, activity, now)
-    plan_reminders(session, activity, registration, now)
+    plan_reminders(session, activity, registration, now, join_link_before)
 
 
-def fill_free_seats(session: Session, activity_id: int, now: datetime) -> list[int]:
+def fill_free_seats(
+    session: Session,
+    activity_id: int,
+    now: datetime,
+    join_link_before: timedelta | None = None,
+) -> list[int]:
     """Move people up from the waiting list while seats are free. Returns who moved up."""
     activity = _locked_activity(session, activity_id)
     if activity is None or activity.status != Status.PUBLISHED or now >= activity.starts_at:
@@ -271,7 +301,7 @@ def fill_free_seats(session: Session, activity_id: int, now: datetime) -> list[i
             first.status = RegistrationStatus.REGISTERED
             first.registered_at = now
             session.flush()
-            confirm_seat(session, activity, first, OutboxKind.PROMOTED, now)
+            confirm_seat(session, activity, first, OutboxKind.PROMOTED, now, join_link_before)
         promoted.append(first.user_id)
     return promoted
 
@@ -284,9 +314,14 @@ def _own_by_id(session: Session, registration_id: int, user_id: int) -> Registra
 
 
 def cancel_registration(
-    session: Session, registration_id: int, user_id: int, now: datetime
+    session: Session,
+    registration_id: int,
+    user_id: int,
+    now: datetime,
+    join_link_before: timedelta | None = None,
 ) -> ChangeResult:
-    """Give up a seat, a waiting-list place or an offer; the freed seat goes to the next."""
+    """Give up a seat, a waiting-list place or an offer; the freed seat goes to the next
+    (`join_link_before` is for their meeting link, see `register`)."""
     registration = _own_by_id(session, registration_id, user_id)
     if registration is None or registration.status not in ACTIVE:
         return ChangeResult(False, "not_active")
@@ -300,12 +335,16 @@ def cancel_registration(
     registration.updated_at = now
     session.flush()
     drop_open(session, now, registration_id=registration.id)
-    fill_free_seats(session, registration.activity_id, now)
+    fill_free_seats(session, registration.activity_id, now, join_link_before)
     return ChangeResult(True, activity=get_activity_by_id(session, registration.activity_id))
 
 
 def claim_offer(
-    session: Session, registration_id: int, user_id: int, now: datetime
+    session: Session,
+    registration_id: int,
+    user_id: int,
+    now: datetime,
+    join_link_before: timedelta | None = None,
 ) -> ChangeResult:
     registration = _own_by_id(session, registration_id, user_id)
     if registration is None or registration.status != RegistrationStatus.OFFERED:
@@ -320,7 +359,7 @@ def claim_offer(
     activity = session.get(Activity, registration.activity_id)
     assert activity is not None
     drop_open(session, now, registration_id=registration.id, kinds=(OutboxKind.OFFERED,))
-    confirm_seat(session, activity, registration, OutboxKind.CONFIRMATION, now)
+    confirm_seat(session, activity, registration, OutboxKind.CONFIRMATION, now, join_link_before)
     return ChangeResult(True, activity=get_activity_by_id(session, registration.activity_id))
 
 
@@ -512,13 +551,15 @@ def export_csv(rows: list[ExportRow], zone: tzinfo) -> str:
     return buffer.getvalue()
 
 
-def erase_registrations(session: Session, user_id: int, now: datetime) -> None:
+def erase_registrations(
+    session: Session, user_id: int, now: datetime, join_link_before: timedelta | None = None
+) -> None:
     for registration in session.scalars(
         select(Registration).where(
             Registration.user_id == user_id, Registration.status.in_(ACTIVE)
         )
     ).all():
-        cancel_registration(session, registration.id, user_id, now)
+        cancel_registration(session, registration.id, user_id, now, join_link_before)
     session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user_id))
     session.execute(delete(Registration).where(Registration.user_id == user_id))
     session.execute(delete(Profile).where(Profile.user_id == user_id))

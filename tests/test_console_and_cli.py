@@ -37,6 +37,9 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    if args[:1] == ["console"]:
+        # Its saved documents and log go next to the test's config, not into the repository.
+        args = [*args, "--files", str(Path(env["MAO_CONFIG"]).parent / "console-files")]
     return subprocess.run(
         [*mao_bot(), *args],
         input=stdin,

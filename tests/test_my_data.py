@@ -142,6 +142,7 @@ async def test_long_lists_stay_chat_sized_and_the_file_has_everything(driver: Bo
     await sign_up(driver, ANNA, "Anna de Vries", "anna@example.org", "Is er koffie?")
     await driver.say(ANNA, "/start signup_masterclass-ruim")
     await driver.press(ANNA, "Ja, klopt")
+    await driver.press(ANNA, "Geen vraag")
     await driver.press(ANNA, "Bevestigen")
     calls = await driver.say(ANNA, "/mijngegevens")
     [text] = texts(calls)

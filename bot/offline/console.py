@@ -1,63 +1,349 @@
 """`mao-bot console`: talk to the real bot in a terminal, offline, without a token.
 
-Reads stdin line by line and stops at EOF, so it also works piped. `#1` presses button 1 of
-the latest message with buttons.
+Reads stdin line by line and stops at EOF, so it also works piped. Every message the bot
+sends is numbered (`[3] bot> ...`); what it sends on its own (a promotion, an offer, a
+reminder, an announcement) is marked `bot ⇢`, with the chat it went to when that is not the
+current user's. `#1` presses button 1 of the latest message with buttons, `#3.2` button 2 of
+message [3]. `/als 1002` (`/user`) switches user, `/wacht 2d` (`/wait`) moves the bot's clock
+forward so reminders and offers fall due. Documents are saved in a folder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import re
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
 
 from bot.offline.driver import BotDriver, buttons_of
-from bot.offline.standin import ApiCall
+from bot.offline.standin import ApiCall, BotApiStandIn
 from core.i18n import Catalogue
-from core.services import Services
+from core.services import Clock, Services
+from storage.durations import parse_duration
 
 _TAG = re.compile(r"</?(b|i|u|s|a|code|pre)(\s[^>]*)?>")
+DEFAULT_FILES = Path("mao-console-files")
+DEFAULT_ORGANISER = 9001
+REPLY = "bot>"
+PUSHED = "bot ⇢"
+WATCH_SECONDS = 0.05
+_PRESS = re.compile(r"#(?:(\d+)\.)?(\d+)")
+_SWITCH = re.compile(r"/(?:als|user)(?:\s+(\S+))?")
+_WAIT = re.compile(r"/(?:wacht|wait)(?:\s+(.+))?")
 
 
 def plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-def as_demo(services_factory: Callable[[], Services]) -> Callable[[], Services]:
+class ConsoleClock:
+    """The bot's clock in the console: the services' own clock plus however far `/wacht`
+    has moved it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def wrap(self, base: Clock) -> Clock:
+        def now() -> datetime:
+            return base() + self.offset
+
+        return now
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+class ConsoleStandIn(BotApiStandIn):
+    """The stand-in, remembering which message each recorded sending call created, so the
+    console can number the messages and press buttons of any of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: dict[int, int] = {}  # index in `calls` -> message_id
+
+    def answer(self, call: ApiCall, *, answered: bool = True) -> tuple[int, dict[str, Any]]:
+        status, body = super().answer(call, answered=answered)
+        result = body.get("result")
+        if (
+            status == 200
+            and call.method in self.SENDING_METHODS
+            and isinstance(result, dict)
+            and self.calls
+            and self.calls[-1] is call
+        ):
+            self.created[len(self.calls) - 1] = int(result["message_id"])
+        return status, body
+
+
+def as_demo(
+    services_factory: Callable[[], Services],
+    organiser: int | None = None,
+    clock: ConsoleClock | None = None,
+) -> Callable[[], Services]:
     """The console is a demo: it shows the example activities (marked "Voorbeeld" in every
-    activity block) and lets you try signing up for them. A real bot does neither."""
+    activity block) and lets you try signing up for them. A real bot does neither.
+    `organiser` is made an organiser (config's admins); `clock` can move the bot's time."""
 
     def factory() -> Services:
         services = services_factory()
-        activities = services.config.activities.model_copy(update={"examples": True})
-        services.config = services.config.model_copy(update={"activities": activities})
+        config = services.config
+        activities = config.activities.model_copy(update={"examples": True})
+        update: dict[str, Any] = {"activities": activities}
+        if organiser is not None and organiser not in config.admins:
+            update["admins"] = (*config.admins, organiser)
+        services.config = config.model_copy(update=update)
         services.demo = True
+        if clock is not None:
+            services.clock = clock.wrap(services.clock)
         return services
 
     return factory
 
 
-def render(call: ApiCall, chat_id: int, edited_mark: str) -> str | None:
-    if call.chat_id not in (chat_id, None):
-        return None
-    if call.method in {"sendMessage", "editMessageText"}:
-        text = plain(str(call.params.get("text", "")))
-        prefix = f"({edited_mark}) " if call.method == "editMessageText" else ""
-        lines = [f"bot> {prefix}{text}"]
-        markup = call.params.get("reply_markup")
+class Console:
+    """What the console prints, and the console's own commands. Everything the bot sends
+    is printed once, in the order it was sent: the answer to the typed line as `bot>`, all
+    else (to this user or another) as `bot ⇢`, whenever it arrives."""
+
+    def __init__(
+        self,
+        driver: BotDriver,
+        standin: ConsoleStandIn,
+        clock: ConsoleClock,
+        language: str,
+        user_id: int,
+        stdout: TextIO,
+        files: Path | None,
+    ) -> None:
+        self.driver = driver
+        self.standin = standin
+        self.clock = clock
+        self.catalogue = Catalogue.load()
+        self.language = language
+        self.user = self.first_user = user_id
+        self.stdout = stdout
+        self.files = files
+        self.interactive = False
+        self.cursor = 0  # calls before this index are printed (or not worth printing)
+        self.numbers: dict[tuple[int, int], int] = {}
+        self.messages: dict[int, tuple[int, int]] = {}
+        self.saved: set[Path] = set()
+        self.busy = False  # a line is being handled: its answer is printed by `handle`
+        self.at_prompt = False
+
+    # -- output -------------------------------------------------------------------------------
+
+    def text(self, key: str, **values: Any) -> str:
+        return plain(self.catalogue.text(self.language, key, **values))
+
+    def show(self, text: str) -> None:
+        print(text, file=self.stdout, flush=True)
+
+    def prompt(self) -> str:
+        return "> " if self.user == self.first_user else f"{self.user} > "
+
+    def flush(self, reply_from: int = 0, reply_until: int = 0) -> None:
+        """Print the calls not printed yet. Those in [reply_from, reply_until) to the current
+        user's chat (or to none: a button's answer) are the answer to the typed line."""
+        calls = self.standin.calls
+        lines: list[str] = []
+        while self.cursor < len(calls):
+            index = self.cursor
+            self.cursor += 1
+            call = calls[index]
+            reply = reply_from <= index < reply_until and call.chat_id in (self.user, None)
+            shown = self.render(index, call, reply)
+            if shown:
+                lines.append(shown)
+        if not lines:
+            return
+        if self.at_prompt:
+            print(file=self.stdout)
+        self.show("\n".join(lines))
+        if self.at_prompt:
+            print(self.prompt(), end="", file=self.stdout, flush=True)
+
+    def number(self, chat_id: int, message_id: int) -> int:
+        key = (chat_id, message_id)
+        if key not in self.numbers:
+            self.numbers[key] = len(self.numbers) + 1
+            self.messages[self.numbers[key]] = key
+        return self.numbers[key]
+
+    def render(self, index: int, call: ApiCall, reply: bool) -> str | None:
+        params = call.params
+        if call.method == "answerCallbackQuery":
+            answer = params.get("text")
+            return f"{REPLY} ({plain(str(answer))})" if reply and answer else None
+        chat_id = call.chat_id
+        if chat_id is None:
+            return None
+        if reply:
+            head = REPLY
+        elif chat_id == self.user:
+            head = PUSHED
+        else:
+            head = f"{PUSHED} {self.text('console_chat_of', user=chat_id)}"
+        edited = f"({self.text('console_edited')}) "
+        extra: list[str] = []
+        if call.method in {"sendMessage", "sendPhoto", "copyMessage"}:
+            message_id = self.standin.created.get(index)
+            body = plain(str(params.get("text", params.get("caption", ""))))
+            edited = ""
+        elif call.method == "editMessageText":
+            message_id = _int(params.get("message_id"))
+            body = plain(str(params.get("text", "")))
+        elif call.method == "editMessageReplyMarkup":
+            # Only a new keyboard is worth showing; removing one is what a press does.
+            if not buttons_of({"reply_markup": params.get("reply_markup")}):
+                return None
+            message_id = _int(params.get("message_id"))
+            body = ""
+        elif call.method == "sendDocument":
+            message_id = self.standin.created.get(index)
+            names = [name for name, _ in call.files.values()]
+            body = f"📎 {', '.join(names)} {plain(str(params.get('caption', '')))}".rstrip()
+            edited = ""
+            for name, content in call.files.values():
+                if self.files is not None:
+                    path = self.save(self.files, name, content)
+                    extra.append("    " + self.text("console_saved", path=path))
+        else:
+            return None
+        number = f"[{self.number(chat_id, message_id)}] " if message_id is not None else ""
+        lines = [f"{number}{head} {edited}{body}".rstrip()]
+        markup = params.get("reply_markup")
         if isinstance(markup, dict):
             labels = buttons_of({"reply_markup": markup})
             lines += [f"  [{n}] {label}" for n, (label, _) in enumerate(labels, 1)]
-        return "\n".join(lines)
-    if call.method == "sendDocument":
-        names = ", ".join(name for name, _ in call.files.values())
-        caption = plain(str(call.params.get("caption", "")))
-        return f"bot> 📎 {names} {caption}".rstrip()
-    if call.method == "answerCallbackQuery" and call.params.get("text"):
-        return f"bot> ({plain(str(call.params['text']))})"
-    return None
+        return "\n".join(lines + extra)
+
+    def save(self, files: Path, name: str, content: bytes) -> str:
+        """Save a document in the files folder. Within one session a different file of the
+        same name gets a number (`-2`); a file of an earlier session is replaced."""
+        files.mkdir(parents=True, exist_ok=True)
+        original = files / (Path(name).name or "document")
+        path, count = original, 1
+        while path in self.saved and path.read_bytes() != content:
+            count += 1
+            path = original.with_name(f"{original.stem}-{count}{original.suffix}")
+        path.write_bytes(content)
+        self.saved.add(path)
+        return str(path.resolve())
+
+    # -- input --------------------------------------------------------------------------------
+
+    async def handle(self, text: str) -> None:
+        self.flush()
+        if not self.interactive:
+            self.show(f"> {text}")
+        command = text.strip()
+        if switch := _SWITCH.fullmatch(command):
+            self.switch(switch.group(1))
+            return
+        if wait := _WAIT.fullmatch(command):
+            await self.wait(wait.group(1))
+            return
+        self.busy = True
+        try:
+            before = len(self.standin.calls)
+            press = _PRESS.fullmatch(command)
+            if press:
+                message = int(press.group(1)) if press.group(1) else None
+                await self.press(message, int(press.group(2)))
+            else:
+                await self.driver.say(self.user, text)
+            self.flush(before, len(self.standin.calls))
+            # What the line set in motion for others (a freed seat), shown right away.
+            await self.driver.deliver_owed()
+            self.flush()
+        finally:
+            self.busy = False
+
+    async def press(self, number: int | None, button: int) -> None:
+        if button < 1:
+            self.show(self.text("console_no_button"))
+            return
+        if number is None:
+            try:
+                await self.driver.press(self.user, button)
+            except (LookupError, IndexError):
+                self.show(self.text("console_no_button"))
+            return
+        key = self.messages.get(number)
+        message = self.standin.messages.get(key) if key else None
+        if key is None or message is None:
+            self.show(self.text("console_no_button"))
+            return
+        if key[0] != self.user:
+            self.show(self.text("console_other_chat", number=number, user=key[0]))
+            return
+        markup = message.get("reply_markup") or {}
+        row_buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
+        if button > len(row_buttons):
+            self.show(self.text("console_no_button"))
+            return
+        chosen = row_buttons[button - 1]
+        if "callback_data" not in chosen:
+            self.show(self.text("console_link", url=str(chosen.get("url", ""))))
+            return
+        await self.driver.press_data(self.user, str(chosen["callback_data"]), message)
+
+    def switch(self, argument: str | None) -> None:
+        if argument is None or not argument.isdigit() or int(argument) < 1:
+            self.show(self.text("console_user_usage", user=self.user))
+            return
+        self.user = int(argument)
+        self.driver.languages.setdefault(self.user, self.language)
+        organiser = self.driver.services.config.is_admin(self.user)
+        key = "console_user_organiser" if organiser else "console_user_now"
+        self.show(self.text(key, user=self.user))
+
+    async def wait(self, argument: str | None) -> None:
+        try:
+            delta = parse_duration(argument or "")
+        except ValueError:
+            delta = timedelta(0)
+        if delta <= timedelta(0):
+            self.show(self.text("console_wait_usage"))
+            return
+        self.clock.advance(delta)
+        services = self.driver.services
+        now = services.now().astimezone(services.config.zone)
+        self.show(
+            self.text(
+                "console_waited",
+                duration=(argument or "").strip(),
+                now=now.strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+        self.busy = True
+        try:
+            # What fell due meanwhile: lapsed offers pass on, reminders and offers go out.
+            await self.driver.run_job("offer-expiry")
+            await self.driver.deliver_owed()
+            self.flush()
+        finally:
+            self.busy = False
+
+    async def watch(self) -> None:
+        """Print what the bot sends on its own (the outbox, jobs) when it arrives."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            if not self.busy:
+                self.flush()
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 async def run_console(
@@ -66,38 +352,48 @@ async def run_console(
     language: str,
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
+    *,
+    files: Path | None = None,
+    organiser: int | None = DEFAULT_ORGANISER,
 ) -> int:
-    driver = BotDriver(as_demo(services_factory))
+    """The console on these streams. Documents are saved in `files` (`mao-bot console`: by
+    default DEFAULT_FILES) and not at all without it; `organiser` is made an organiser."""
+    clock = ConsoleClock()
+    standin = ConsoleStandIn()
+    driver = BotDriver(as_demo(services_factory, organiser, clock), standin)
     driver.languages[user_id] = language
-    interactive = stdin.isatty()
     loop = asyncio.get_running_loop()
-    catalogue = Catalogue.load()
-    edited_mark = catalogue.text(language, "console_edited")
     async with driver:
-        if interactive:
-            print(catalogue.text(language, "console_banner"), file=stdout)
-        while True:
-            if interactive:
-                print("> ", end="", file=stdout, flush=True)
-            line = await loop.run_in_executor(None, stdin.readline)
-            if not line:
-                break
-            text = line.rstrip("\n")
-            if not text.strip():
-                continue
-            if not interactive:
-                print(f"> {text}", file=stdout)
-            match = re.fullmatch(r"#(\d+)", text.strip())
-            if match:
-                try:
-                    calls = await driver.press(user_id, int(match.group(1)))
-                except (LookupError, IndexError):
-                    print(catalogue.text(language, "console_no_button"), file=stdout)
-                    continue
-            else:
-                calls = await driver.say(user_id, text)
-            for call in calls:
-                shown = render(call, user_id, edited_mark)
-                if shown:
-                    print(shown, file=stdout, flush=True)
+        console = Console(driver, standin, clock, language, user_id, stdout, files)
+        console.interactive = stdin.isatty()
+        if console.interactive:
+            banner = console.text(
+                "console_banner",
+                organiser=organiser if organiser is not None else "-",
+                files=str(files) if files is not None else "-",
+            )
+            console.show(banner)
+        watcher = asyncio.create_task(console.watch(), name="console-watch")
+        try:
+            while True:
+                if console.interactive:
+                    console.at_prompt = True
+                    print(console.prompt(), end="", file=stdout, flush=True)
+                line = await loop.run_in_executor(None, stdin.readline)
+                console.at_prompt = False
+                if not line:
+                    break
+                text = line.rstrip("\n")
+                if text.strip():
+                    await console.handle(text)
+            # What the last line set in motion, before the bot stops.
+            console.busy = True
+            await driver.deliver_owed()
+            console.flush()
+            if console.interactive:
+                print(file=stdout)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     return 0
