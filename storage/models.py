@@ -91,6 +91,12 @@ class Activity(Base):
     reminder_offsets: Mapped[str | None] = mapped_column(String(100))
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Fields an organiser changed in chat (JSON list): `events load` never overwrites them
+    # silently. Null for activities that only ever came from a file.
+    changed_in_chat: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # organiser, when made in chat
+    # What attendees scan at the door (t.me/<bot>?start=checkin_<code>).
+    checkin_code: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
 class Registration(Base):
@@ -116,6 +122,9 @@ class Registration(Base):
     offer_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     consent_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # At the door: None = not checked, True = present, False = absent (a no-show).
+    attended: Mapped[bool | None] = mapped_column(Boolean)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Profile(Base):
@@ -164,6 +173,12 @@ class Broadcast(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     status_message_id: Mapped[int | None] = mapped_column(Integer)
+    # Optional English version, for users whose language is English.
+    text_en: Mapped[str | None] = mapped_column(Text)
+    # Sent at this time rather than at once ("morgen 9:00").
+    scheduled_for: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # An announcement about an activity can carry its "Aanmelden" button.
+    signup_activity_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class OutboxMessage(Base):
@@ -198,3 +213,28 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Feedback(Base):
+    """An attendee's answer to "how was it?": 1-5 stars and an optional comment."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("activity_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)  # Telegram user id
+    stars: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Organiser(Base):
+    """An organiser added with `mao-bot admin add`, next to `admins` in config."""
+
+    __tablename__ = "organisers"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    note: Mapped[str | None] = mapped_column(String(200))
