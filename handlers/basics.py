@@ -18,6 +18,7 @@ from telegram.ext import (
 from core import callbacks
 from core.context import Handlers, MaoContext, user_language
 from core.keyboards import keyboard
+from core.roles import is_organiser
 from handlers.groups import command_for_another_bot
 from handlers.menus import set_chat_commands
 from handlers.replies import close_buttons, pressed, reply
@@ -59,7 +60,7 @@ async def opt_out(update: Update, context: MaoContext) -> None:
 async def show_help(update: Update, context: MaoContext) -> None:
     text = context.text("help", email=context.services.config.contact.email)
     user = update.effective_user
-    if user is not None and context.services.config.is_admin(user.id):
+    if user is not None and is_organiser(context.services, user.id):
         text += "\n" + context.text("help_admin")
     await reply(update, context, text)
 

@@ -25,6 +25,7 @@ from telegram.warnings import PTBUserWarning
 from core import callbacks
 from core.context import Handlers, MaoContext, state_handlers
 from core.keyboards import Button, keyboard, one_per_row
+from core.roles import is_organiser
 from core.text_limits import TELEGRAM_TAGS, clean_text
 from faq.content import html_problems
 from handlers.replies import close_buttons, pressed, reply
@@ -65,7 +66,7 @@ def message_problems(text: str) -> list[str]:
 
 def _is_admin(update: Update, context: MaoContext) -> bool:
     user = update.effective_user
-    return user is not None and context.services.config.is_admin(user.id)
+    return user is not None and is_organiser(context.services, user.id)
 
 
 async def _refuse(update: Update, context: MaoContext) -> int:

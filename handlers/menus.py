@@ -7,6 +7,7 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 
+from core.roles import is_organiser
 from core.services import Services
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ async def set_chat_commands(bot: Bot, services: Services, chat_id: int, language
     """A chat-specific menu: follows the language chosen with /taal, and shows admin tools."""
     try:
         await bot.set_my_commands(
-            command_menu(services, language, admin=services.config.is_admin(chat_id)),
+            command_menu(services, language, admin=is_organiser(services, chat_id)),
             scope=BotCommandScopeChat(chat_id),
         )
     except TelegramError as error:
