@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from telegram import Update
 from telegram.ext import (
@@ -16,7 +17,7 @@ from telegram.ext import (
 )
 
 from core import callbacks
-from core.context import Handlers, MaoContext, user_language
+from core.context import Handlers, MaoContext, language_from_client
 from core.keyboards import keyboard
 from core.roles import is_organiser
 from handlers.groups import command_for_another_bot
@@ -27,14 +28,40 @@ from storage.users import set_flags, set_language, touch_user
 logger = logging.getLogger(__name__)
 
 
+# "Last seen" is written at most this often per user: every update paid two write
+# transactions for it before, the largest cost of a simple question.
+SEEN_EVERY = timedelta(minutes=5)
+SEEN_KEY = "recently_seen"
+SEEN_KEPT = 10_000
+
+
+def _recently_seen(context: MaoContext) -> dict[int, tuple[datetime, str | None]]:
+    seen: dict[int, tuple[datetime, str | None]] = context.application.bot_data.setdefault(
+        SEEN_KEY, {}
+    )
+    return seen
+
+
 async def remember_user(update: Update, context: MaoContext) -> None:
     """Keep first/last seen up to date and fix the language for the rest of the update."""
     user = update.effective_user
     if user is None or user.is_bot:
         return
-    with context.services.db.session() as session:
-        touch_user(session, user.id, context.services.now())
-    user_language(update, context)
+    now = context.services.now()
+    seen = _recently_seen(context)
+    last = seen.get(user.id)
+    if last is None or now - last[0] >= SEEN_EVERY:
+        with context.services.db.session() as session:
+            info = touch_user(session, user.id, now)
+        if len(seen) >= SEEN_KEPT:
+            seen.clear()  # a rare full reset costs one write per active user
+        last = seen[user.id] = (now, info.language)
+    context.cached_language = last[1] or language_from_client(user.language_code)
+
+
+def forget_seen(context: MaoContext, user_id: int) -> None:
+    """After a change of language or an erasure, the next update reads the database."""
+    _recently_seen(context).pop(user_id, None)
 
 
 async def start(update: Update, context: MaoContext) -> None:
@@ -89,6 +116,7 @@ async def set_user_language(update: Update, context: MaoContext) -> None:
     with context.services.db.session() as session:
         set_language(session, query.from_user.id, language, context.services.now())
     context.cached_language = language
+    forget_seen(context, query.from_user.id)
     await close_buttons(update)
     await set_chat_commands(context.bot, context.services, query.from_user.id, language)
     await reply(update, context, context.text("language_set"))

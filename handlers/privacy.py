@@ -14,6 +14,7 @@ from core.context import Handlers, MaoContext
 from core.dates import format_datetime
 from core.i18n import Html
 from core.keyboards import keyboard
+from handlers.basics import forget_seen
 from handlers.replies import close_buttons, pressed, reply
 from handlers.signup import DRAFT as SIGNUP_DRAFT
 from jobs.outbox import outbox_of
@@ -249,6 +250,7 @@ async def confirm_forget(update: Update, context: MaoContext) -> None:
             context.services.now(),
             context.services.config.reminders.join_link_before,
         )
+    forget_seen(context, query.from_user.id)
     await close_buttons(update)
     if context.user_data is not None:
         context.user_data.clear()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
-from conftest import ADMIN_ID, ROOT, texts
+from conftest import ADMIN_ID, ROOT, FakeClock, texts
 from sqlalchemy import select
 
 from bot.logs import RedactSecrets, quiet_noisy_loggers
@@ -293,3 +294,20 @@ async def test_a_long_answer_has_its_detail_behind_a_more_button(driver: BotDriv
     calls = await driver.press(USER, "Meer hierover")
     detail = texts(calls)[0]
     assert detail and detail != answer
+
+
+async def test_last_seen_is_written_at_most_every_few_minutes(
+    driver: BotDriver, clock: FakeClock
+) -> None:
+    first = clock()
+    await driver.say(USER, "/help")
+    clock.advance(timedelta(minutes=1))
+    await driver.say(USER, "/help")
+    with driver.services.db.session() as session:
+        seen = session.scalar(select(User.last_seen).where(User.telegram_id == USER))
+    assert seen == first  # the second update wrote nothing
+    clock.advance(timedelta(minutes=5))
+    await driver.say(USER, "/help")
+    with driver.services.db.session() as session:
+        seen = session.scalar(select(User.last_seen).where(User.telegram_id == USER))
+    assert seen == clock()
