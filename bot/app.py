@@ -26,16 +26,21 @@ from core.services import Services
 from core.settings import EXAMPLE_ACTIVITIES, ActivitiesConfig
 from handlers import (
     agenda,
+    attendees,
     basics,
     broadcast,
+    checkin,
     errors,
     faq,
+    feedback,
     flood,
     groups,
     mine,
+    organiser_activities,
     privacy,
     reminders,
     signup,
+    stats,
 )
 from handlers.menus import register_command_menus
 from jobs.maintenance import expire_offers_job, retention_job
@@ -142,8 +147,21 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     # owns "/start signup_<slug>" deep links and the text typed during the flow.
     # Organiser conversation before sign-up: both answer /annuleer, and sign-up also has a
     # catch-all "nothing to cancel" that must not swallow the organiser's.
+    # The door's deep link "/start checkin_<code>" before every other /start (sign-up's
+    # deep links, the greeting); the attendee view and check-in after the broadcast
+    # conversation, whose entry point answers the attendee view's "write to them" button.
+    application.add_handlers(checkin.build_deep_link_handlers())
     application.add_handlers(broadcast.build_handlers())
+    application.add_handlers(attendees.build_handlers())
+    application.add_handlers(checkin.build_handlers())
+    # Organisers' activities after the other organiser conversations and before sign-up,
+    # whose catch-all "nothing to cancel" must not swallow this conversation's /annuleer.
+    application.add_handlers(organiser_activities.build_handlers())
     application.add_handlers(signup.build_handlers(services.config.signup.timeout))
+    # Feedback after sign-up: a comment typed during a sign-up is the sign-up's answer; only
+    # outside it is free text a feedback comment (for 30 minutes after the stars).
+    application.add_handlers(feedback.build_handlers())
+    application.add_handlers(stats.build_handlers())
     application.add_handlers(basics.build_handlers())
     application.add_handlers(agenda.build_handlers())
     application.add_handlers(mine.build_handlers())

@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     load = events.add_parser("load", help="create/update activities from a YAML file (by slug)")
     load.add_argument("file", type=Path)
+    load.add_argument(
+        "--force",
+        action="store_true",
+        help="also overwrite fields organisers changed in the chat (they are listed otherwise)",
+    )
     events.add_parser("list", help="list activities with their sign-up counts")
 
     export = commands.add_parser("export", help="export data").add_subparsers(
@@ -86,11 +91,25 @@ def _parser() -> argparse.ArgumentParser:
     registrations = export.add_parser("registrations", help="an activity's registrations")
     registrations.add_argument("slug")
     registrations.add_argument("--format", choices=["csv", "json"], default="csv")
+    registrations.add_argument(
+        "--separator",
+        help="CSV column separator (default: export.csv_separator in config, ';')",
+    )
+
+    commands.add_parser("stats", help="figures: users, sign-ups, turn-up, feedback, FAQ, news")
 
     db = commands.add_parser("db", help="database tools").add_subparsers(
         dest="db_command", required=True
     )
     db.add_parser("upgrade", help="apply database migrations")
+
+    admin = commands.add_parser(
+        "admin", help="organisers (stored in the database)"
+    ).add_subparsers(dest="admin_command", required=True)
+    for action, text in (("add", "make someone an organiser"), ("remove", "take it away")):
+        organiser = admin.add_parser(action, help=text)
+        organiser.add_argument("telegram_id", type=int, help="their Telegram user id")
+    admin.add_parser("list", help="organisers from config.yaml and from the database")
     return parser
 
 
@@ -225,13 +244,28 @@ def _check_config(config: AppConfig, path: Path) -> int:
     return 0
 
 
-def _events_load(config: AppConfig, file: Path) -> int:
-    from storage.activities import read_activity_file, upsert_activities
+def _events_load(config: AppConfig, file: Path, force: bool = False) -> int:
+    from storage.activities import (
+        chat_conflicts,
+        forget_chat_changes,
+        read_activity_file,
+        upsert_activities,
+    )
 
     specs = read_activity_file(file).activities
     services = build_services(config)
     services.db.upgrade()
     with services.db.session() as session:
+        conflicts = chat_conflicts(session, specs, config.zone, config.reminders.offsets)
+        keep: dict[str, set[str]] = {}
+        for conflict in conflicts:
+            keep.setdefault(conflict.slug, set()).add(conflict.field)
+            print(
+                f"{conflict.slug}: {conflict.field}: in chat {conflict.in_chat!s}, "
+                f"in file {conflict.in_file!s}"
+            )
+        if force:
+            forget_chat_changes(session, [spec.slug for spec in specs])
         report = upsert_activities(
             session,
             specs,
@@ -239,6 +273,13 @@ def _events_load(config: AppConfig, file: Path) -> int:
             services.now(),
             config.reminders.offsets,
             config.reminders.join_link_before,
+            keep=None if force else keep,
+        )
+    if conflicts:
+        print(
+            "  the file's values were applied (--force)"
+            if force
+            else "  kept as changed in the chat; use --force to apply the file's values"
         )
     print(
         f"{file}: {len(report.created)} new, {len(report.updated)} updated, "
@@ -266,9 +307,13 @@ def _events_list(config: AppConfig) -> int:
     return 0
 
 
-def _export(config: AppConfig, slug: str, fmt: str) -> int:
-    from storage.registrations import export_csv, export_records, export_registrations
+def _export(config: AppConfig, slug: str, fmt: str, separator: str | None = None) -> int:
+    from storage.exports import attendees_csv
+    from storage.registrations import export_records, export_registrations
 
+    if separator is not None and len(separator) != 1:
+        print("error: --separator must be one character, e.g. ';' or ','", file=sys.stderr)
+        return 2
     services = build_services(config)
     services.db.upgrade()
     with services.db.session() as session:
@@ -281,8 +326,101 @@ def _export(config: AppConfig, slug: str, fmt: str) -> int:
     if fmt == "json":
         print(json.dumps(export_records(rows, config.zone), ensure_ascii=False, indent=2))
     else:
-        sys.stdout.write(export_csv(rows, config.zone))
+        text = attendees_csv(rows, config.zone, separator or config.export.csv_separator)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
     return 0
+
+
+def _stats(config: AppConfig) -> int:
+    """The figures of /stats, for a terminal (English, one line per item)."""
+    from datetime import datetime
+
+    from storage.statistics import statistics
+
+    services = build_services(config)
+    services.db.upgrade()
+    with services.db.session() as session:
+        figures = statistics(session, services.now())
+
+    def day(moment: datetime) -> str:
+        return moment.astimezone(config.zone).strftime("%Y-%m-%d")
+
+    def average(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    users = figures.users
+    print(
+        f"users: {users.total} total, {users.active} active (30 days), "
+        f"{users.opted_out} opted out of announcements, {users.blocked} blocked"
+    )
+    print("upcoming activities:")
+    for item in figures.upcoming:
+        capacity = "∞" if item.capacity is None else str(item.capacity)
+        fill = "-" if item.fill_rate is None else f"{round(item.fill_rate * 100)}%"
+        print(
+            f"  {day(item.starts_at)}  {item.slug:40} {item.registered}/{capacity} "
+            f"signed up ({fill}), waiting {item.waiting}"
+        )
+    print("past activities:")
+    for past in figures.past:
+        print(
+            f"  {day(past.starts_at)}  {past.slug:40} present {past.present}, "
+            f"absent {past.absent}, unknown {past.unknown}; feedback {past.feedback_count} "
+            f"(average {average(past.feedback_average)})"
+        )
+    print(
+        f"FAQ questions not answered: {figures.faq.fallback_7d} (7 days), "
+        f"{figures.faq.fallback_30d} (30 days)"
+        "; answered and 'did you mean' are counted from the next release"
+    )
+    print("announcements:")
+    for broadcast in figures.broadcasts:
+        tally = broadcast.tally
+        print(
+            f"  {day(broadcast.created_at)}  #{broadcast.broadcast_id} {broadcast.audience}: "
+            f"delivered {tally.sent}, unconfirmed {tally.unconfirmed}, "
+            f"blocked {tally.blocked}, failed {tally.failed}"
+        )
+    return 0
+
+
+def _admin(config: AppConfig, action: str, telegram_id: int | None) -> int:
+    """Organisers next to config's `admins`; they get the organiser menu at the next start."""
+    from storage.organisers import add_organiser, remove_organiser, stored_organisers
+
+    services = build_services(config)
+    services.db.upgrade()
+    with services.db.session() as session:
+        if action == "list":
+            stored = stored_organisers(session)
+            for admin_id in sorted(config.admins):
+                print(f"{admin_id}  (config.yaml admins)")
+            for organiser_id in stored:
+                if organiser_id not in config.admins:
+                    print(f"{organiser_id}  (database; remove with `mao-bot admin remove`)")
+            if not config.admins and not stored:
+                print("no organisers yet: `mao-bot admin add <telegram-id>`")
+            return 0
+        assert telegram_id is not None
+        if action == "add":
+            added = add_organiser(session, telegram_id, services.now())
+            print(
+                f"{telegram_id} is now an organiser (/omroep, /deelnemers); their menu shows "
+                "it from the bot's next start"
+                if added
+                else f"{telegram_id} was an organiser already"
+            )
+            return 0
+        removed = remove_organiser(session, telegram_id)
+    if removed:
+        print(f"{telegram_id} is no longer an organiser")
+    else:
+        print(f"{telegram_id} was not in the database", file=sys.stderr)
+    if config.is_admin(telegram_id):
+        print(f"{telegram_id} is still in config.yaml `admins`: remove it there", file=sys.stderr)
+        return 1
+    return 0 if removed else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -301,11 +439,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return _check_config(config, config_path(explicit=args.config))
         if args.command == "events" and args.events_command == "load":
-            return _events_load(config, args.file)
+            return _events_load(config, args.file, args.force)
         if args.command == "events":
             return _events_list(config)
         if args.command == "export":
-            return _export(config, args.slug, args.format)
+            return _export(config, args.slug, args.format, args.separator)
+        if args.command == "stats":
+            return _stats(config)
+        if args.command == "admin":
+            return _admin(config, args.admin_command, getattr(args, "telegram_id", None))
         if args.command == "db":
             setup_logging(secrets=_database_secrets(os.environ.get("DATABASE_URL", "")))
             Database(config.storage.url).upgrade()

@@ -32,11 +32,33 @@ def _describe(error: Any) -> str:
     return f"{location}: {message[:1].lower()}{message[1:]}"
 
 
+SQLITE_PREFIX = "sqlite:///"
+BOT_FOLDER = Path(__file__).resolve().parent.parent  # where the shipped faq/content lives
+
+
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    """Relative paths in the file are relative to the file, not to the working directory,
+    so a config.yaml copied to another folder (an organiser's own setup) keeps working."""
     for section, key in (("faq", "content"), ("activities", "file")):
         value = (raw.get(section) or {}).get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
-            raw[section][key] = str(base / value)
+            beside = base / value
+            shipped = BOT_FOLDER / value
+            # A copy of the committed config.yaml still names the bot's own FAQ content
+            # (faq/content): use the shipped files when the copy's folder has none.
+            raw[section][key] = str(
+                shipped if not beside.exists() and shipped.exists() else beside
+            )
+    storage = raw.get("storage")
+    if storage is None or isinstance(storage, dict):
+        # The default SQLite file too (./data/ beside the config file).
+        url = (storage or {}).get("url", AppConfig().storage.url)
+        if isinstance(url, str) and url.startswith(SQLITE_PREFIX):
+            file = url.removeprefix(SQLITE_PREFIX)
+            # A SQLite URI ("file:…?mode=ro&uri=true") names its own path.
+            uri = file.startswith("file:")
+            if file and file != ":memory:" and not uri and not Path(file).is_absolute():
+                raw["storage"] = {**(storage or {}), "url": f"{SQLITE_PREFIX}{base / file}"}
 
 
 def _apply_environment(raw: dict[str, Any], environ: dict[str, str]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from telegram.constants import InlineKeyboardButtonLimit
 
-from storage.vocabulary import Kind, Recipients, Role, Sector
+from storage.vocabulary import Audience, Kind, Recipients, Role, Sector, WaitlistMode
 
 MAX_BYTES = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64
 ID = r"\d{1,12}"
@@ -139,4 +139,69 @@ BROADCAST_ACTIVITY = CallbackFormat("bc:activity:{activity}", {"activity": ID})
 BROADCAST_SEND = CallbackFormat("bc:send")
 BROADCAST_ABORT = CallbackFormat("bc:abort")
 BROADCAST_RETRY = CallbackFormat("bc:retry:{broadcast}", {"broadcast": ID})
+# After the preview: change text / audience, send later, attach a sign-up button.
+BROADCAST_SKIP_ENGLISH = CallbackFormat("bc:skip-en")
+BROADCAST_EDIT_TEXT = CallbackFormat("bc:edit-text")
+BROADCAST_EDIT_AUDIENCE = CallbackFormat("bc:edit-audience")
+BROADCAST_SCHEDULE = CallbackFormat("bc:schedule")
+BROADCAST_ADD_SIGNUP = CallbackFormat("bc:add-signup")
+BROADCAST_SIGNUP = CallbackFormat("bc:signup:{activity}", {"activity": ID})
 ATTENDEES_OF = CallbackFormat("att:{activity}", {"activity": ID})
+
+# -- feedback after an activity and statistics ------------------------------------------------
+FEEDBACK_STARS = CallbackFormat(
+    "fb:stars:{activity}:{stars}", {"activity": ID, "stars": choice("1", "2", "3", "4", "5")}
+)
+FEEDBACK_NO_COMMENT = CallbackFormat("fb:nocomment:{activity}", {"activity": ID})
+FEEDBACK_RESULTS = CallbackFormat("fb:results:{activity}", {"activity": ID})
+
+# -- organisers: activities made and managed in chat (handlers/organiser_activities.py) -------
+ORG_FIELDS = (
+    "title",
+    "kind",
+    "when",
+    "duration",
+    "place",
+    "capacity",
+    "waitlist",
+    "audience",
+    "description",
+    "description_en",
+)
+ORG_KIND = CallbackFormat("oa:kind:{kind}", {"kind": choice(*Kind)})
+ORG_WHEN_OK = CallbackFormat("oa:when:{answer}", {"answer": YES_NO})
+ORG_DURATION = CallbackFormat("oa:dur:{minutes}", {"minutes": r"\d{2,4}"})
+ORG_NO_LIMIT = CallbackFormat("oa:nolimit")
+ORG_WAITLIST = CallbackFormat("oa:wl:{mode}", {"mode": choice(*WaitlistMode)})
+ORG_AUDIENCE = CallbackFormat("oa:aud:{audience}", {"audience": choice(*Audience)})
+ORG_SKIP_EN = CallbackFormat("oa:skipen")
+ORG_PUBLISH = CallbackFormat("oa:publish")
+ORG_DISCARD = CallbackFormat("oa:discard")
+ORG_CHANGE_MENU = CallbackFormat("oa:changemenu")
+ORG_CHANGE = CallbackFormat("oa:change:{field}", {"field": choice(*ORG_FIELDS)})
+ORG_SHOW = CallbackFormat("oa:show:{activity}", {"activity": ID})
+ORG_EDIT_MENU = CallbackFormat("oa:fields:{activity}", {"activity": ID})
+ORG_EDIT = CallbackFormat(
+    "oa:field:{activity}:{field}", {"activity": ID, "field": choice(*ORG_FIELDS)}
+)
+ORG_MOVE = CallbackFormat("oa:move:{activity}", {"activity": ID})
+ORG_REGISTRATION = CallbackFormat(
+    "oa:reg:{activity}:{state}", {"activity": ID, "state": choice("open", "closed")}
+)
+ORG_CANCEL = CallbackFormat("oa:cancel:{activity}", {"activity": ID})
+ORG_CANCEL_YES = CallbackFormat("oa:cancelyes:{activity}", {"activity": ID})
+ORG_REOPEN = CallbackFormat("oa:reopen:{activity}", {"activity": ID})
+ORG_DUPLICATE = CallbackFormat("oa:dup:{activity}", {"activity": ID})
+ORG_SHARE = CallbackFormat("oa:share:{activity}", {"activity": ID})
+ORG_ABORT = CallbackFormat("oa:abort")
+# Any of the above: refused for non-organisers even outside the conversation.
+ORG_ANY = re.compile(r"^oa:")
+# Write to this activity's people from the attendee view: starts /omroep at the text step.
+ATTENDEES_WRITE = CallbackFormat(
+    "att:write:{audience}:{activity}",
+    {"audience": choice(Recipients.ATTENDEES, Recipients.WAITING), "activity": ID},
+)
+CHECKIN_OF = CallbackFormat("door:{activity}", {"activity": ID})
+CHECKIN_TOGGLE = CallbackFormat(
+    "door:{activity}:{registration}", {"activity": ID, "registration": ID}
+)

@@ -129,6 +129,12 @@ class RemindersConfig(_Section):
     misfire_grace: Duration = timedelta(hours=12)
 
 
+class FeedbackConfig(_Section):
+    # Attendees are asked for stars and a comment this long after an activity ends.
+    after: Duration = timedelta(hours=2)
+    enabled: bool = True
+
+
 class BroadcastConfig(_Section):
     # Telegram allows about 30/s; higher values are only for a self-hosted Bot API or tests.
     messages_per_second: float = Field(default=25.0, gt=0, le=1000)
@@ -150,6 +156,11 @@ class FloodConfig(_Section):
     misses_per_hour: int = Field(default=20, ge=0)
 
 
+class ExportConfig(_Section):
+    # Dutch Excel reads ";" as the column separator; scripts may want ",".
+    csv_separator: str = Field(default=";", min_length=1, max_length=1)
+
+
 class AppConfig(_Section):
     telegram: TelegramConfig = TelegramConfig()
     storage: StorageConfig = StorageConfig()
@@ -162,8 +173,10 @@ class AppConfig(_Section):
     activities: ActivitiesConfig = ActivitiesConfig()
     signup: SignupConfig = SignupConfig()
     reminders: RemindersConfig = RemindersConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
     broadcast: BroadcastConfig = BroadcastConfig()
     flood: FloodConfig = FloodConfig()
+    export: ExportConfig = ExportConfig()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -1,4 +1,4 @@
-"""Organiser tools: /omroep (/broadcast), /deelnemers (/attendees). Admins from config only.
+"""Organiser tools: /omroep (/broadcast); /deelnemers lives in handlers.attendees.
 
 Non-admins get a polite refusal and the attempt is logged; these commands are not in their
 command menu either (see handlers.menus).
@@ -7,11 +7,12 @@ command menu either (see handlers.menus).
 from __future__ import annotations
 
 import logging
-import re
 import warnings
+from datetime import datetime
 from enum import IntEnum
+from typing import Any
 
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
@@ -23,11 +24,12 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from core import callbacks
+from core.activity_text import moment
 from core.context import Handlers, MaoContext, state_handlers
 from core.keyboards import Button, keyboard, one_per_row
 from core.roles import is_organiser
-from core.text_limits import TELEGRAM_TAGS, clean_text
-from faq.content import html_problems
+from core.schedule_input import parse_send_moment
+from core.text_limits import clean_text
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import outbox_of
 from storage.activities import get_activity_by_id, upcoming_activities
@@ -37,12 +39,10 @@ from storage.broadcasts import (
     reopen_broadcast,
     set_status_message,
 )
-from storage.registrations import export_csv, export_registrations
-from storage.vocabulary import Recipients, RegistrationStatus
+from storage.vocabulary import Recipients
 
 logger = logging.getLogger(__name__)
 DRAFT = "broadcast"
-_BARE_AMPERSAND = re.compile(r"&(?!#?[A-Za-z0-9]+;)")
 
 
 class Step(IntEnum):
@@ -50,18 +50,13 @@ class Step(IntEnum):
     ACTIVITY = 2
     TEXT = 3
     CONFIRM = 4
+    ENGLISH = 5
+    MOMENT = 6
+    SIGNUP = 7
 
 
 END = ConversationHandler.END
-
-
-def message_problems(text: str) -> list[str]:
-    problems = [p for p in html_problems(text, TELEGRAM_TAGS)]
-    if _BARE_AMPERSAND.search(text):
-        problems.append("a bare & (write &amp;)")
-    if len(text) > 4096:
-        problems.append(f"too long ({len(text)} of 4096 characters)")
-    return problems
+MAX_VISIBLE = 4096
 
 
 def _is_admin(update: Update, context: MaoContext) -> bool:
@@ -76,29 +71,72 @@ async def _refuse(update: Update, context: MaoContext) -> int:
     return END
 
 
-async def start_broadcast(update: Update, context: MaoContext) -> int:
-    if not _is_admin(update, context):
-        return await _refuse(update, context)
+def _draft(context: MaoContext) -> dict[str, Any]:
     assert context.user_data is not None
-    context.user_data[DRAFT] = {}
+    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})
+    return draft
+
+
+async def _ask_audience(update: Update, context: MaoContext, intro_key: str) -> int:
     buttons: list[Button] = [
         (context.text(f"audience_{a.value}"), callbacks.BROADCAST_AUDIENCE.data(audience=a))
         for a in Recipients
     ]
     buttons.append((context.text("broadcast_abort"), callbacks.BROADCAST_ABORT.data()))
-    await reply(update, context, context.text("broadcast_choose_audience"), one_per_row(buttons))
+    await reply(update, context, context.text(intro_key), one_per_row(buttons))
     return Step.AUDIENCE
 
 
-async def choose_audience(update: Update, context: MaoContext) -> int:
+def _recipient_count(context: MaoContext, draft: dict[str, Any]) -> int:
+    with context.services.db.session() as session:
+        return len(
+            audience_user_ids(session, Recipients(draft["audience"]), draft.get("activity_id"))
+        )
+
+
+async def _pressed_by_organiser(update: Update, context: MaoContext) -> bool:
+    """Every organiser button checks the role again: callback data is never trusted."""
     await pressed(update)
-    await close_buttons(update)
+    if not _is_admin(update, context):
+        await close_buttons(update)
+        await _refuse(update, context)
+        return False
+    return True
+
+
+async def start_broadcast(update: Update, context: MaoContext) -> int:
+    if not _is_admin(update, context):
+        return await _refuse(update, context)
     assert context.user_data is not None
+    context.user_data[DRAFT] = {}
+    return await _ask_audience(update, context, "broadcast_choose_audience")
+
+
+async def _audience_chosen(update: Update, context: MaoContext, label: str) -> int:
+    """Show how many it reaches; refuse nobody; then the text (or the preview when editing)."""
+    draft = _draft(context)
+    count = _recipient_count(context, draft)
+    if count == 0:
+        return await _ask_audience(update, context, "broadcast_no_recipients")
+    await reply(
+        update, context, context.text("broadcast_audience_count", audience=label, count=count)
+    )
+    if "text" in draft:
+        return await _show_preview(update, context)
+    await reply(update, context, context.text("broadcast_ask_text"))
+    return Step.TEXT
+
+
+async def choose_audience(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
     audience = Recipients(context.matched("audience"))
-    context.user_data[DRAFT] = {"audience": audience.value}
+    draft = _draft(context)
+    draft["audience"] = audience.value
+    draft.pop("activity_id", None)
     if not audience.needs_activity:
-        await reply(update, context, context.text("broadcast_ask_text"))
-        return Step.TEXT
+        return await _audience_chosen(update, context, context.text(f"audience_{audience.value}"))
     services = context.services
     with services.db.session() as session:
         activities = upcoming_activities(session, services.now())
@@ -107,97 +145,250 @@ async def choose_audience(update: Update, context: MaoContext) -> int:
         (a.title(language), callbacks.BROADCAST_ACTIVITY.data(activity=a.id))
         for a in activities[:20]
     ]
+    if not buttons:
+        return await _ask_audience(update, context, "broadcast_no_recipients")
     await reply(update, context, context.text("broadcast_choose_activity"), one_per_row(buttons))
     return Step.ACTIVITY
 
 
 async def choose_activity(update: Update, context: MaoContext) -> int:
-    await pressed(update)
+    if not await _pressed_by_organiser(update, context):
+        return END
     await close_buttons(update)
-    assert context.user_data is not None
     with context.services.db.session() as session:
         activity = get_activity_by_id(session, int(context.matched("activity")))
     if activity is None:
         await reply(update, context, context.text("signup_not_found"))
         return END
-    context.user_data[DRAFT]["activity_id"] = activity.id
-    await reply(update, context, context.text("broadcast_ask_text"))
-    return Step.TEXT
+    draft = _draft(context)
+    draft["activity_id"] = activity.id
+    label = f"{context.text('audience_' + draft['audience'])} – {activity.title(context.language)}"
+    return await _audience_chosen(update, context, label)
+
+
+def _typed_text(update: Update) -> tuple[str, int]:
+    """What the organiser typed as Telegram HTML, and its visible length.
+
+    text_html escapes the plain parts (& < >) and turns Telegram formatting (bold, links)
+    into tags, so organisers never write HTML themselves.
+    """
+    message = update.effective_message
+    assert message is not None
+    # No control characters into the database (PostgreSQL refuses NUL) nor to recipients.
+    return clean_text(message.text_html or ""), len(message.text or "")
 
 
 async def receive_text(update: Update, context: MaoContext) -> int:
-    message = update.effective_message
-    assert message is not None and context.user_data is not None
-    # text_html keeps the organiser's own formatting (bold, links) as Telegram HTML.
-    text = message.text_html if message.entities else (message.text or "")
-    # No control characters into the database (PostgreSQL refuses NUL) nor to recipients.
-    text = clean_text(text)
-    problems = message_problems(text)
-    if problems:
-        await reply(
-            update, context, context.text("broadcast_bad_html", problems="; ".join(problems))
-        )
+    if not _is_admin(update, context):
+        return await _refuse(update, context)
+    text, visible = _typed_text(update)
+    if visible > MAX_VISIBLE:
+        await reply(update, context, context.text("broadcast_too_long", length=visible))
         return Step.TEXT
-    draft = context.user_data[DRAFT]
+    draft = _draft(context)
     draft["text"] = text
-    with context.services.db.session() as session:
-        recipients = audience_user_ids(
-            session, Recipients(draft["audience"]), draft.get("activity_id")
-        )
-    await reply(update, context, context.text("broadcast_preview_intro"))
-    try:
-        # The preview is the message itself, exactly as recipients will see it.
-        await context.bot.send_message(message.chat_id, text)
-    except BadRequest as error:
-        await reply(update, context, context.text("broadcast_bad_html", problems=str(error)))
-        return Step.TEXT
+    draft.pop("text_en", None)
     await reply(
         update,
         context,
-        context.text("broadcast_confirm", count=len(recipients)),
+        context.text("broadcast_ask_english"),
         keyboard(
-            [
-                [
-                    (context.text("broadcast_send"), callbacks.BROADCAST_SEND.data()),
-                    (context.text("broadcast_abort"), callbacks.BROADCAST_ABORT.data()),
-                ]
-            ]
+            [[(context.text("broadcast_skip_english"), callbacks.BROADCAST_SKIP_ENGLISH.data())]]
         ),
     )
+    return Step.ENGLISH
+
+
+async def receive_english(update: Update, context: MaoContext) -> int:
+    if not _is_admin(update, context):
+        return await _refuse(update, context)
+    text, visible = _typed_text(update)
+    if visible > MAX_VISIBLE:
+        await reply(update, context, context.text("broadcast_too_long", length=visible))
+        return Step.ENGLISH
+    _draft(context)["text_en"] = text
+    return await _show_preview(update, context)
+
+
+async def skip_english(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
+    _draft(context).pop("text_en", None)
+    return await _show_preview(update, context)
+
+
+def _signup_markup(context: MaoContext, draft: dict[str, Any]) -> InlineKeyboardMarkup | None:
+    activity_id = draft.get("signup_activity_id")
+    if activity_id is None:
+        return None
+    label = context.text("broadcast_signup_button")
+    return keyboard([[(label, callbacks.SIGNUP_PICK.data(activity=activity_id))]])
+
+
+async def _show_preview(update: Update, context: MaoContext) -> int:
+    draft = _draft(context)
+    chat = update.effective_chat
+    assert chat is not None
+    await reply(update, context, context.text("broadcast_preview_intro"))
+    try:
+        # The preview is the message itself, exactly as recipients will see it.
+        await context.bot.send_message(
+            chat.id, draft["text"], reply_markup=_signup_markup(context, draft)
+        )
+        if draft.get("text_en"):
+            await reply(update, context, context.text("broadcast_english_preview"))
+            await context.bot.send_message(chat.id, draft["text_en"])
+    except BadRequest as error:
+        logger.warning("Broadcast preview refused by Telegram: %s", error)
+        await reply(update, context, context.text("broadcast_not_shown"))
+        await reply(update, context, context.text("broadcast_ask_text"))
+        return Step.TEXT
+    count = _recipient_count(context, draft)
+    rows: list[list[Button]] = [
+        [
+            (context.text("broadcast_send"), callbacks.BROADCAST_SEND.data()),
+            (context.text("broadcast_schedule"), callbacks.BROADCAST_SCHEDULE.data()),
+        ],
+        [
+            (context.text("broadcast_edit_text"), callbacks.BROADCAST_EDIT_TEXT.data()),
+            (context.text("broadcast_edit_audience"), callbacks.BROADCAST_EDIT_AUDIENCE.data()),
+        ],
+        [
+            (context.text("broadcast_add_signup"), callbacks.BROADCAST_ADD_SIGNUP.data()),
+            (context.text("broadcast_abort"), callbacks.BROADCAST_ABORT.data()),
+        ],
+    ]
+    await reply(update, context, context.text("broadcast_confirm", count=count), keyboard(rows))
     return Step.CONFIRM
 
 
-async def confirm(update: Update, context: MaoContext) -> int:
-    query = await pressed(update)
-    assert context.user_data is not None
-    if not _is_admin(update, context):
-        await close_buttons(update)
-        return await _refuse(update, context)
-    draft = context.user_data.get(DRAFT, {})
-    if "text" not in draft:
-        await close_buttons(update)
-        await reply(update, context, context.text("stale_button"))
-        return END
+async def _create(
+    update: Update, context: MaoContext, status_text: str, scheduled_for: datetime | None
+) -> int | None:
+    """Store the broadcast and owe it to every recipient; None when nobody would get it."""
+    draft = _draft(context)
+    if _recipient_count(context, draft) == 0:
+        await _ask_audience(update, context, "broadcast_no_recipients")
+        return None
+    user = update.effective_user
+    assert user is not None
     services = context.services
-    # The progress message exists before the first recipient can be reached, so the report
+    # The status message exists before the first recipient can be reached, so the report
     # always has a place to appear.
-    status = await reply(update, context, context.text("broadcast_started"))
+    status = await reply(update, context, status_text)
     with services.db.session() as session:
         broadcast_id = create_broadcast(
             session,
-            query.from_user.id,
+            user.id,
             Recipients(draft["audience"]),
             draft.get("activity_id"),
             draft["text"],
             services.now(),
+            text_en=draft.get("text_en"),
+            scheduled_for=scheduled_for,
+            signup_activity_id=draft.get("signup_activity_id"),
         )
         if status is not None:
             set_status_message(session, broadcast_id, status.chat_id, status.message_id)
+    assert context.user_data is not None
     context.user_data.pop(DRAFT, None)
-    await close_buttons(update)
     # Every recipient's message is owed now; the outbox sends them after anything personal.
     outbox_of(context.application).kick()
+    return broadcast_id
+
+
+async def confirm(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    if "text" not in _draft(context):
+        await close_buttons(update)
+        await reply(update, context, context.text("stale_button"))
+        return END
+    await close_buttons(update)
+    if await _create(update, context, context.text("broadcast_started"), None) is None:
+        return Step.AUDIENCE
     return END
+
+
+async def edit_text(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
+    await reply(update, context, context.text("broadcast_ask_text"))
+    return Step.TEXT
+
+
+async def edit_audience(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
+    return await _ask_audience(update, context, "broadcast_choose_audience")
+
+
+async def ask_moment(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
+    await reply(update, context, context.text("broadcast_ask_moment"))
+    return Step.MOMENT
+
+
+async def receive_moment(update: Update, context: MaoContext) -> int:
+    if not _is_admin(update, context):
+        return await _refuse(update, context)
+    message = update.effective_message
+    assert message is not None
+    services = context.services
+    now = services.now()
+    when = parse_send_moment(message.text or "", now, services.config.zone)
+    if when is None:
+        await reply(update, context, context.text("broadcast_bad_moment"))
+        return Step.MOMENT
+    if when <= now:
+        await reply(update, context, context.text("broadcast_past_moment"))
+        return Step.MOMENT
+    count = _recipient_count(context, _draft(context))
+    text = context.text("broadcast_scheduled", moment=moment(when, context), count=count)
+    if await _create(update, context, text, when) is None:
+        return Step.AUDIENCE
+    return END
+
+
+async def ask_signup_activity(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
+    services = context.services
+    with services.db.session() as session:
+        activities = [
+            a
+            for a in upcoming_activities(session, services.now())
+            if a.open_for_registration(services.now())
+        ]
+    language = context.language
+    buttons = [
+        (a.title(language), callbacks.BROADCAST_SIGNUP.data(activity=a.id))
+        for a in activities[:20]
+    ]
+    if not buttons:
+        await reply(update, context, context.text("signup_not_found"))
+        return await _show_preview(update, context)
+    await reply(update, context, context.text("broadcast_choose_signup"), one_per_row(buttons))
+    return Step.SIGNUP
+
+
+async def choose_signup_activity(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
+    with context.services.db.session() as session:
+        activity = get_activity_by_id(session, int(context.matched("activity")))
+    if activity is not None:
+        _draft(context)["signup_activity_id"] = activity.id
+        title = activity.title(context.language)
+        await reply(update, context, context.text("broadcast_signup_added", title=title))
+    return await _show_preview(update, context)
 
 
 async def retry_failed(update: Update, context: MaoContext) -> None:
@@ -214,6 +405,16 @@ async def retry_failed(update: Update, context: MaoContext) -> None:
     outbox_of(context.application).kick()
 
 
+async def outside_flow(update: Update, context: MaoContext) -> None:
+    """A broadcast button pressed with no draft open (old, or forged): refuse or say stale."""
+    await pressed(update)
+    if not _is_admin(update, context):
+        await _refuse(update, context)
+        return
+    await close_buttons(update)
+    await reply(update, context, context.text("stale_button"))
+
+
 async def abort(update: Update, context: MaoContext) -> int:
     if update.callback_query is not None:
         await pressed(update)
@@ -228,56 +429,21 @@ async def expect_button(update: Update, context: MaoContext) -> None:
     await reply(update, context, context.text("signup_use_buttons"))
 
 
-async def attendees(update: Update, context: MaoContext) -> None:
-    if not _is_admin(update, context):
-        await _refuse(update, context)
-        return
-    services = context.services
-    with services.db.session() as session:
-        activities = upcoming_activities(session, services.now())
-    language = context.language
-    buttons = [
-        (a.title(language), callbacks.ATTENDEES_OF.data(activity=a.id)) for a in activities[:20]
-    ]
-    await reply(update, context, context.text("attendees_choose"), one_per_row(buttons))
-
-
-async def attendees_of(update: Update, context: MaoContext) -> None:
-    query = await pressed(update)
-    if not _is_admin(update, context):
-        await _refuse(update, context)
-        return
-    services = context.services
-    with services.db.session() as session:
+async def start_for_activity(update: Update, context: MaoContext) -> int:
+    """From the attendee view (handlers.attendees): this activity's people, straight to the
+    text step. Also for a cancelled activity, whose attendees still need its news."""
+    if not await _pressed_by_organiser(update, context):
+        return END
+    with context.services.db.session() as session:
         activity = get_activity_by_id(session, int(context.matched("activity")))
-        rows = export_registrations(session, activity.slug) if activity else None
-    if activity is None or rows is None:
+    if activity is None:
         await reply(update, context, context.text("signup_not_found"))
-        return
-    registered = [r for r in rows if r.status == RegistrationStatus.REGISTERED]
-    waiting = [
-        r for r in rows if r.status in (RegistrationStatus.WAITING, RegistrationStatus.OFFERED)
-    ]
-    language = context.language
-    names = "\n".join(f"• {r.name}" for r in registered[:50])
-    await reply(
-        update,
-        context,
-        context.text(
-            "attendees_summary",
-            title=activity.title(language),
-            registered=len(registered),
-            waiting=len(waiting),
-            names=names or "–",
-        ),
-    )
-    await context.bot.send_document(
-        query.from_user.id,
-        InputFile(
-            export_csv(rows, services.config.zone).encode("utf-8"),
-            filename=f"deelnemers-{activity.slug}.csv",
-        ),
-    )
+        return END
+    assert context.user_data is not None
+    audience = context.matched("audience")
+    context.user_data[DRAFT] = {"audience": audience, "activity_id": activity.id}
+    label = f"{context.text('audience_' + audience)} – {activity.title(context.language)}"
+    return await _audience_chosen(update, context, label)
 
 
 def build_handlers() -> Handlers:
@@ -289,7 +455,12 @@ def build_handlers() -> Handlers:
             name="broadcast",
             persistent=True,
             allow_reentry=True,
-            entry_points=[CommandHandler(["omroep", "broadcast"], start_broadcast)],
+            entry_points=[
+                CommandHandler(["omroep", "broadcast"], start_broadcast),
+                CallbackQueryHandler(
+                    start_for_activity, pattern=callbacks.ATTENDEES_WRITE.pattern
+                ),
+            ],
             states={
                 Step.AUDIENCE: state_handlers(
                     CallbackQueryHandler(
@@ -304,8 +475,29 @@ def build_handlers() -> Handlers:
                     MessageHandler(typed, expect_button),
                 ),
                 Step.TEXT: state_handlers(MessageHandler(typed, receive_text)),
+                Step.ENGLISH: state_handlers(
+                    CallbackQueryHandler(
+                        skip_english, pattern=callbacks.BROADCAST_SKIP_ENGLISH.pattern
+                    ),
+                    MessageHandler(typed, receive_english),
+                ),
                 Step.CONFIRM: state_handlers(
                     CallbackQueryHandler(confirm, pattern=callbacks.BROADCAST_SEND.pattern),
+                    CallbackQueryHandler(edit_text, pattern=callbacks.BROADCAST_EDIT_TEXT.pattern),
+                    CallbackQueryHandler(
+                        edit_audience, pattern=callbacks.BROADCAST_EDIT_AUDIENCE.pattern
+                    ),
+                    CallbackQueryHandler(ask_moment, pattern=callbacks.BROADCAST_SCHEDULE.pattern),
+                    CallbackQueryHandler(
+                        ask_signup_activity, pattern=callbacks.BROADCAST_ADD_SIGNUP.pattern
+                    ),
+                    MessageHandler(typed, expect_button),
+                ),
+                Step.MOMENT: state_handlers(MessageHandler(typed, receive_moment)),
+                Step.SIGNUP: state_handlers(
+                    CallbackQueryHandler(
+                        choose_signup_activity, pattern=callbacks.BROADCAST_SIGNUP.pattern
+                    ),
                     MessageHandler(typed, expect_button),
                 ),
             },
@@ -316,7 +508,8 @@ def build_handlers() -> Handlers:
         )
     return [
         conversation,
-        CommandHandler(["deelnemers", "attendees"], attendees),
-        CallbackQueryHandler(attendees_of, pattern=callbacks.ATTENDEES_OF.pattern),
         CallbackQueryHandler(retry_failed, pattern=callbacks.BROADCAST_RETRY.pattern),
+        # After the conversation and the retry button: any other broadcast button outside a
+        # draft (old, or forged by someone who is not an organiser).
+        CallbackQueryHandler(outside_flow, pattern=r"^bc:"),
     ]

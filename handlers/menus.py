@@ -9,6 +9,8 @@ from telegram.error import TelegramError
 
 from core.roles import is_organiser
 from core.services import Services
+from storage.organisers import stored_organisers
+from storage.users import get_user
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,11 @@ USER_COMMANDS: tuple[tuple[str, str, str], ...] = (
 ADMIN_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("omroep", "broadcast", "cmd_broadcast"),
     ("deelnemers", "attendees", "cmd_attendees"),
+    ("nieuweactiviteit", "newevent", "cmd_new_activity"),
+    ("activiteiten", "events_admin", "cmd_manage_activities"),
+    ("incheck", "checkin", "cmd_checkin"),
+    ("reacties", "feedback", "cmd_feedback"),
+    ("cijfers", "stats", "cmd_stats"),
 )
 
 
@@ -47,8 +54,17 @@ async def register_command_menus(bot: Bot, services: Services) -> None:
     await bot.set_my_commands(
         command_menu(services, "en"), scope=BotCommandScopeDefault(), language_code="en"
     )
-    for admin_id in services.config.admins:
-        await set_chat_commands(bot, services, admin_id, services.config.language.default)
+    # Organisers from config and those added with `mao-bot admin add` (a new one gets the
+    # menu from the next start), each in the language they chose.
+    with services.db.session() as session:
+        organisers = sorted({*services.config.admins, *stored_organisers(session)})
+        languages = {
+            organiser: (user.language if user else None) or services.config.language.default
+            for organiser in organisers
+            for user in [get_user(session, organiser)]
+        }
+    for organiser in organisers:
+        await set_chat_commands(bot, services, organiser, languages[organiser])
 
 
 async def set_chat_commands(bot: Bot, services: Services, chat_id: int, language: str) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
@@ -36,7 +37,14 @@ from core.calendar import calendar_file
 from core.context import MaoContext, services_of
 from core.keyboards import keyboard, offer_buttons
 from core.services import Services
-from storage.broadcasts import finish_if_done, get_broadcast, unfinished_broadcasts
+from storage.activities import ActivityInfo, get_activity_by_id
+from storage.broadcasts import (
+    BroadcastInfo,
+    finish_if_done,
+    get_broadcast,
+    unfinished_broadcasts,
+)
+from storage.feedback import feedback_owed
 from storage.outbox import (
     OutboxKind,
     OutboxStatus,
@@ -45,6 +53,7 @@ from storage.outbox import (
     Tally,
     broadcast_tally,
     claim_next,
+    plan_feedback_requests,
     release_stale_claims,
     retry_later,
     settle,
@@ -56,6 +65,7 @@ from storage.vocabulary import RegistrationStatus, Status
 logger = logging.getLogger(__name__)
 SENDER_KEY = "outbox_sender"
 POLL_SECONDS = 1.0
+FEEDBACK_SWEEP = timedelta(minutes=1)
 OUTAGE_PAUSE_SECONDS = 2.0
 # PTB's rate limiter would retry a 429 itself and hold every other message meanwhile; the
 # outbox reschedules just that message instead (see bot.app.RateLimiter).
@@ -111,6 +121,7 @@ class OutboxSender:
         self.bulk_paused_until = 0.0
         self.since_progress: dict[int, int] = {}
         self.task: asyncio.Task[None] | None = None
+        self.feedback_planned_at: datetime | None = None
 
     # -- running ------------------------------------------------------------------------------
 
@@ -158,6 +169,7 @@ class OutboxSender:
                 with services.db.session() as session:
                     if user_id is None:
                         release_stale_claims(session, now)
+                        self._plan_feedback(session, now)
                     message = claim_next(
                         session,
                         now,
@@ -174,6 +186,26 @@ class OutboxSender:
             if message.broadcast_id is not None:
                 await self._progress(message.broadcast_id)
 
+    def _plan_feedback(self, session: Session, now: datetime) -> None:
+        """Feedback questions become owed once an activity has been over `feedback.after`
+        (looked for at most once a minute: a cheap query, but the loop runs every second)."""
+        feedback = self.services.config.feedback
+        if not feedback.enabled:
+            return
+        last = self.feedback_planned_at
+        if last is not None and timedelta(0) <= now - last < FEEDBACK_SWEEP:
+            return
+        self.feedback_planned_at = now
+        plan_feedback_requests(session, now, feedback.after)
+
+    def _feedback_wanted(self, message: OwedMessage, now: datetime) -> bool:
+        """Decided at send time: present (or nobody checked in), still registered, the
+        activity held, and feedback not switched off meanwhile."""
+        if not self.services.config.feedback.enabled or message.registration_id is None:
+            return False
+        with self.services.db.session() as session:
+            return feedback_owed(session, message.registration_id, now)
+
     async def _deliver(self, message: OwedMessage) -> OutboxStatus:
         services = self.services
         with services.db.session() as session:
@@ -186,6 +218,11 @@ class OutboxSender:
             broadcast = (
                 get_broadcast(session, message.broadcast_id)
                 if message.broadcast_id is not None
+                else None
+            )
+            signup_activity = (
+                get_activity_by_id(session, broadcast.signup_activity_id)
+                if broadcast is not None and broadcast.signup_activity_id is not None
                 else None
             )
         language = (user.language if user else None) or services.catalogue.default
@@ -201,9 +238,13 @@ class OutboxSender:
                     return retry_later(
                         session, message, now, "quiet hours", timedelta(seconds=wait)
                     )
+        if message.kind is OutboxKind.FEEDBACK_REQUEST and not self._feedback_wanted(message, now):
+            registration = None  # no longer owed: dropped below
         rendered = None
         if user is None or not (user.blocked and message.kind is OutboxKind.REMINDER):
-            rendered = _render(message, registration, broadcast, user, context, now)
+            rendered = _render(
+                message, registration, broadcast, user, context, now, signup_activity
+            )
         if rendered is None:
             with services.db.session() as session:
                 settle(session, message.id, OutboxStatus.DROPPED, now, "no longer owed")
@@ -332,6 +373,32 @@ def report_text(services: Services, language: str, result: Tally, finished: bool
     return text
 
 
+def _render_broadcast(
+    broadcast: BroadcastInfo | None,
+    context: MaoContext,
+    now: datetime,
+    signup_activity: ActivityInfo | None,
+) -> Rendered | None:
+    """An announcement in the recipient's language, with "Aanmelden" while sign-up is open."""
+    if broadcast is None:
+        return None
+    text = broadcast.text_en if context.language == "en" and broadcast.text_en else broadcast.text
+    markup = None
+    if signup_activity is not None and signup_activity.open_for_registration(now):
+        # Checked at send time: a scheduled announcement may go out after sign-up closed.
+        markup = keyboard(
+            [
+                [
+                    (
+                        context.text("broadcast_signup_button"),
+                        callbacks.SIGNUP_PICK.data(activity=signup_activity.id),
+                    )
+                ]
+            ]
+        )
+    return Rendered(text=text, markup=markup)
+
+
 def _render(
     message: OwedMessage,
     registration: UserRegistration | None,
@@ -339,11 +406,12 @@ def _render(
     user: Any,
     context: MaoContext,
     now: datetime,
+    signup_activity: ActivityInfo | None = None,
 ) -> Rendered | None:
     """The message as the user should read it now, or None when it is no longer owed."""
     kind = message.kind
     if kind is OutboxKind.BROADCAST:
-        return Rendered(text=broadcast.text) if broadcast is not None else None
+        return _render_broadcast(broadcast, context, now, signup_activity)
     if registration is None:
         return None
     activity = registration.activity
@@ -356,6 +424,14 @@ def _render(
         return Rendered(text=f"{context.text('notice_offer_expired')}\n\n{block}")
     if activity.status != Status.PUBLISHED:
         return None
+    if kind is OutboxKind.FEEDBACK_REQUEST:
+        # Whether it is still owed was decided by the sender (OutboxSender._feedback_wanted).
+        stars = [
+            (f"⭐{n}", callbacks.FEEDBACK_STARS.data(activity=activity.id, stars=n))
+            for n in range(1, 6)
+        ]
+        text = context.text("feedback_question", title=title)
+        return Rendered(text=text, markup=keyboard([stars]))
     if kind is OutboxKind.ACTIVITY_REOPENED:
         markup = keyboard(
             [

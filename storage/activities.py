@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import secrets
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -151,8 +153,10 @@ def upsert_activities(
     now: datetime,
     default_reminders: Sequence[timedelta] = DEFAULT_REMINDER_OFFSETS,
     join_link_before: timedelta | None = None,
+    keep: Mapping[str, Collection[str]] | None = None,
 ) -> LoadReport:
-    """Create or update by slug. Activities missing from the file are left alone.
+    """Create or update by slug. Activities missing from the file are left alone; `keep`
+    names, per slug, columns left as they are (see chat_conflicts).
 
     Whoever is affected by a change is owed a message in this same transaction: a move, a
     cancellation, a re-opening. `join_link_before`: when an online activity's meeting link
@@ -164,29 +168,10 @@ def upsert_activities(
     moved: list[str] = []
     reopened: list[str] = []
     for spec in specs:
-        values: dict[str, Any] = {
-            "kind": spec.kind.value,
-            "title_nl": spec.title.nl,
-            "title_en": spec.title.en,
-            "description_nl": spec.description.nl,
-            "description_en": spec.description.en,
-            "starts_at": _aware(spec.starts_at, zone),
-            "ends_at": _aware(spec.ends_at, zone),
-            "location": spec.location,
-            "online_url": spec.online_url,
-            "capacity": spec.capacity,
-            "registration_opens_at": _aware(spec.registration_opens_at, zone),
-            "registration_closes_at": _aware(spec.registration_closes_at, zone),
-            "audience": spec.audience.value,
-            "audience_strict": spec.audience_strict,
-            "status": spec.status.value,
-            "waitlist_mode": spec.waitlist_mode.value,
-            "offer_hours": spec.offer_hours,
-            "reminder_offsets": offsets_text(
-                spec.reminders if spec.reminders is not None else default_reminders
-            ),
-            "is_sample": spec.sample,
-        }
+        values = _spec_values(spec, zone, default_reminders)
+        if keep and spec.slug in keep:
+            # Fields an organiser changed in chat, which this load must not overwrite.
+            values = {k: v for k, v in values.items() if k not in keep[spec.slug]}
         activity = session.scalars(
             select(Activity).where(Activity.slug == spec.slug)
         ).one_or_none()
@@ -227,6 +212,36 @@ def upsert_activities(
         tuple(moved),
         tuple(reopened),
     )
+
+
+def _spec_values(
+    spec: ActivitySpec, zone: ZoneInfo, default_reminders: Sequence[timedelta]
+) -> dict[str, Any]:
+    """A file entry as the Activity columns it sets."""
+    values: dict[str, Any] = {
+        "kind": spec.kind.value,
+        "title_nl": spec.title.nl,
+        "title_en": spec.title.en,
+        "description_nl": spec.description.nl,
+        "description_en": spec.description.en,
+        "starts_at": _aware(spec.starts_at, zone),
+        "ends_at": _aware(spec.ends_at, zone),
+        "location": spec.location,
+        "online_url": spec.online_url,
+        "capacity": spec.capacity,
+        "registration_opens_at": _aware(spec.registration_opens_at, zone),
+        "registration_closes_at": _aware(spec.registration_closes_at, zone),
+        "audience": spec.audience.value,
+        "audience_strict": spec.audience_strict,
+        "status": spec.status.value,
+        "waitlist_mode": spec.waitlist_mode.value,
+        "offer_hours": spec.offer_hours,
+        "reminder_offsets": offsets_text(
+            spec.reminders if spec.reminders is not None else default_reminders
+        ),
+        "is_sample": spec.sample,
+    }
+    return values
 
 
 def _involved(session: Session, activity: Activity) -> list[Registration]:
@@ -432,6 +447,273 @@ def upcoming_activities(
     query = select(Activity).where(Activity.status == Status.PUBLISHED, Activity.ends_at > now)
     if kind:
         query = query.where(Activity.kind == kind)
+    activities = list(session.scalars(query.order_by(Activity.starts_at, Activity.slug)))
+    counts = _counts(session, [a.id for a in activities])
+    return [_info(a, counts) for a in activities]
+
+
+def chat_changes(activity: Activity) -> set[str]:
+    """The fields an organiser changed in chat (Activity.changed_in_chat, a JSON list)."""
+    if not activity.changed_in_chat:
+        return set()
+    try:
+        names = json.loads(activity.changed_in_chat)
+    except ValueError:
+        return set()
+    return {str(name) for name in names} if isinstance(names, list) else set()
+
+
+def _changed_in_chat(column: str, changed: set[str]) -> bool:
+    # "title" in the list covers both title_nl and title_en.
+    return column in changed or column.rsplit("_", 1)[0] in changed
+
+
+@dataclass(frozen=True)
+class ChatConflict:
+    slug: str
+    field: str  # the Activity column
+    in_chat: object
+    in_file: object
+
+
+def chat_conflicts(
+    session: Session,
+    specs: Sequence[ActivitySpec],
+    zone: ZoneInfo,
+    default_reminders: Sequence[timedelta] = DEFAULT_REMINDER_OFFSETS,
+) -> list[ChatConflict]:
+    """Per activity of the file: the fields whose file value differs from the database and
+    that an organiser changed in chat. `events load` keeps those unless forced."""
+    conflicts: list[ChatConflict] = []
+    for spec in specs:
+        activity = session.scalars(
+            select(Activity).where(Activity.slug == spec.slug)
+        ).one_or_none()
+        if activity is None:
+            continue
+        changed = chat_changes(activity)
+        if not changed:
+            continue
+        for column, value in _spec_values(spec, zone, default_reminders).items():
+            current = getattr(activity, column)
+            if current != value and _changed_in_chat(column, changed):
+                conflicts.append(ChatConflict(spec.slug, column, current, value))
+    return conflicts
+
+
+def forget_chat_changes(session: Session, slugs: Collection[str]) -> None:
+    """After a forced load the file is the truth again for these activities."""
+    for activity in session.scalars(select(Activity).where(Activity.slug.in_(list(slugs)))):
+        activity.changed_in_chat = None
+
+
+def ensure_checkin_code(session: Session, activity_id: int) -> str:
+    """The activity's door code (t.me/<bot>?start=checkin_<code>), made on first use."""
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        raise LookupError(f"no activity {activity_id}")
+    if not activity.checkin_code:
+        activity.checkin_code = secrets.token_urlsafe(8)
+        session.flush()
+    return activity.checkin_code
+
+
+# -- made and managed in chat by organisers ---------------------------------------------------
+
+MAX_CHAT_SLUG = 57
+# What an organiser can change in chat; each such change is remembered in changed_in_chat
+# (so `mao-bot events load` does not overwrite it silently).
+CHAT_FIELDS = (
+    "kind",
+    "title_nl",
+    "title_en",
+    "description_nl",
+    "description_en",
+    "starts_at",
+    "ends_at",
+    "location",
+    "online_url",
+    "capacity",
+    "audience",
+    "waitlist_mode",
+    "registration_closes_at",
+    "status",
+)
+
+
+def _slug_base(title: str) -> str:
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    words = "".join(c if c.isalnum() else "-" for c in plain.lower()).split("-")
+    return "-".join(w for w in words if w) or "activiteit"
+
+
+def make_slug(session: Session, title: str, day: datetime) -> str:
+    """ "Fieldlab Samen" on 18 May 2027 -> "fieldlab-samen-2027-05-18" (unique, at most 57
+    characters, so "signup_<slug>" fits Telegram's 64-character start parameter)."""
+    suffix = f"-{day:%Y-%m-%d}"
+    base = _slug_base(title)
+    for number in range(1, 1000):
+        extra = "" if number == 1 else f"-{number}"
+        room = MAX_CHAT_SLUG - len(suffix) - len(extra)
+        slug = base[:room].strip("-") + suffix + extra
+        taken = session.scalars(select(Activity.id).where(Activity.slug == slug)).first()
+        if taken is None:
+            return slug
+    raise ValueError("no free slug")
+
+
+def _mark_changed(activity: Activity, fields: Sequence[str]) -> None:
+    known: list[str] = json.loads(activity.changed_in_chat) if activity.changed_in_chat else []
+    for name in fields:
+        if name not in known:
+            known.append(name)
+    activity.changed_in_chat = json.dumps(known)
+
+
+def create_activity(
+    session: Session,
+    values: dict[str, Any],
+    created_by: int,
+    now: datetime,
+    default_reminders: Sequence[timedelta] = DEFAULT_REMINDER_OFFSETS,
+) -> Activity:
+    """A new published activity from an organiser's chat; `values` are Activity columns
+    among CHAT_FIELDS (times aware)."""
+    unknown = set(values) - set(CHAT_FIELDS)
+    if unknown:
+        raise ValueError(f"not chat fields: {sorted(unknown)}")
+    activity = Activity(
+        slug=make_slug(session, values["title_nl"], values["starts_at"]),
+        status=Status.PUBLISHED.value,
+        created_by=created_by,
+        updated_at=now,
+        reminder_offsets=offsets_text(default_reminders),
+        audience_strict=False,
+        offer_hours=24,
+        is_sample=False,
+        **{"description_nl": "", "description_en": "", **values},
+    )
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def update_activity(
+    session: Session,
+    activity_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    join_link_before: timedelta | None = None,
+) -> Activity | None:
+    """An organiser's change in chat. A new start moves the activity (everyone involved is
+    told once, reminders follow); a new link re-plans the meeting-link message."""
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        return None
+    changed = {k: v for k, v in changes.items() if k in CHAT_FIELDS and getattr(activity, k) != v}
+    if not changed:
+        return activity
+    old_start = activity.starts_at
+    for key, value in changed.items():
+        setattr(activity, key, value)
+    activity.updated_at = now
+    _mark_changed(activity, list(changed))
+    session.flush()
+    if "starts_at" in changed and activity.status == Status.PUBLISHED:
+        move_activity(session, activity, old_start, now, join_link_before)
+    elif "online_url" in changed:
+        replan_reminders(session, activity, now, join_link_before)
+    return activity
+
+
+def set_registration_closed(
+    session: Session, activity_id: int, closed: bool, now: datetime
+) -> Activity | None:
+    return update_activity(
+        session, activity_id, {"registration_closes_at": now if closed else None}, now
+    )
+
+
+def cancel_activity_in_chat(session: Session, activity_id: int, now: datetime) -> int | None:
+    """Cancel once (a second press changes nothing); the number of people told."""
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        return None
+    if activity.status == Status.CANCELLED:
+        return 0
+    activity.updated_at = now
+    _mark_changed(activity, ["status"])
+    return cancel_activity(session, activity, now)
+
+
+def reopen_activity_in_chat(session: Session, activity_id: int, now: datetime) -> int | None:
+    activity = session.get(Activity, activity_id)
+    if activity is None or activity.status != Status.CANCELLED:
+        return None
+    activity.status = Status.PUBLISHED.value
+    activity.updated_at = now
+    _mark_changed(activity, ["status"])
+    return reopen_activity(session, activity, now)
+
+
+def duplicate_activity(
+    session: Session,
+    activity_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    created_by: int,
+    now: datetime,
+) -> Activity | None:
+    """The same activity on another date: a new slug, no registrations, no check-in code."""
+    source = session.get(Activity, activity_id)
+    if source is None:
+        return None
+    copy = Activity(
+        slug=make_slug(session, source.title_nl, starts_at),
+        kind=source.kind,
+        title_nl=source.title_nl,
+        title_en=source.title_en,
+        description_nl=source.description_nl,
+        description_en=source.description_en,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=source.location,
+        online_url=source.online_url,
+        capacity=source.capacity,
+        audience=source.audience,
+        audience_strict=source.audience_strict,
+        status=Status.PUBLISHED.value,
+        waitlist_mode=source.waitlist_mode,
+        offer_hours=source.offer_hours,
+        reminder_offsets=source.reminder_offsets,
+        is_sample=source.is_sample,
+        updated_at=now,
+        created_by=created_by,
+    )
+    session.add(copy)
+    session.flush()
+    return copy
+
+
+def organiser_activities(session: Session, now: datetime) -> list[ActivityInfo]:
+    """Activities that have not ended, cancelled ones too (they can be reopened)."""
+    activities = list(
+        session.scalars(
+            select(Activity)
+            .where(Activity.ends_at > now, Activity.status != Status.DRAFT)
+            .order_by(Activity.starts_at, Activity.slug)
+        )
+    )
+    counts = _counts(session, [a.id for a in activities])
+    return [_info(a, counts) for a in activities]
+
+
+def recent_and_upcoming(session: Session, now: datetime, back: timedelta) -> list[ActivityInfo]:
+    """Activities for organisers' lists: not ended longer than `back` ago, cancelled ones
+    included (their people can still be written to), soonest first."""
+    query = select(Activity).where(Activity.ends_at > now - back)
     activities = list(session.scalars(query.order_by(Activity.starts_at, Activity.slug)))
     counts = _counts(session, [a.id for a in activities])
     return [_info(a, counts) for a in activities]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Broadcast, Profile, Registration, User
+from storage.models import Activity, Broadcast, Profile, Registration, User
 from storage.outbox import (
     DEFAULT_TRY_FOR,
     PRIORITY,
@@ -23,7 +23,14 @@ from storage.outbox import (
     owe_many,
     retry_failed,
 )
-from storage.vocabulary import BroadcastStatus, Recipients, RegistrationStatus, Role
+from storage.vocabulary import (
+    BroadcastStatus,
+    CancelReason,
+    Recipients,
+    RegistrationStatus,
+    Role,
+    Status,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,14 @@ class BroadcastInfo:
     status: str
     status_chat_id: int | None
     status_message_id: int | None
+    text_en: str | None = None
+    scheduled_for: datetime | None = None
+    signup_activity_id: int | None = None
+
+
+def _cancelled(session: Session, activity_id: int | None) -> bool:
+    activity = session.get(Activity, activity_id) if activity_id is not None else None
+    return activity is not None and activity.status == Status.CANCELLED
 
 
 def audience_user_ids(
@@ -61,10 +76,16 @@ def audience_user_ids(
             if audience is Recipients.ATTENDEES
             else (RegistrationStatus.WAITING, RegistrationStatus.OFFERED)
         )
+        involved: ColumnElement[bool] = Registration.status.in_(statuses)
+        if audience is Recipients.ATTENDEES and _cancelled(session, activity_id):
+            # The activity's cancellation ended their seats; they may still need its news
+            # (a new date, a refund). Their former status is not kept: those who were
+            # waiting hear it too.
+            involved = Registration.cancel_reason == CancelReason.ACTIVITY
         query = reachable.where(
             User.telegram_id.in_(
                 select(Registration.user_id).where(
-                    Registration.activity_id == activity_id, Registration.status.in_(statuses)
+                    Registration.activity_id == activity_id, involved
                 )
             )
         )
@@ -78,15 +99,24 @@ def create_broadcast(
     activity_id: int | None,
     text: str,
     now: datetime,
+    *,
+    text_en: str | None = None,
+    scheduled_for: datetime | None = None,
+    signup_activity_id: int | None = None,
 ) -> int:
+    """Owe the announcement to every recipient; scheduled ones fall due at `scheduled_for`."""
     broadcast = Broadcast(
         created_by=created_by,
         audience=audience.value,
         activity_id=activity_id,
         text=text,
+        text_en=text_en,
+        scheduled_for=scheduled_for,
+        signup_activity_id=signup_activity_id,
         status=BroadcastStatus.SENDING,
         created_at=now,
     )
+    due = scheduled_for if scheduled_for is not None and scheduled_for > now else now
     session.add(broadcast)
     session.flush()
     owe_many(
@@ -97,8 +127,8 @@ def create_broadcast(
                 "kind": OutboxKind.BROADCAST.value,
                 "status": OutboxStatus.PENDING.value,
                 "priority": int(PRIORITY[OutboxKind.BROADCAST]),
-                "due_at": now,
-                "deadline": now + DEFAULT_TRY_FOR,
+                "due_at": due,
+                "deadline": due + DEFAULT_TRY_FOR,
                 "attempts": 0,
                 "broadcast_id": broadcast.id,
                 "created_at": now,
@@ -123,6 +153,9 @@ def get_broadcast(session: Session, broadcast_id: int) -> BroadcastInfo | None:
         b.status,
         b.status_chat_id,
         b.status_message_id,
+        b.text_en,
+        b.scheduled_for,
+        b.signup_activity_id,
     )
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,7 @@ class OutboxKind(StrEnum):
     REMINDER = "reminder"
     JOIN_LINK = "join_link"  # the meeting link of an online activity, shortly before it starts
     BROADCAST = "broadcast"
+    FEEDBACK_REQUEST = "feedback_request"  # stars and a comment, some time after the end
 
 
 class OutboxStatus(StrEnum):
@@ -86,6 +87,8 @@ PRIORITY = {
     # Needed to take part at all, and due minutes before the start: before other reminders.
     OutboxKind.JOIN_LINK: Priority.NOTICE,
     OutboxKind.BROADCAST: Priority.BULK,
+    # Nobody waits for it: with the reminders, before any announcement.
+    OutboxKind.FEEDBACK_REQUEST: Priority.REMINDER,
 }
 
 
@@ -270,6 +273,49 @@ def replan_reminders(
     ).all()
     for registration in seats:
         plan_reminders(session, activity, registration, now, join_link_before)
+
+
+# -- feedback: asked some time after the activity ends ---------------------------------------
+
+# A feedback question is answered within days or not at all.
+FEEDBACK_TRY_FOR = timedelta(days=7)
+
+
+def plan_feedback_requests(session: Session, now: datetime, after: timedelta) -> int:
+    """Owe the feedback question to every seat of an activity that ended `after` ago (and
+    at most FEEDBACK_TRY_FOR before that). Planned when due rather than with the seat, so
+    it always follows the activity's end as it is now (moved, lengthened) with no replanning.
+    Whether the person should really get it (present, or nobody checked in) is decided at
+    send time. Returns how many were planned; planning twice keeps one row (dedupe key)."""
+    already = exists().where(
+        OutboxMessage.registration_id == Registration.id,
+        OutboxMessage.kind == OutboxKind.FEEDBACK_REQUEST.value,
+    )
+    rows = session.execute(
+        select(Registration.id, Registration.user_id, Activity.id, Activity.ends_at)
+        .join(Activity, Activity.id == Registration.activity_id)
+        .where(
+            Registration.status == RegistrationStatus.REGISTERED,
+            Activity.ends_at <= now - after,
+            Activity.ends_at > now - after - FEEDBACK_TRY_FOR,
+            ~already,
+        )
+    ).all()
+    for registration_id, user_id, activity_id, ends_at in rows:
+        due = ends_at + after
+        owe(
+            session,
+            user_id,
+            OutboxKind.FEEDBACK_REQUEST,
+            now,
+            activity_id=activity_id,
+            registration_id=registration_id,
+            due_at=due,
+            deadline=due + FEEDBACK_TRY_FOR,
+            offset_seconds=int(after.total_seconds()),
+            dedupe_key=f"feedback:{registration_id}",
+        )
+    return len(rows)
 
 
 # -- claiming and settling --------------------------------------------------------------------

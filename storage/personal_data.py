@@ -19,6 +19,7 @@ from storage.models import (
     Activity,
     Broadcast,
     ConversationState,
+    Feedback,
     OutboxMessage,
     Profile,
     Registration,
@@ -109,6 +110,17 @@ class BroadcastRecord:
 
 
 @dataclass(frozen=True)
+class FeedbackRecord:
+    """Stars and a comment given after an activity."""
+
+    activity: ActivityRef
+    stars: int | None
+    comment: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class PersonalData:
     telegram_id: int
     user: UserInfo | None
@@ -119,6 +131,7 @@ class PersonalData:
     user_data: dict[str, Any]
     conversations: tuple[ConversationRecord, ...]
     broadcasts: tuple[BroadcastRecord, ...]
+    feedback: tuple[FeedbackRecord, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -130,6 +143,7 @@ class PersonalData:
             or self.user_data
             or self.conversations
             or self.broadcasts
+            or self.feedback
         )
 
     @property
@@ -226,6 +240,15 @@ def personal_data(session: Session, telegram_id: int) -> PersonalData:
         broadcasts=tuple(
             BroadcastRecord(b.created_at, b.audience, b.status, b.text) for b in broadcasts
         ),
+        feedback=tuple(
+            FeedbackRecord(_activity_ref(a), f.stars, f.comment, f.created_at, f.updated_at)
+            for f, a in session.execute(
+                select(Feedback, Activity)
+                .join(Activity, Activity.id == Feedback.activity_id)
+                .where(Feedback.user_id == telegram_id)
+                .order_by(Feedback.id)
+            ).all()
+        ),
     )
 
 
@@ -316,5 +339,15 @@ def personal_data_json(data: PersonalData, zone: tzinfo) -> dict[str, Any]:
                 "text": b.text,
             }
             for b in data.broadcasts
+        ],
+        "feedback": [
+            {
+                "activity": _activity_json(f.activity, zone),
+                "stars": f.stars,
+                "comment": f.comment,
+                "created_at": _time(f.created_at, zone),
+                "updated_at": _time(f.updated_at, zone),
+            }
+            for f in data.feedback
         ],
     }

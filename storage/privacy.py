@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.faq_misses import purge_misses
+from storage.feedback import erase_feedback, purge_old_feedback
 from storage.models import Broadcast, ConversationState, OutboxMessage, UserData
 from storage.registrations import erase_registrations, purge_old_registrations
 from storage.users import delete_user
@@ -21,6 +22,7 @@ def erase_user(
     # the meeting link of an online activity owed `join_link_before` its start).
     erase_registrations(session, telegram_id, now, join_link_before)
     session.execute(delete(UserData).where(UserData.user_id == telegram_id))
+    erase_feedback(session, telegram_id)
     session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == telegram_id))
     session.execute(
         delete(ConversationState).where(
@@ -37,6 +39,8 @@ def apply_retention(
     # broadcast itself (organiser, text, time), drop its recipient list with registrations.
     finished = select(Broadcast.id).where(Broadcast.finished_at < now - keep_registrations)
     session.execute(delete(OutboxMessage).where(OutboxMessage.broadcast_id.in_(finished)))
+    # Feedback answers name who gave them: they go with the activity's registrations.
+    purge_old_feedback(session, keep_registrations, now)
     return (
         purge_old_registrations(session, keep_registrations, now),
         purge_misses(session, keep_misses, now),

@@ -478,6 +478,9 @@ class ExportRow:
     status: str
     registered_at: datetime
     position: int | None
+    attended: bool | None = None
+    user_id: int = 0
+    id: int = 0
 
 
 def export_registrations(session: Session, slug: str) -> list[ExportRow] | None:
@@ -503,9 +506,128 @@ def export_registrations(session: Session, slug: str) -> list[ExportRow] | None:
             r.status,
             r.registered_at,
             waiting_position(session, r) if r.status == RegistrationStatus.WAITING else None,
+            r.attended,
+            r.user_id,
+            r.id,
         )
         for r in rows
     ]
+
+
+def export_registrations_by_id(session: Session, activity_id: int) -> list[ExportRow] | None:
+    activity = session.get(Activity, activity_id)
+    return None if activity is None else export_registrations(session, activity.slug)
+
+
+@dataclass(frozen=True)
+class Turnout:
+    """Who came to an activity: registered seats, and of those present / absent / not checked."""
+
+    registered: int
+    present: int
+    absent: int
+    unknown: int
+
+
+def _seated(session: Session, activity_id: int) -> list[Registration]:
+    return list(
+        session.scalars(
+            select(Registration)
+            .where(
+                Registration.activity_id == activity_id,
+                Registration.status == RegistrationStatus.REGISTERED,
+            )
+            .order_by(Registration.name, Registration.id)
+        )
+    )
+
+
+def turnout(session: Session, activity_id: int) -> Turnout:
+    seated = _seated(session, activity_id)
+    return Turnout(
+        registered=len(seated),
+        present=sum(1 for r in seated if r.attended is True),
+        absent=sum(1 for r in seated if r.attended is False),
+        unknown=sum(1 for r in seated if r.attended is None),
+    )
+
+
+def no_shows(session: Session, activity_id: int, now: datetime) -> list[str]:
+    """Names of those registered who were not marked present, once the activity has ended
+    (before the end nobody is a no-show yet)."""
+    activity = session.get(Activity, activity_id)
+    if activity is None or activity.ends_at > now:
+        return []
+    return [r.name for r in _seated(session, activity_id) if r.attended is not True]
+
+
+@dataclass(frozen=True)
+class DoorEntry:
+    registration_id: int
+    name: str
+    attended: bool | None
+
+
+def door_list(session: Session, activity_id: int) -> list[DoorEntry]:
+    """The registered people of an activity, by name, with their check-in state."""
+    return [DoorEntry(r.id, r.name, r.attended) for r in _seated(session, activity_id)]
+
+
+def next_attendance(state: bool | None) -> bool | None:
+    """The door toggle: not yet -> present -> absent -> not yet."""
+    return True if state is None else (False if state else None)
+
+
+def toggle_attendance(
+    session: Session, activity_id: int, registration_id: int, now: datetime
+) -> bool:
+    """Move one person's check-in state on; False when the registration is not a seat of
+    this activity (an old or forged button)."""
+    registration = session.get(Registration, registration_id)
+    if (
+        registration is None
+        or registration.activity_id != activity_id
+        or registration.status != RegistrationStatus.REGISTERED
+    ):
+        return False
+    registration.attended = next_attendance(registration.attended)
+    registration.checked_in_at = now if registration.attended is not None else None
+    return True
+
+
+class CheckIn(StrEnum):
+    PRESENT = "present"  # marked present now
+    ALREADY = "already"  # was marked present before
+    NOT_REGISTERED = "not_registered"  # no seat (waiting, cancelled, never signed up)
+    UNKNOWN_CODE = "unknown_code"
+    NOT_TODAY = "not_today"  # outside the activity's day (± the window)
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    outcome: CheckIn
+    activity: ActivityInfo | None = None
+
+
+def check_in_by_code(
+    session: Session, code: str, user_id: int, now: datetime, window: timedelta
+) -> CheckInResult:
+    """A scanned door code: mark this user present if they hold a seat, from `window` before
+    the start until `window` after the end."""
+    activity = session.scalars(select(Activity).where(Activity.checkin_code == code)).first()
+    if activity is None:
+        return CheckInResult(CheckIn.UNKNOWN_CODE)
+    info = get_activity_by_id(session, activity.id)
+    if not activity.starts_at - window <= now <= activity.ends_at + window:
+        return CheckInResult(CheckIn.NOT_TODAY, info)
+    registration = _own(session, activity.id, user_id)
+    if registration is None or registration.status != RegistrationStatus.REGISTERED:
+        return CheckInResult(CheckIn.NOT_REGISTERED, info)
+    if registration.attended is True:
+        return CheckInResult(CheckIn.ALREADY, info)
+    registration.attended = True
+    registration.checked_in_at = now
+    return CheckInResult(CheckIn.PRESENT, info)
 
 
 EXPORT_FIELDS = (

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 import icalendar
+import openpyxl
 import pytest
 from conftest import ADMIN_ID, ROOT, FakeClock
 from test_console_and_cli import mao_bot
@@ -326,8 +327,9 @@ async def test_the_organiser_sees_the_attendees_and_gets_the_csv_saved(
     await session.type("/deelnemers")
     shown = await session.press("Kleine dialoog")
     assert "• Anna de Vries" in shown
-    [csv] = [path for path in saved_files(shown) if path.suffix == ".csv"]
-    assert "Anna de Vries" in csv.read_text(encoding="utf-8-sig")
+    [workbook] = [path for path in saved_files(shown) if path.suffix == ".xlsx"]
+    sheet = openpyxl.load_workbook(workbook).active
+    assert sheet is not None and sheet["A2"].value == "Anna de Vries"
     await session.close()
 
 

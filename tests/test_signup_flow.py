@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import icalendar
+import openpyxl
 import pytest
 from conftest import ADMIN_ID, ROOT, FakeClock, texts
 from sqlalchemy import func, select
@@ -359,7 +360,9 @@ def test_export_cli(tmp_path: Path, config: AppConfig, clock: FakeClock) -> None
 
     result = run("export", "registrations", "kleine-dialoog", "--format", "csv")
     assert result.returncode == 0, result.stderr
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    # A BOM and ";" by default, so that (Dutch) Excel opens it right.
+    assert result.stdout.startswith("\ufeffname;role;")
+    rows = list(csv.DictReader(io.StringIO(result.stdout.lstrip("\ufeff")), delimiter=";"))
     assert rows[0]["name"] == 'Anna "de" Vries, jr.'
     assert rows[0]["status"] == "registered"
     assert rows[0]["question"] == "'=cmd()"  # spreadsheet formula injection defused
@@ -371,7 +374,7 @@ def test_export_cli(tmp_path: Path, config: AppConfig, clock: FakeClock) -> None
         assert session.scalar(select(func.count()).select_from(Registration)) == 1
 
 
-async def test_organiser_sees_attendees_and_gets_a_csv(driver: BotDriver) -> None:
+async def test_organiser_sees_attendees_and_gets_a_workbook(driver: BotDriver) -> None:
     await sign_up(driver, PARENT, name="=Anna")
     calls = await driver.say(ADMIN_ID, "/deelnemers")
     assert "Van welke activiteit" in texts(calls)[0]
@@ -380,9 +383,10 @@ async def test_organiser_sees_attendees_and_gets_a_csv(driver: BotDriver) -> Non
     assert "• =Anna" in texts(calls)[0]
     [document] = documents(calls)
     name, data = next(iter(document.files.values()))
-    assert name == "deelnemers-kleine-dialoog.csv"
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
-    assert rows[0]["name"] == "'=Anna" and rows[0]["status"] == "registered"
+    assert name == "deelnemers-kleine-dialoog.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    assert sheet["A2"].value == "'=Anna" and sheet["F2"].value == "Aangemeld"
     # Callback data is never trusted: a forged organiser button is refused.
     forged = driver.standin.messages and driver.latest_message_with_buttons(ADMIN_ID)
     assert forged

@@ -1,0 +1,187 @@
+"""Organisers: /deelnemers (/attendees) — who comes, what they asked, a workbook to keep.
+
+From the attendee view the organiser can write to exactly this activity's people; that
+button starts the /omroep conversation at its text step (handlers.broadcast).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from telegram import InputFile, Update
+from telegram.constants import MessageLimit
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from core import callbacks
+from core.context import Handlers, MaoContext
+from core.keyboards import Button, one_per_row
+from core.roles import is_organiser
+from core.text_limits import clip, visible_length
+from handlers.replies import pressed, reply
+from storage.activities import ActivityInfo, get_activity_by_id, recent_and_upcoming
+from storage.exports import attendees_xlsx
+from storage.registrations import ExportRow, export_registrations_by_id
+from storage.vocabulary import Recipients, RegistrationStatus, Status
+
+logger = logging.getLogger(__name__)
+# Ended activities stay in the list this long: for the no-show list and a last message.
+SHOWN_AFTER_END = timedelta(days=7)
+
+
+def _is_organiser(update: Update, context: MaoContext) -> bool:
+    user = update.effective_user
+    return user is not None and is_organiser(context.services, user.id)
+
+
+async def refuse(update: Update, context: MaoContext) -> None:
+    user = update.effective_user
+    logger.warning("Organiser command refused for user %s", user.id if user else "-")
+    await reply(update, context, context.text("admin_only"))
+
+
+def activity_label(context: MaoContext, activity: ActivityInfo) -> str:
+    title = activity.title(context.language)
+    return f"❌ {title}" if activity.status == Status.CANCELLED else title
+
+
+async def attendees(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await refuse(update, context)
+        return
+    services = context.services
+    with services.db.session() as session:
+        activities = recent_and_upcoming(session, services.now(), SHOWN_AFTER_END)
+    if not activities:
+        await reply(update, context, context.text("attendees_none"))
+        return
+    buttons: list[Button] = [
+        (activity_label(context, a), callbacks.ATTENDEES_OF.data(activity=a.id))
+        for a in activities[:20]
+    ]
+    await reply(update, context, context.text("attendees_choose"), one_per_row(buttons))
+
+
+def _counted(context: MaoContext, prefix: str, values: list[str | None]) -> str:
+    counts = Counter(v for v in values if v)
+    parts = [f"{context.text(f'{prefix}_{value}')}: {n}" for value, n in sorted(counts.items())]
+    return " · ".join(parts) or "–"
+
+
+def _person(context: MaoContext, row: ExportRow) -> str:
+    line = f"• {html.escape(clip(row.name, 100))}"
+    details = [context.text(f"role_{row.role}")]
+    if row.sector:
+        details.append(context.text(f"sector_{row.sector}"))
+    line += f" ({html.escape(', '.join(details))})"
+    if row.position is not None:
+        line = f"{row.position}. {line[2:]}"
+    if row.attended is not None:
+        # Checked at the door (/incheck): present or absent.
+        line += " ✅" if row.attended else " ❌"
+    if row.question:
+        line += f"\n  <i>{html.escape(clip(row.question, 300))}</i>"
+    return line
+
+
+def _people(context: MaoContext, header: str, budget: int, rows: list[ExportRow]) -> str:
+    """The list of people, cut to fit `budget` visible characters with a pointer to the file."""
+    lines = [header] if rows else []
+    used = visible_length(header) + 1
+    for index, row in enumerate(rows):
+        line = _person(context, row)
+        last = index == len(rows) - 1
+        # Room for "… and N more: see the file" unless this is the last one.
+        if used + visible_length(line) + 1 > budget - (0 if last else 60):
+            lines.append(context.text("attendees_more", count=len(rows) - index))
+            break
+        lines.append(line)
+        used += visible_length(line) + 1
+    return "\n".join(lines)
+
+
+def overview(context: MaoContext, activity: ActivityInfo, rows: list[ExportRow]) -> str:
+    registered = [r for r in rows if r.status == RegistrationStatus.REGISTERED]
+    waiting = [
+        r for r in rows if r.status in (RegistrationStatus.WAITING, RegistrationStatus.OFFERED)
+    ]
+    cancelled = [r for r in rows if r.status == RegistrationStatus.CANCELLED]
+    head = context.text(
+        "attendees_summary",
+        title=activity.title(context.language),
+        registered=len(registered),
+        waiting=len(waiting),
+        cancelled=len(cancelled),
+        by_role=_counted(context, "role", [r.role for r in registered]),
+        by_sector=_counted(context, "sector", [r.sector for r in registered]),
+    )
+    if activity.status == Status.CANCELLED:
+        head = context.text("attendees_cancelled_activity") + "\n" + head
+    # Telegram's limit, less the head and a little room for the separators.
+    budget = MessageLimit.MAX_TEXT_LENGTH - visible_length(head) - 10
+    registered_part = _people(
+        context, context.text("attendees_registered_header"), budget, registered
+    )
+    budget -= visible_length(registered_part)
+    waiting_part = _people(context, context.text("attendees_waiting_header"), budget, waiting)
+    return "\n\n".join(part for part in (head, registered_part, waiting_part) if part)
+
+
+def _write_buttons(context: MaoContext, activity: ActivityInfo) -> list[Button]:
+    buttons: list[Button] = [
+        (
+            context.text("attendees_write_attendees"),
+            callbacks.ATTENDEES_WRITE.data(audience=Recipients.ATTENDEES, activity=activity.id),
+        )
+    ]
+    if activity.status != Status.CANCELLED:
+        # After a cancellation everyone's place ended alike: "attendees" reaches them all.
+        buttons.append(
+            (
+                context.text("attendees_write_waiting"),
+                callbacks.ATTENDEES_WRITE.data(audience=Recipients.WAITING, activity=activity.id),
+            )
+        )
+        buttons.append(
+            (context.text("attendees_checkin"), callbacks.CHECKIN_OF.data(activity=activity.id))
+        )
+    return buttons
+
+
+async def attendees_of(update: Update, context: MaoContext) -> None:
+    query = await pressed(update)
+    if not _is_organiser(update, context):
+        await refuse(update, context)
+        return
+    services = context.services
+    activity_id = int(context.matched("activity"))
+    with services.db.session() as session:
+        activity = get_activity_by_id(session, activity_id)
+        rows = export_registrations_by_id(session, activity_id)
+    if activity is None or rows is None:
+        await reply(update, context, context.text("signup_not_found"))
+        return
+    await reply(
+        update,
+        context,
+        overview(context, activity, rows),
+        one_per_row(_write_buttons(context, activity)),
+    )
+    # Building a workbook is CPU work: off the event loop, so other users are not kept waiting.
+    workbook = await asyncio.to_thread(
+        attendees_xlsx, rows, services.config.zone, activity.title("nl")
+    )
+    await context.bot.send_document(
+        query.from_user.id,
+        InputFile(workbook, filename=f"deelnemers-{activity.slug}.xlsx"),
+    )
+
+
+def build_handlers() -> Handlers:
+    return [
+        CommandHandler(["deelnemers", "attendees"], attendees),
+        CallbackQueryHandler(attendees_of, pattern=callbacks.ATTENDEES_OF.pattern),
+    ]

@@ -1,0 +1,187 @@
+"""Check-in at the door: /incheck (/checkin) for organisers, and a QR code for attendees.
+
+The organiser taps a person to move them on (◻️ not yet -> ✅ present -> ❌ absent); the list
+is edited in place. Attendees scan t.me/<bot>?start=checkin_<code> and are marked present
+when they hold a seat, on the activity's day.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+import segno
+from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+
+from core import callbacks
+from core.context import Handlers, MaoContext
+from core.dates import format_datetime
+from core.keyboards import Button, keyboard, one_per_row
+from core.roles import is_organiser
+from handlers.attendees import activity_label, refuse
+from handlers.replies import edit_pressed, pressed, reply
+from storage.activities import ActivityInfo, ensure_checkin_code, get_activity_by_id
+from storage.activities import recent_and_upcoming as activities_around
+from storage.registrations import (
+    CheckIn,
+    DoorEntry,
+    Turnout,
+    check_in_by_code,
+    door_list,
+    toggle_attendance,
+    turnout,
+)
+from storage.vocabulary import Status
+
+logger = logging.getLogger(__name__)
+# A code scanned this long before the start or after the end still counts ("on the day").
+DOOR_WINDOW = timedelta(hours=4)
+DEEP_LINK = r"^/start checkin_[A-Za-z0-9_-]{4,32}$"
+MARKS = {True: "✅", False: "❌", None: "◻️"}
+# Telegram shows at most 100 buttons per message; the workbook of /deelnemers has everyone.
+MAX_PEOPLE = 90
+
+
+def _is_organiser(update: Update, context: MaoContext) -> bool:
+    user = update.effective_user
+    return user is not None and is_organiser(context.services, user.id)
+
+
+async def choose_activity(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await refuse(update, context)
+        return
+    services = context.services
+    now = services.now()
+    with services.db.session() as session:
+        activities = [
+            a for a in activities_around(session, now, DOOR_WINDOW) if a.status == Status.PUBLISHED
+        ]
+    if not activities:
+        await reply(update, context, context.text("checkin_none"))
+        return
+    today = now.astimezone(services.config.zone).date()
+    # Today's activities first, then the rest soonest first.
+    activities.sort(
+        key=lambda a: (a.starts_at.astimezone(services.config.zone).date() != today, a.starts_at)
+    )
+    buttons: list[Button] = [
+        (activity_label(context, a), callbacks.CHECKIN_OF.data(activity=a.id))
+        for a in activities[:20]
+    ]
+    await reply(update, context, context.text("checkin_choose"), one_per_row(buttons))
+
+
+def _door_markup(activity_id: int, people: list[DoorEntry]) -> InlineKeyboardMarkup | None:
+    rows: list[Sequence[Button]] = [
+        [
+            (
+                f"{MARKS[p.attended]} {p.name}"[:60],
+                callbacks.CHECKIN_TOGGLE.data(
+                    activity=activity_id, registration=p.registration_id
+                ),
+            )
+        ]
+        for p in people[:MAX_PEOPLE]
+    ]
+    return keyboard(rows) if rows else None
+
+
+def _door_text(context: MaoContext, activity: ActivityInfo, counts: Turnout) -> str:
+    return context.text(
+        "checkin_list",
+        title=activity.title(context.language),
+        when=format_datetime(activity.starts_at, context.language, context.services.config.zone),
+        present=counts.present,
+        absent=counts.absent,
+        unknown=counts.unknown,
+    )
+
+
+async def _show_door(update: Update, context: MaoContext, activity_id: int) -> bool:
+    with context.services.db.session() as session:
+        activity = get_activity_by_id(session, activity_id)
+        if activity is None:
+            return False
+        people = door_list(session, activity_id)
+        counts = turnout(session, activity_id)
+    await edit_pressed(
+        update, context, _door_text(context, activity, counts), _door_markup(activity_id, people)
+    )
+    return True
+
+
+async def open_door(update: Update, context: MaoContext) -> None:
+    query = await pressed(update)
+    if not _is_organiser(update, context):
+        await refuse(update, context)
+        return
+    activity_id = int(context.matched("activity"))
+    if not await _show_door(update, context, activity_id):
+        await reply(update, context, context.text("signup_not_found"))
+        return
+    with context.services.db.session() as session:
+        code = ensure_checkin_code(session, activity_id)
+    link = f"https://t.me/{context.bot.username}?start=checkin_{code}"
+    # A QR code to print or show at the door; scanning it opens the bot and checks in.
+    image = io.BytesIO()
+    segno.make(link, error="m").save(image, kind="png", scale=8)
+    await context.bot.send_photo(
+        query.from_user.id,
+        InputFile(image.getvalue(), filename="incheck.png"),
+        caption=context.text("checkin_qr", link=link),
+    )
+
+
+async def toggle(update: Update, context: MaoContext) -> None:
+    await pressed(update)
+    if not _is_organiser(update, context):
+        await refuse(update, context)
+        return
+    activity_id = int(context.matched("activity"))
+    services = context.services
+    with services.db.session() as session:
+        done = toggle_attendance(
+            session, activity_id, int(context.matched("registration")), services.now()
+        )
+    if not done:
+        await reply(update, context, context.text("stale_button"))
+        return
+    await _show_door(update, context, activity_id)
+
+
+async def scanned(update: Update, context: MaoContext) -> None:
+    """t.me/<bot>?start=checkin_<code>: the attendee checks themselves in."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    code = message.text.split("checkin_", 1)[1]
+    services = context.services
+    with services.db.session() as session:
+        result = check_in_by_code(session, code, user.id, services.now(), DOOR_WINDOW)
+    title = result.activity.title(context.language) if result.activity else ""
+    key = {
+        CheckIn.PRESENT: "checkin_welcome",
+        CheckIn.ALREADY: "checkin_already",
+        CheckIn.NOT_REGISTERED: "checkin_not_registered",
+        CheckIn.UNKNOWN_CODE: "checkin_unknown",
+        CheckIn.NOT_TODAY: "checkin_not_today",
+    }[result.outcome]
+    logger.info("Check-in by code: %s", result.outcome.value)
+    await reply(update, context, context.text(key, title=title))
+
+
+def build_deep_link_handlers() -> Handlers:
+    """Before the generic /start (and the sign-up conversation's deep links)."""
+    return [CommandHandler("start", scanned, filters=filters.Regex(DEEP_LINK))]
+
+
+def build_handlers() -> Handlers:
+    return [
+        CommandHandler(["incheck", "checkin"], choose_activity),
+        CallbackQueryHandler(open_door, pattern=callbacks.CHECKIN_OF.pattern),
+        CallbackQueryHandler(toggle, pattern=callbacks.CHECKIN_TOGGLE.pattern),
+    ]

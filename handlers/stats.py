@@ -1,0 +1,138 @@
+"""/cijfers (/stats) for organisers: users, sign-ups, turn-up, feedback, FAQ and announcements
+(figures from storage.statistics), with one chart of sign-ups over time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, tzinfo
+
+from telegram import InputFile, Update
+from telegram.ext import CommandHandler
+
+from core.charts import SignupSeries, signups_chart
+from core.context import Handlers, MaoContext
+from core.roles import is_organiser
+from core.text_limits import clip
+from handlers.replies import reply
+from storage.statistics import Statistics, signups_over_time, statistics
+
+logger = logging.getLogger(__name__)
+TITLE_SHOWN = 60
+
+
+def _date(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%d-%m-%Y")
+
+
+def _average(value: float | None, language: str) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.1f}"
+    return text.replace(".", ",") if language == "nl" else text
+
+
+def stats_text(context: MaoContext, figures: Statistics) -> str:
+    language = context.language
+    zone = context.services.config.zone
+    users = figures.users
+    parts = [
+        context.text(
+            "stats_users",
+            total=users.total,
+            active=users.active,
+            opted_out=users.opted_out,
+            blocked=users.blocked,
+        )
+    ]
+    lines = [context.text("stats_upcoming")]
+    for item in figures.upcoming[:12]:
+        title = item.title_en if language == "en" else item.title_nl
+        fill = "–" if item.fill_rate is None else f"{round(item.fill_rate * 100)}%"
+        lines.append(
+            context.text(
+                "stats_upcoming_line",
+                title=clip(title, TITLE_SHOWN),
+                date=_date(item.starts_at, zone),
+                registered=item.registered,
+                capacity="∞" if item.capacity is None else item.capacity,
+                fill=fill,
+                waiting=item.waiting,
+            )
+        )
+    if not figures.upcoming:
+        lines.append(context.text("stats_none"))
+    parts.append("\n".join(lines))
+    lines = [context.text("stats_past")]
+    for past in figures.past:
+        title = past.title_en if language == "en" else past.title_nl
+        lines.append(
+            context.text(
+                "stats_past_line",
+                title=clip(title, TITLE_SHOWN),
+                date=_date(past.starts_at, zone),
+                present=past.present,
+                absent=past.absent,
+                unknown=past.unknown,
+                count=past.feedback_count,
+                average=_average(past.feedback_average, language),
+            )
+        )
+    if not figures.past:
+        lines.append(context.text("stats_none"))
+    parts.append("\n".join(lines))
+    parts.append(
+        context.text(
+            "stats_faq", fallback_7d=figures.faq.fallback_7d, fallback_30d=figures.faq.fallback_30d
+        )
+    )
+    lines = [context.text("stats_broadcasts")]
+    for broadcast in figures.broadcasts:
+        tally = broadcast.tally
+        lines.append(
+            context.text(
+                "stats_broadcast_line",
+                date=_date(broadcast.created_at, zone),
+                sent=tally.sent,
+                unconfirmed=tally.unconfirmed,
+                blocked=tally.blocked,
+                failed=tally.failed,
+            )
+        )
+    if not figures.broadcasts:
+        lines.append(context.text("stats_none"))
+    parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+async def show_stats(update: Update, context: MaoContext) -> None:
+    user = update.effective_user
+    if user is None or not is_organiser(context.services, user.id):
+        logger.warning("Organiser command refused for user %s", user.id if user else "-")
+        await reply(update, context, context.text("admin_only"))
+        return
+    services = context.services
+    language = context.language
+    with services.db.session() as session:
+        figures = statistics(session, services.now())
+        moments = signups_over_time(session, [u.activity_id for u in figures.upcoming])
+    await reply(update, context, stats_text(context, figures))
+    series = [
+        SignupSeries(
+            item.title_en if language == "en" else item.title_nl, moments[item.activity_id]
+        )
+        for item in figures.upcoming
+    ]
+    if not any(s.moments for s in series):
+        return
+    # Rendering a chart takes a few hundred milliseconds: not on the event loop.
+    png = await asyncio.to_thread(
+        signups_chart, series, context.text("stats_chart_title"), services.config.zone
+    )
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_photo(chat.id, InputFile(png, filename="aanmeldingen.png"))
+
+
+def build_handlers() -> Handlers:
+    return [CommandHandler(["cijfers", "stats"], show_stats)]

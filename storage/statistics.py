@@ -1,0 +1,216 @@
+"""Figures for organisers (/stats in chat, `mao-bot stats`): plain numbers, no formatting.
+
+FAQ: only the fallbacks are counted (the faq_misses table, questions kept without who
+asked); answered and "did you mean" questions are not stored anywhere yet, so they cannot
+be counted (that needs a small daily counter table: a migration for a next release)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
+from storage.feedback import feedback_summary
+from storage.models import Activity, Broadcast, FaqMiss, Registration, User
+from storage.outbox import Tally, broadcast_tally
+from storage.vocabulary import RegistrationStatus, Status
+
+ACTIVE_WITHIN = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class UserFigures:
+    total: int
+    active: int  # seen in the last 30 days
+    opted_out: int  # no announcements
+    blocked: int
+
+
+@dataclass(frozen=True)
+class UpcomingFigures:
+    activity_id: int
+    slug: str
+    title_nl: str
+    title_en: str
+    starts_at: datetime
+    registered: int
+    capacity: int | None
+    waiting: int
+
+    @property
+    def fill_rate(self) -> float | None:
+        """Seats taken of the capacity (None: no limit)."""
+        return self.registered / self.capacity if self.capacity else None
+
+
+@dataclass(frozen=True)
+class PastFigures:
+    activity_id: int
+    slug: str
+    title_nl: str
+    title_en: str
+    starts_at: datetime
+    present: int
+    absent: int
+    unknown: int
+    feedback_count: int
+    feedback_average: float | None
+
+
+@dataclass(frozen=True)
+class FaqFigures:
+    fallback_7d: int
+    fallback_30d: int
+
+
+@dataclass(frozen=True)
+class BroadcastFigures:
+    broadcast_id: int
+    created_at: datetime
+    audience: str
+    tally: Tally
+
+
+@dataclass(frozen=True)
+class Statistics:
+    users: UserFigures
+    upcoming: list[UpcomingFigures]
+    past: list[PastFigures]
+    faq: FaqFigures
+    broadcasts: list[BroadcastFigures]
+
+
+def user_figures(session: Session, now: datetime) -> UserFigures:
+    def count(*conditions: ColumnElement[bool]) -> int:
+        return int(session.scalar(select(func.count(User.id)).where(*conditions)) or 0)
+
+    return UserFigures(
+        total=count(),
+        active=count(User.last_seen >= now - ACTIVE_WITHIN),
+        opted_out=count(User.announcements_opt_out.is_(True)),
+        blocked=count(User.blocked.is_(True)),
+    )
+
+
+def _upcoming(activity: ActivityInfo, registered: int) -> UpcomingFigures:
+    return UpcomingFigures(
+        activity_id=activity.id,
+        slug=activity.slug,
+        title_nl=activity.title_nl,
+        title_en=activity.title_en,
+        starts_at=activity.starts_at,
+        registered=registered,
+        capacity=activity.capacity,
+        waiting=activity.waiting,
+    )
+
+
+def _registered_count(session: Session, activity_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count(Registration.id)).where(
+                Registration.activity_id == activity_id,
+                Registration.status == RegistrationStatus.REGISTERED,
+            )
+        )
+        or 0
+    )
+
+
+def upcoming_figures(session: Session, now: datetime) -> list[UpcomingFigures]:
+    return [
+        _upcoming(a, _registered_count(session, a.id)) for a in upcoming_activities(session, now)
+    ]
+
+
+def past_figures(session: Session, now: datetime, limit: int = 10) -> list[PastFigures]:
+    """The latest activities that were held: who turned up (as checked in) and feedback."""
+    ids = session.scalars(
+        select(Activity.id)
+        .where(Activity.ends_at <= now, Activity.status == Status.PUBLISHED)
+        .order_by(Activity.ends_at.desc())
+        .limit(limit)
+    ).all()
+    result = []
+    for activity_id in ids:
+        activity = get_activity_by_id(session, activity_id)
+        assert activity is not None
+        attended = session.execute(
+            select(Registration.attended, func.count(Registration.id))
+            .where(
+                Registration.activity_id == activity_id,
+                Registration.status == RegistrationStatus.REGISTERED,
+            )
+            .group_by(Registration.attended)
+        ).all()
+        counts = {value: int(n) for value, n in attended}
+        feedback = feedback_summary(session, activity_id)
+        result.append(
+            PastFigures(
+                activity_id=activity_id,
+                slug=activity.slug,
+                title_nl=activity.title_nl,
+                title_en=activity.title_en,
+                starts_at=activity.starts_at,
+                present=counts.get(True, 0),
+                absent=counts.get(False, 0),
+                unknown=counts.get(None, 0),
+                feedback_count=feedback.count,
+                feedback_average=feedback.average,
+            )
+        )
+    return result
+
+
+def faq_figures(session: Session, now: datetime) -> FaqFigures:
+    def since(days: int) -> int:
+        return int(
+            session.scalar(
+                select(func.count(FaqMiss.id)).where(FaqMiss.asked_at >= now - timedelta(days))
+            )
+            or 0
+        )
+
+    return FaqFigures(fallback_7d=since(7), fallback_30d=since(30))
+
+
+def broadcast_figures(session: Session, limit: int = 5) -> list[BroadcastFigures]:
+    rows = session.execute(
+        select(Broadcast.id, Broadcast.created_at, Broadcast.audience)
+        .order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        BroadcastFigures(id_, created_at, audience, broadcast_tally(session, id_))
+        for id_, created_at, audience in rows
+    ]
+
+
+def statistics(session: Session, now: datetime) -> Statistics:
+    return Statistics(
+        users=user_figures(session, now),
+        upcoming=upcoming_figures(session, now),
+        past=past_figures(session, now),
+        faq=faq_figures(session, now),
+        broadcasts=broadcast_figures(session),
+    )
+
+
+def signups_over_time(session: Session, activity_ids: list[int]) -> dict[int, list[datetime]]:
+    """When each current seat of these activities was taken, in order (for the chart of
+    cumulative sign-ups)."""
+    rows = session.execute(
+        select(Registration.activity_id, Registration.registered_at)
+        .where(
+            Registration.activity_id.in_(activity_ids),
+            Registration.status == RegistrationStatus.REGISTERED,
+        )
+        .order_by(Registration.registered_at)
+    ).all()
+    result: dict[int, list[datetime]] = {a: [] for a in activity_ids}
+    for activity_id, registered_at in rows:
+        result[activity_id].append(registered_at)
+    return result

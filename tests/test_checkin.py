@@ -1,0 +1,129 @@
+"""Check-in at the door: the organiser's toggles, the attendee's QR deep link, turnout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import ADMIN_ID, FakeClock, texts
+
+from bot.config import AppConfig
+from bot.offline.driver import BotDriver
+from bot.offline.standin import ApiCall
+from core import callbacks
+from storage.activities import ensure_checkin_code, get_activity
+from storage.models import Registration
+from storage.registrations import SignupDetails, Turnout, no_shows, register, turnout
+from storage.vocabulary import Role
+
+TEST_ACTIVITIES = Path(__file__).resolve().parent / "data" / "activities-test.yaml"
+ANNA, BRAM, STRANGER = 5001, 5002, 5003
+# kleine-dialoog: 2027-05-18 14:00-16:00 in Amsterdam (12:00-14:00 UTC).
+DOOR_TIME = datetime(2027, 5, 18, 11, 45, tzinfo=UTC)
+
+
+@pytest.fixture
+def config(config: AppConfig) -> AppConfig:
+    activities = config.activities.model_copy(update={"file": TEST_ACTIVITIES})
+    return config.model_copy(update={"activities": activities})
+
+
+async def seat(driver: BotDriver, user: int, name: str) -> int:
+    await driver.say(user, "/start")
+    services = driver.services
+    with services.db.session() as session:
+        activity = get_activity(session, "kleine-dialoog")
+        assert activity is not None
+        details = SignupDetails(name, Role.OUDER, None, None, None)
+        register(session, activity.id, user, details, services.now(), join_waitlist=True)
+        return activity.id
+
+
+def edits(calls: list[ApiCall]) -> list[str]:
+    return [str(c.params.get("text", "")) for c in calls if c.method == "editMessageText"]
+
+
+def attended(driver: BotDriver, user: int) -> bool | None:
+    with driver.services.db.session() as session:
+        return session.query(Registration).filter_by(user_id=user).one().attended
+
+
+async def test_organiser_checks_people_in_by_toggle(driver: BotDriver, clock: FakeClock) -> None:
+    activity_id = await seat(driver, ANNA, "Anna")
+    await seat(driver, BRAM, "Bram")
+    clock.moment = DOOR_TIME
+    calls = await driver.say(ADMIN_ID, "/incheck")
+    assert "Voor welke activiteit" in texts(calls)[0]
+    calls = await driver.press(ADMIN_ID, "Kleine dialoog")
+    [shown] = edits(calls)
+    assert "◻️ nog niet: 2" in shown
+    # A QR code for the door, with the deep link in its caption.
+    [photo] = [c for c in calls if c.method == "sendPhoto"]
+    assert "?start=checkin_" in str(photo.params.get("caption"))
+    calls = await driver.press(ADMIN_ID, "◻️ Anna")
+    assert "✅ aanwezig: 1" in edits(calls)[0]
+    assert attended(driver, ANNA) is True
+    with driver.services.db.session() as session:
+        assert session.query(Registration).filter_by(user_id=ANNA).one().checked_in_at
+    calls = await driver.press(ADMIN_ID, "◻️ Bram")
+    calls = await driver.press(ADMIN_ID, "✅ Bram")
+    assert "❌ afwezig: 1" in edits(calls)[0]
+    assert attended(driver, BRAM) is False
+    with driver.services.db.session() as session:
+        assert turnout(session, activity_id) == Turnout(
+            registered=2, present=1, absent=1, unknown=0
+        )
+        assert no_shows(session, activity_id, clock()) == []  # not over yet
+        assert no_shows(session, activity_id, datetime(2027, 5, 19, tzinfo=UTC)) == ["Bram"]
+    calls = await driver.press(ADMIN_ID, "❌ Bram")
+    assert attended(driver, BRAM) is None
+
+
+async def test_attendee_checks_in_by_qr_deep_link(driver: BotDriver, clock: FakeClock) -> None:
+    activity_id = await seat(driver, ANNA, "Anna")
+    with driver.services.db.session() as session:
+        code = ensure_checkin_code(session, activity_id)
+    with driver.services.db.session() as session:
+        assert ensure_checkin_code(session, activity_id) == code  # made once
+    # Weeks before, the code does not check anyone in.
+    calls = await driver.say(ANNA, f"/start checkin_{code}")
+    assert "alleen op de dag" in texts(calls)[0]
+    assert attended(driver, ANNA) is None
+    clock.moment = DOOR_TIME
+    calls = await driver.say(ANNA, f"/start checkin_{code}")
+    assert "Je bent ingecheckt" in texts(calls)[0]
+    assert attended(driver, ANNA) is True
+    calls = await driver.say(ANNA, f"/start checkin_{code}")
+    assert "al ingecheckt" in texts(calls)[0]
+    # Someone without a seat is told kindly, and nothing is stored for them.
+    calls = await driver.say(STRANGER, f"/start checkin_{code}")
+    assert "niet aangemeld" in texts(calls)[0]
+    with driver.services.db.session() as session:
+        assert session.query(Registration).filter_by(user_id=STRANGER).count() == 0
+    calls = await driver.say(STRANGER, "/start checkin_onbekend1")
+    assert "ken ik niet" in texts(calls)[0]
+
+
+async def test_only_organisers_check_people_in(driver: BotDriver, clock: FakeClock) -> None:
+    activity_id = await seat(driver, ANNA, "Anna")
+    clock.moment = DOOR_TIME
+    with driver.services.db.session() as session:
+        registration_id = session.query(Registration).filter_by(user_id=ANNA).one().id
+    refused = "alleen de organisatoren"
+    for command in ("/incheck", "/checkin"):
+        calls = await driver.say(STRANGER, command)
+        assert refused in texts(calls)[0]
+    for data in (
+        callbacks.CHECKIN_OF.data(activity=activity_id),
+        callbacks.CHECKIN_TOGGLE.data(activity=activity_id, registration=registration_id),
+    ):
+        calls = await driver.press_data(ANNA, data)
+        assert refused in " ".join(texts(calls)), data
+        assert not [c for c in calls if c.method in ("sendPhoto", "editMessageText")]
+    assert attended(driver, ANNA) is None
+    # A forged toggle naming another activity's registration changes nothing.
+    calls = await driver.press_data(
+        ADMIN_ID, callbacks.CHECKIN_TOGGLE.data(activity=activity_id + 1, registration=1)
+    )
+    assert attended(driver, ANNA) is None
