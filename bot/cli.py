@@ -341,7 +341,7 @@ def _stats(config: AppConfig) -> int:
     services = build_services(config)
     services.db.upgrade()
     with services.db.session() as session:
-        figures = statistics(session, services.now())
+        figures = statistics(session, services.now(), config.zone)
 
     def day(moment: datetime) -> str:
         return moment.astimezone(config.zone).strftime("%Y-%m-%d")
@@ -369,10 +369,12 @@ def _stats(config: AppConfig) -> int:
             f"absent {past.absent}, unknown {past.unknown}; feedback {past.feedback_count} "
             f"(average {average(past.feedback_average)})"
         )
+    faq = figures.faq
     print(
-        f"FAQ questions not answered: {figures.faq.fallback_7d} (7 days), "
-        f"{figures.faq.fallback_30d} (30 days)"
-        "; answered and 'did you mean' are counted from the next release"
+        f"FAQ questions, 7 days: answered {faq.answered_7d}, 'did you mean' "
+        f"{faq.suggested_7d}, not answered {faq.fallback_7d}; 30 days: answered "
+        f"{faq.answered_30d}, 'did you mean' {faq.suggested_30d}, not answered "
+        f"{faq.fallback_30d}"
     )
     print("announcements:")
     for broadcast in figures.broadcasts:

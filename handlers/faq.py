@@ -16,7 +16,7 @@ from faq.matching import Band
 from faq.misses import is_question_worth_keeping
 from handlers.flood import may_store_miss
 from handlers.replies import close_buttons, pressed, reply
-from storage.faq_misses import record_miss
+from storage.faq_misses import count_band, record_miss
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,14 @@ async def show_more(update: Update, context: MaoContext) -> None:
     await reply(update, context, entry.localised(context.language).more)
 
 
+def _count(context: MaoContext, band: Band) -> None:
+    """The organisers' statistics count answers per band and day (no text, no user)."""
+    services = context.services
+    today = services.now().astimezone(services.config.zone).date()
+    with services.db.session() as session:
+        count_band(session, band.value, today)
+
+
 async def answer_question(update: Update, context: MaoContext) -> None:
     message = update.effective_message
     assert message is not None and message.text is not None
@@ -71,6 +79,7 @@ async def answer_question(update: Update, context: MaoContext) -> None:
         result.best.score if result.best else 0.0,
     )
     if result.band is Band.ANSWER and result.answer_id is not None:
+        _count(context, Band.ANSWER)
         await send_answer(update, context, result.answer_id)
         return
     language = context.language
@@ -83,8 +92,10 @@ async def answer_question(update: Update, context: MaoContext) -> None:
                     (entry.localised(language).question, callbacks.FAQ_PICK.data(entry=entry.id))
                 )
         buttons.append((context.text("faq_none_of_these"), callbacks.FAQ_NONE.data()))
+        _count(context, Band.SUGGEST)
         await reply(update, context, context.text("faq_did_you_mean"), one_per_row(buttons))
         return
+    _count(context, Band.FALLBACK)
     # Only questions: a name typed after a stopped sign-up also ends up here (faq.misses).
     # And only a few per user and hour: misses carry no user id, so nobody must be able to
     # fill the list with nonsense (counted in memory, see handlers/flood.py).

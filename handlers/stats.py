@@ -83,7 +83,13 @@ def stats_text(context: MaoContext, figures: Statistics) -> str:
     parts.append("\n".join(lines))
     parts.append(
         context.text(
-            "stats_faq", fallback_7d=figures.faq.fallback_7d, fallback_30d=figures.faq.fallback_30d
+            "stats_faq",
+            answered_7d=figures.faq.answered_7d,
+            suggested_7d=figures.faq.suggested_7d,
+            fallback_7d=figures.faq.fallback_7d,
+            answered_30d=figures.faq.answered_30d,
+            suggested_30d=figures.faq.suggested_30d,
+            fallback_30d=figures.faq.fallback_30d,
         )
     )
     lines = [context.text("stats_broadcasts")]
@@ -114,7 +120,7 @@ async def show_stats(update: Update, context: MaoContext) -> None:
     services = context.services
     language = context.language
     with services.db.session() as session:
-        figures = statistics(session, services.now())
+        figures = statistics(session, services.now(), services.config.zone)
         moments = signups_over_time(session, [u.activity_id for u in figures.upcoming])
     await reply(update, context, stats_text(context, figures))
     series = [

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import FaqMiss
+from storage.models import FaqCount, FaqMiss
 
 MAX_QUESTION_LENGTH = 1000
 
@@ -49,3 +50,25 @@ def recent_misses(session: Session, limit: int = 100) -> list[Miss]:
 def purge_misses(session: Session, older_than: timedelta, now: datetime) -> int:
     result = session.execute(delete(FaqMiss).where(FaqMiss.asked_at < now - older_than))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def count_band(session: Session, band: str, day: date) -> None:
+    """One more question in this band today (one upsert; no text, no user)."""
+    insert = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    statement = insert(FaqCount).values(day=day, band=band, count=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "band"], set_={"count": FaqCount.count + 1}
+        )
+    )
+
+
+def band_counts(session: Session, since: date) -> dict[str, int]:
+    rows = session.execute(
+        select(FaqCount.band, func.sum(FaqCount.count))
+        .where(FaqCount.day >= since)
+        .group_by(FaqCount.band)
+    ).all()
+    return {band: int(total or 0) for band, total in rows}

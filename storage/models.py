@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -238,3 +239,13 @@ class Organiser(Base):
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
     note: Mapped[str | None] = mapped_column(String(200))
+
+
+class FaqCount(Base):
+    """How many questions got each answer band on a day: no text, no user, just counts."""
+
+    __tablename__ = "faq_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    band: Mapped[str] = mapped_column(String(16), primary_key=True)  # answer, suggest, fallback
+    count: Mapped[int] = mapped_column(Integer, default=0)

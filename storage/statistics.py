@@ -1,20 +1,20 @@
 """Figures for organisers (/stats in chat, `mao-bot stats`): plain numbers, no formatting.
 
-FAQ: only the fallbacks are counted (the faq_misses table, questions kept without who
-asked); answered and "did you mean" questions are not stored anywhere yet, so they cannot
-be counted (that needs a small daily counter table: a migration for a next release)."""
+FAQ: questions are counted per answer band and day (the faq_counts table: no text, no
+user)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
+from storage.faq_misses import band_counts
 from storage.feedback import feedback_summary
-from storage.models import Activity, Broadcast, FaqMiss, Registration, User
+from storage.models import Activity, Broadcast, Registration, User
 from storage.outbox import Tally, broadcast_tally
 from storage.vocabulary import RegistrationStatus, Status
 
@@ -62,7 +62,11 @@ class PastFigures:
 
 @dataclass(frozen=True)
 class FaqFigures:
+    answered_7d: int
+    suggested_7d: int
     fallback_7d: int
+    answered_30d: int
+    suggested_30d: int
     fallback_30d: int
 
 
@@ -165,16 +169,18 @@ def past_figures(session: Session, now: datetime, limit: int = 10) -> list[PastF
     return result
 
 
-def faq_figures(session: Session, now: datetime) -> FaqFigures:
-    def since(days: int) -> int:
-        return int(
-            session.scalar(
-                select(func.count(FaqMiss.id)).where(FaqMiss.asked_at >= now - timedelta(days))
-            )
-            or 0
-        )
-
-    return FaqFigures(fallback_7d=since(7), fallback_30d=since(30))
+def faq_figures(session: Session, now: datetime, zone: tzinfo) -> FaqFigures:
+    today = now.astimezone(zone).date()
+    week = band_counts(session, today - timedelta(days=6))
+    month = band_counts(session, today - timedelta(days=29))
+    return FaqFigures(
+        answered_7d=week.get("answer", 0),
+        suggested_7d=week.get("suggest", 0),
+        fallback_7d=week.get("fallback", 0),
+        answered_30d=month.get("answer", 0),
+        suggested_30d=month.get("suggest", 0),
+        fallback_30d=month.get("fallback", 0),
+    )
 
 
 def broadcast_figures(session: Session, limit: int = 5) -> list[BroadcastFigures]:
@@ -189,12 +195,12 @@ def broadcast_figures(session: Session, limit: int = 5) -> list[BroadcastFigures
     ]
 
 
-def statistics(session: Session, now: datetime) -> Statistics:
+def statistics(session: Session, now: datetime, zone: tzinfo = UTC) -> Statistics:
     return Statistics(
         users=user_figures(session, now),
         upcoming=upcoming_figures(session, now),
         past=past_figures(session, now),
-        faq=faq_figures(session, now),
+        faq=faq_figures(session, now, zone),
         broadcasts=broadcast_figures(session),
     )
 

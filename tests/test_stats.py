@@ -16,7 +16,6 @@ from bot.services import build_services
 from core.charts import PNG_SIGNATURE
 from storage.activities import ActivitySpec, get_activity, upsert_activities
 from storage.broadcasts import create_broadcast
-from storage.faq_misses import record_miss
 from storage.feedback import save_stars
 from storage.models import Registration
 from storage.outbox import broadcast_tally
@@ -78,8 +77,11 @@ async def seed(driver: BotDriver, clock: FakeClock) -> int:
             )
         save_stars(session, past.id, OPTED_OUT, 4, clock())
         save_stars(session, past.id, QUIET, 2, clock())
-        record_miss(session, "wat kost parkeren", "nl", None, 10.0, clock())
     await driver.deliver_owed()
+    # Three questions through the chat: answered, "did you mean", not answered.
+    await driver.say(QUIET, "wat is een fieldlab")
+    await driver.say(QUIET, "activiteit")
+    await driver.say(QUIET, "hoe laat is het in Tokio")
     clock.advance(timedelta(days=2))
     with services.db.session() as session:
         broadcast_id = create_broadcast(
@@ -100,7 +102,7 @@ async def test_stats_in_chat_with_chart(driver: BotDriver, clock: FakeClock) -> 
     assert "Komende dialoog" in shown and "2/2 aangemeld (100%) · wachtlijst 2" in shown
     assert "Afgelopen dialoog" in shown
     assert "aanwezig 1 · afwezig 1 · onbekend 1 · reacties 2 (gemiddeld 3,0)" in shown
-    assert "Niet beantwoord: 1 (7 dagen) · 1 (30 dagen)" in shown
+    assert "7 dagen: beantwoord 1 · “Bedoelde je…” 1 · niet beantwoord 1" in shown
     assert f"afgeleverd {sent} · onbevestigd 0 · geblokkeerd 0 · mislukt 0" in shown
     assert sent >= 1
     photos = [c for c in calls if c.method == "sendPhoto"]
@@ -137,5 +139,5 @@ async def test_cli_prints_the_same_figures(
     assert "users: 5 total, 5 active (30 days), 1 opted out of announcements, 1 blocked" in out
     assert "straks" in out and "2/2 signed up (100%), waiting 2" in out
     assert "voorbij" in out and "present 1, absent 1, unknown 1; feedback 2 (average 3.0)" in out
-    assert "FAQ questions not answered: 1 (7 days), 1 (30 days)" in out
+    assert "FAQ questions, 7 days: answered 1, 'did you mean' 1, not answered 1" in out
     assert f"delivered {sent}, unconfirmed 0, blocked 0, failed 0" in out
