@@ -156,6 +156,7 @@ FEEDBACK_NO_COMMENT = CallbackFormat("fb:nocomment:{activity}", {"activity": ID}
 FEEDBACK_RESULTS = CallbackFormat("fb:results:{activity}", {"activity": ID})
 
 # -- organisers: activities made and managed in chat (handlers/organiser_activities.py) -------
+# In the order the questions are asked when a new activity is made.
 ORG_FIELDS = (
     "title",
     "kind",

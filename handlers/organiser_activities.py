@@ -70,19 +70,8 @@ MAX_CAPACITY = 10_000
 DURATION_CHOICES = (60, 90, 120, 180)
 URL = re.compile(r"\b(https?://\S+)", re.IGNORECASE)
 NO_LIMIT_WORDS = re.compile(r"^\s*(geen( maximum)?|onbeperkt|no( maximum)?|unlimited)\s*$", re.I)
-# The order of the questions when a new activity is made.
-ORDER = (
-    "title",
-    "kind",
-    "when",
-    "duration",
-    "place",
-    "capacity",
-    "waitlist",
-    "audience",
-    "description",
-    "description_en",
-)
+# The order of the questions when a new activity is made (the fields buttons can name).
+ORDER = callbacks.ORG_FIELDS
 
 
 class Step(IntEnum):
