@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 
 from core.context import MaoContext
+from core.links import signup_link
 from storage.activities import ActivityInfo
 
 # SEQUENCE counts seconds since here: it grows with every change and stays a small integer.
@@ -33,11 +34,6 @@ class CalendarLabels:
 def registration_uid(registration_id: int) -> str:
     """Stable per registration, so re-sending the file updates rather than duplicates."""
     return f"mao-registration-{registration_id}@aanpakmetandereogen.nl"
-
-
-def signup_link(bot_username: str, slug: str) -> str:
-    """The deep link that opens the bot at this activity (`/start signup_<slug>`)."""
-    return f"https://t.me/{bot_username}?start=signup_{slug}"
 
 
 def sequence(activity: ActivityInfo) -> int:

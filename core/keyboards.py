@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core import callbacks
 from core.context import MaoContext
+from core.links import start_link
 
 Button = tuple[str, str]  # (label, callback data)
 
@@ -40,7 +41,7 @@ def private_chat_keyboard(label: str, bot_username: str, start: str) -> InlineKe
 
     A URL button (t.me deep link), not callback data: it works for anyone who sees it, and
     pressing it tells the bot nothing until the person starts the private chat."""
-    url = f"https://t.me/{bot_username}?start={start}"
+    url = start_link(bot_username, start)
     return InlineKeyboardMarkup([[InlineKeyboardButton(shorten(label, 60), url=url)]])
 
 

@@ -7,12 +7,10 @@ when they hold a seat, on the activity's day.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-import segno
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
@@ -20,6 +18,7 @@ from core import callbacks
 from core.context import Handlers, MaoContext
 from core.dates import format_datetime
 from core.keyboards import Button, keyboard, one_per_row
+from core.links import checkin_link, qr_png
 from core.roles import is_organiser
 from handlers.attendees import activity_label, refuse
 from handlers.replies import edit_pressed, pressed, reply
@@ -125,13 +124,11 @@ async def open_door(update: Update, context: MaoContext) -> None:
         return
     with context.services.db.session() as session:
         code = ensure_checkin_code(session, activity_id)
-    link = f"https://t.me/{context.bot.username}?start=checkin_{code}"
+    link = checkin_link(context.bot.username, code)
     # A QR code to print or show at the door; scanning it opens the bot and checks in.
-    image = io.BytesIO()
-    segno.make(link, error="m").save(image, kind="png", scale=8)
     await context.bot.send_photo(
         query.from_user.id,
-        InputFile(image.getvalue(), filename="incheck.png"),
+        InputFile(qr_png(link), filename="incheck.png"),
         caption=context.text("checkin_qr", link=link),
     )
 

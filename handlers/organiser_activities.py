@@ -22,10 +22,8 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from enum import IntEnum
 from functools import wraps
-from io import BytesIO
 from typing import Any
 
-import segno
 from telegram import InputFile, Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -41,6 +39,7 @@ from core.activity_text import choice_label, describe, moment, period
 from core.context import Handlers, MaoContext, state_handlers
 from core.date_input import Moment, is_weekend, parse_duration_minutes, parse_moment
 from core.keyboards import Button, keyboard, one_per_row
+from core.links import checkin_link, qr_png, signup_link
 from core.roles import is_organiser
 from core.text_limits import clean_text
 from handlers.replies import close_buttons, reply
@@ -139,10 +138,6 @@ def _typed(update: Update) -> str:
 
 def _when(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
-
-
-def signup_link(context: MaoContext, slug: str) -> str:
-    return f"https://t.me/{context.bot.username}?start=signup_{slug}"
 
 
 # -- the draft as an activity ------------------------------------------------------------------
@@ -524,7 +519,7 @@ async def publish(update: Update, context: MaoContext) -> int:
         slug, title = activity.slug, activity.title_nl
     await close_buttons(update)
     _forget(context)
-    link = signup_link(context, slug)
+    link = signup_link(context.bot.username, slug)
     await reply(update, context, context.text("oa_published", title=title, link=link))
     return END
 
@@ -710,7 +705,7 @@ async def _duplicate(update: Update, context: MaoContext) -> int:
             "oa_duplicated",
             title=info.title(context.language),
             period=period(info, context),
-            link=signup_link(context, info.slug),
+            link=signup_link(context.bot.username, info.slug),
         ),
     )
     return END
@@ -781,12 +776,6 @@ async def reopen(update: Update, context: MaoContext) -> int:
     return END
 
 
-def qr_png(url: str) -> bytes:
-    buffer = BytesIO()
-    segno.make(url).save(buffer, kind="png", scale=8)
-    return buffer.getvalue()
-
-
 @organiser_only
 async def share(update: Update, context: MaoContext) -> int:
     activity = _activity(context)
@@ -795,7 +784,7 @@ async def share(update: Update, context: MaoContext) -> int:
     with context.services.db.session() as session:
         code = ensure_checkin_code(session, activity.id)
     chat_id = _user_id(update)
-    link = signup_link(context, activity.slug)
+    link = signup_link(context.bot.username, activity.slug)
     title = activity.title(context.language)
     await reply(update, context, context.text("oa_share", link=link))
     await context.bot.send_photo(
@@ -803,7 +792,7 @@ async def share(update: Update, context: MaoContext) -> int:
         InputFile(qr_png(link), filename=f"aanmelden-{activity.slug}.png"),
         caption=context.text("oa_share_qr", title=title),
     )
-    checkin = f"https://t.me/{context.bot.username}?start=checkin_{code}"
+    checkin = checkin_link(context.bot.username, code)
     await context.bot.send_photo(
         chat_id,
         InputFile(qr_png(checkin), filename=f"inchecken-{activity.slug}.png"),
