@@ -33,6 +33,7 @@ from telegram.warnings import PTBUserWarning
 
 from core import callbacks
 from core.activity_text import choice_label, describe
+from core.callbacks import CallbackFormat
 from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row, shorten
@@ -238,21 +239,20 @@ async def _ask_waitlist(
         text + "\n\n" + context.text("signup_full_offer_waitlist"),
         keyboard(
             [
-                [
-                    (
-                        context.text("signup_waitlist_yes"),
-                        callbacks.SIGNUP_WAITLIST.data(answer="yes"),
-                    ),
-                    (
-                        context.text("signup_waitlist_no"),
-                        callbacks.SIGNUP_WAITLIST.data(answer="no"),
-                    ),
-                ],
+                _yes_no(callbacks.SIGNUP_WAITLIST, "signup_waitlist", context),
                 _back_row(Step.WAITLIST, context),
             ]
         ),
     )
     return Step.WAITLIST
+
+
+def _yes_no(answer: CallbackFormat, key: str, context: MaoContext) -> list[Button]:
+    """The two answers of a yes/no step: labels `<key>_yes` and `<key>_no`."""
+    return [
+        (context.text(f"{key}_yes"), answer.data(answer="yes")),
+        (context.text(f"{key}_no"), answer.data(answer="no")),
+    ]
 
 
 async def choose_waitlist(update: Update, context: MaoContext) -> int:
@@ -351,16 +351,7 @@ async def _ask_profile(update: Update, context: MaoContext) -> int:
         text,
         keyboard(
             [
-                [
-                    (
-                        context.text("signup_reuse_yes"),
-                        callbacks.SIGNUP_PROFILE.data(answer="yes"),
-                    ),
-                    (
-                        context.text("signup_reuse_no"),
-                        callbacks.SIGNUP_PROFILE.data(answer="no"),
-                    ),
-                ],
+                _yes_no(callbacks.SIGNUP_PROFILE, "signup_reuse", context),
                 _back_row(Step.PROFILE, context),
             ]
         ),
@@ -578,16 +569,7 @@ async def _ask_consent(update: Update, context: MaoContext) -> int:
         context.text("signup_consent"),
         keyboard(
             [
-                [
-                    (
-                        context.text("signup_consent_yes"),
-                        callbacks.SIGNUP_CONSENT.data(answer="yes"),
-                    ),
-                    (
-                        context.text("signup_consent_no"),
-                        callbacks.SIGNUP_CONSENT.data(answer="no"),
-                    ),
-                ],
+                _yes_no(callbacks.SIGNUP_CONSENT, "signup_consent", context),
                 _back_row(Step.CONSENT, context),
             ]
         ),
