@@ -162,14 +162,17 @@ class OutboxSender:
         """Send every due message (or one user's), most urgent first. Returns how many."""
         services = self.services
         delivered = 0
+        if user_id is None:
+            # Once per round, not once per message: a broadcast of thousands would otherwise
+            # pay these two statements for every recipient.
+            with services.db.session() as session:
+                release_stale_claims(session, services.now())
+                self._plan_feedback(session, services.now())
         while True:
             async with self.lock:
                 now = services.now()
                 paused = asyncio.get_running_loop().time() < self.bulk_paused_until
                 with services.db.session() as session:
-                    if user_id is None:
-                        release_stale_claims(session, now)
-                        self._plan_feedback(session, now)
                     message = claim_next(
                         session,
                         now,
