@@ -9,14 +9,6 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: a server has no display
-
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
-
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -28,6 +20,15 @@ class SignupSeries:
 
 def signups_chart(series: list[SignupSeries], title: str, zone: tzinfo) -> bytes:
     """Cumulative sign-ups over time, one step line per activity."""
+    # Imported here, not at start: matplotlib costs a third of a second and tens of
+    # megabytes, for a chart an organiser asks for now and then.
+    import matplotlib
+
+    matplotlib.use("Agg")  # before pyplot: a server has no display
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
     try:
         for item in series:
