@@ -132,6 +132,23 @@ FAQ_SHOW = CallbackFormat("faq:show:{entry}", {"entry": FAQ_ID})
 FAQ_PICK = CallbackFormat("faq:pick:{entry}", {"entry": FAQ_ID})
 FAQ_NONE = CallbackFormat("faq:none")
 FAQ_MORE = CallbackFormat("faq:more:{entry}", {"entry": FAQ_ID})
+# "Voeg toe aan FAQ" (handlers/faq_learning.py): a question from an inbox thread or a group
+# of /faqgaps misses becomes a phrasing of the topic the organiser picks.
+FAQ_ADD_THREAD = CallbackFormat("faqadd:thread:{thread}", {"thread": ID})
+FAQ_ADD_GAP = CallbackFormat("faqadd:gap:{miss}", {"miss": ID})
+FAQ_ADD_TOPIC = CallbackFormat("faqadd:topic:{entry}", {"entry": FAQ_ID})
+FAQ_ADD_PAGE = CallbackFormat("faqadd:page:{page}", {"page": r"\d{1,3}"})
+FAQ_ADD_ABORT = CallbackFormat("faqadd:abort")
+FAQ_GAPS_PAGE = CallbackFormat("faqgaps:page:{page}", {"page": r"\d{1,3}"})
+
+# -- inbox: hand-over to the programme office, stories, bottlenecks (handlers/inbox.py) -------
+INBOX_ASK = CallbackFormat("inbox:ask")  # "Stel je vraag aan het programmabureau"
+INBOX_SEND = CallbackFormat("inbox:send")  # yes, send what was shown
+INBOX_ABORT = CallbackFormat("inbox:abort")
+INBOX_ANONYMOUS = CallbackFormat("inbox:anon:{answer}", {"answer": YES_NO})
+INBOX_ANSWERED = CallbackFormat("inbox:done:{thread}", {"thread": ID})
+INBOX_SHOW = CallbackFormat("inbox:show:{thread}", {"thread": ID})
+INBOX_PAGE = CallbackFormat("inbox:page:{page}", {"page": r"\d{1,3}"})
 
 # -- organisers -------------------------------------------------------------------------------
 BROADCAST_AUDIENCE = CallbackFormat("bc:audience:{audience}", {"audience": choice(*Recipients)})

@@ -594,6 +594,11 @@ class FaqMatcher:
     def thresholds(self) -> Thresholds:
         return self._thresholds
 
+    def with_phrasings(self, content: FaqContent, extra: Sequence[Phrasing]) -> FaqMatcher:
+        """A matcher for `content` plus organisers' additions (stored in the database, see
+        "Voeg toe aan FAQ"): each becomes one more way of asking its entry."""
+        return FaqMatcher(with_phrasings(content, extra), self._thresholds)
+
     def match(self, question: str) -> MatchResult:
         text = question[:MAX_QUESTION_CHARS]
         words = _rephrase(normalise(text).split())
@@ -730,6 +735,38 @@ class FaqMatcher:
                 score *= _UNANSWERABLE_FACTOR
             scores.append(max(0.0, min(100.0, score)))
         return scores
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """One more way of asking an entry, in a language ("nl" or "en")."""
+
+    entry_id: str
+    language: str
+    question: str
+
+
+def with_phrasings(content: FaqContent, extra: Sequence[Phrasing]) -> FaqContent:
+    """The content with `extra` as alternatives of their entries (unknown entries skipped)."""
+    by_entry: dict[str, list[Phrasing]] = {}
+    for phrasing in extra:
+        by_entry.setdefault(phrasing.entry_id, []).append(phrasing)
+    entries = []
+    for entry in content.entries:
+        added = by_entry.get(entry.id)
+        if not added:
+            entries.append(entry)
+            continue
+        changes = {}
+        for language in ("nl", "en"):
+            localised = entry.localised(language)
+            more = tuple(p.question for p in added if p.language == language)
+            if more:
+                changes[language] = localised.model_copy(
+                    update={"alternatives": localised.alternatives + more}
+                )
+        entries.append(entry.model_copy(update=changes))
+    return content.model_copy(update={"entries": tuple(entries)})
 
 
 def load_matcher(path: Path, thresholds: Thresholds) -> tuple[FaqContent, FaqMatcher]:

@@ -104,7 +104,11 @@ class Registration(Base):
     """One person's place for one activity: registered, waiting, offered a seat, or cancelled."""
 
     __tablename__ = "registrations"
-    __table_args__ = (UniqueConstraint("activity_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("activity_id", "user_id"),
+        # Seats taken per activity (the agenda counts only the activities it shows).
+        Index("ix_registrations_activity_status", "activity_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
@@ -249,3 +253,61 @@ class FaqCount(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     band: Mapped[str] = mapped_column(String(16), primary_key=True)  # answer, suggest, fallback
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InboxThread(Base):
+    """A conversation between one user and the programme office: a question the FAQ could
+    not answer, a story from practice or a reported bottleneck. Personal data: shown in
+    /mijngegevens, deleted by /vergeetmij, kept `inbox.retention` after the last message."""
+
+    __tablename__ = "inbox_threads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Null for an anonymous story or bottleneck: nobody can answer it, nobody can trace it.
+    user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(16))  # question, story, bottleneck
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open, answered
+    # The FAQ's best guesses when it was handed over (JSON list of entry ids).
+    guesses: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class InboxMessage(Base):
+    """One message of a thread, in either direction, and where it was shown."""
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (
+        # An organiser's reply names the message it replies to: find its thread.
+        Index("ix_inbox_messages_organiser_copy", "organiser_chat_id", "organiser_message_id"),
+        Index("ix_inbox_messages_user_copy", "user_chat_id", "user_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("inbox_threads.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # "in" (from the user), "out" (answer)
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(BigInteger)  # the organiser who answered
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Where the copy of this message was delivered (filled in by the outbox once sent).
+    organiser_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    organiser_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FaqAddition(Base):
+    """A user's question an organiser added to a FAQ entry as a phrasing ("Voeg toe aan
+    FAQ"). No user id: only the words. Effective at once on every instance."""
+
+    __tablename__ = "faq_additions"
+    __table_args__ = (UniqueConstraint("entry_id", "language", "question"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(64), index=True)
+    language: Mapped[str] = mapped_column(String(2))
+    question: Mapped[str] = mapped_column(String(500))
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -49,6 +49,12 @@ class OutboxKind(StrEnum):
     JOIN_LINK = "join_link"  # the meeting link of an online activity, shortly before it starts
     BROADCAST = "broadcast"
     FEEDBACK_REQUEST = "feedback_request"  # stars and a comment, some time after the end
+    # The inbox (storage/inbox.py): a user's message to the programme office, copied to the
+    # organisers' chat; an organiser's answer relayed to the user; and a note to the organiser
+    # when an answer could not be delivered. payload: {"message": <inbox message id>}.
+    INBOX_TO_ORGANISERS = "inbox_to_organisers"
+    INBOX_TO_USER = "inbox_to_user"
+    INBOX_UNDELIVERED = "inbox_undelivered"
 
 
 class OutboxStatus(StrEnum):
@@ -89,6 +95,10 @@ PRIORITY = {
     OutboxKind.BROADCAST: Priority.BULK,
     # Nobody waits for it: with the reminders, before any announcement.
     OutboxKind.FEEDBACK_REQUEST: Priority.REMINDER,
+    # Somebody is waiting for each of these.
+    OutboxKind.INBOX_TO_ORGANISERS: Priority.PERSONAL,
+    OutboxKind.INBOX_TO_USER: Priority.PERSONAL,
+    OutboxKind.INBOX_UNDELIVERED: Priority.NOTICE,
 }
 
 
