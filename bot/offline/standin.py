@@ -278,8 +278,12 @@ class BotApiStandIn:
         rate_limit: RateLimit | None = None,
         record_calls: bool = True,
         strict_edits: bool = True,
+        latency: float = 0.0,
     ) -> None:
         self.token = token
+        # Seconds each call (except getUpdates) takes before it is answered, like the round
+        # trip to Telegram's servers (50-100 ms from a European VPS).
+        self.latency = latency
         self.rate_limit = rate_limit
         self.record_calls = record_calls
         self.strict_edits = strict_edits
@@ -596,6 +600,8 @@ class _ApiHandler(tornado.web.RequestHandler):
             )
             self.finish({"ok": True, "result": updates})
             return
+        if self.api.latency > 0:
+            await asyncio.sleep(self.api.latency)
         status, body = self.api.answer(call)
         self.set_status(status)
         self.finish(body)
