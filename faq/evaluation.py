@@ -7,15 +7,31 @@ report separates top-1 accuracy (ranking) from what the user would actually be t
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import yaml
+from rapidfuzz import fuzz, process
 
+from faq.content import FaqContent
 from faq.matching import Band, FaqMatcher
 
-__all__ = ["EvalReport", "Failure", "FailureKind", "evaluate", "load_question_set"]
+__all__ = [
+    "EvalReport",
+    "Failure",
+    "FailureKind",
+    "Timing",
+    "all_phrasings",
+    "evaluate",
+    "load_question_set",
+    "scaled_content",
+    "time_baseline",
+    "time_matcher",
+]
 
 
 class FailureKind(StrEnum):
@@ -127,3 +143,92 @@ def load_question_set(path: Path | str) -> list[tuple[str, str | None]]:
             raise ValueError(f"{path}: question {number}: 'id' must be a string or null")
         questions.append((item["q"], entry_id))
     return questions
+
+
+# --- timing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Milliseconds per question over `count` calls."""
+
+    count: int
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+    worst: float
+
+    def summary(self) -> str:
+        return (
+            f"mean {self.mean:.2f} ms, p50 {self.p50:.2f}, p95 {self.p95:.2f}, "
+            f"p99 {self.p99:.2f}, max {self.worst:.2f} ({self.count} calls)"
+        )
+
+
+def _time(call: Callable[[str], object], questions: Sequence[str], rounds: int) -> Timing:
+    if not questions:
+        raise ValueError("no questions to time")
+    for question in questions[:20]:  # warm caches (stems, typo corrections) as a bot would be
+        call(question)
+    timings: list[float] = []
+    for _ in range(rounds):
+        for question in questions:
+            started = time.perf_counter()
+            call(question)
+            timings.append((time.perf_counter() - started) * 1000)
+    cuts = statistics.quantiles(timings, n=100) if len(timings) > 1 else timings * 99
+    return Timing(
+        count=len(timings),
+        mean=statistics.fmean(timings),
+        p50=cuts[49],
+        p95=cuts[94],
+        p99=cuts[98],
+        worst=max(timings),
+    )
+
+
+def time_matcher(matcher: FaqMatcher, questions: Sequence[str], rounds: int = 3) -> Timing:
+    """Time `matcher.match` over the questions, `rounds` times each (after a short warm-up)."""
+    return _time(matcher.match, questions, rounds)
+
+
+def all_phrasings(content: FaqContent) -> list[str]:
+    """Every question and alternative, both languages: what a naive matcher searches."""
+    return [
+        text
+        for entry in content.entries
+        for localised in (entry.nl, entry.en)
+        for text in (localised.question, *localised.alternatives)
+    ]
+
+
+def time_baseline(content: FaqContent, questions: Sequence[str], rounds: int = 3) -> Timing:
+    """The naive baseline of issue 13, timed like `time_matcher`:
+    `rapidfuzz.process.extractOne(question, all_phrasings, scorer=WRatio)`."""
+    phrasings = all_phrasings(content)
+
+    def call(question: str) -> object:
+        return process.extractOne(question, phrasings, scorer=fuzz.WRatio)
+
+    return _time(call, questions, rounds)
+
+
+def scaled_content(content: FaqContent, factor: int) -> FaqContent:
+    """The content `factor` times over, copies with distinct ids ("fieldlab", "fieldlab-x2",
+    ...): a FAQ ten times the size, for timing a matcher at scale."""
+    if factor < 1:
+        raise ValueError("factor must be at least 1")
+    entries = list(content.entries)
+    for copy in range(2, factor + 1):
+        renamed = {entry.id: f"{entry.id}-x{copy}" for entry in content.entries}
+        entries += [
+            entry.model_copy(
+                update={
+                    "id": renamed[entry.id],
+                    "related": tuple(renamed.get(r, r) for r in entry.related),
+                }
+            )
+            for entry in content.entries
+        ]
+    return content.model_copy(update={"entries": tuple(entries)})

@@ -21,6 +21,15 @@ aanmelden voor de masterclass" is about signing up. Knowing what it does not kno
 
 Every question is analysed with a Dutch and an English stemmer and the better view wins, so
 nobody has to guess the language.
+
+A long message is matched as a whole and by the questions found in it (faq/questions.py): a
+question cut out of its story counts fully only for the entries the story itself points to, and
+a story in which nothing is asked counts less, so it is not answered with a random entry.
+
+Scoring is vectorised: inverted lists (term -> entries, term -> phrasings) and numpy arrays touch
+only what shares a term with the question, and the fuzzy similarity with every phrasing is one
+rapidfuzz `cdist` call on pre-sorted words. `load_matcher` keeps the built index in an on-disk
+cache (faq/cache.py) keyed on the content, the thresholds and this code.
 """
 
 from __future__ import annotations
@@ -30,16 +39,20 @@ import html
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import snowballstemmer
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, Indel
 
+from faq import cache
 from faq.content import FaqContent, content_fingerprint, load_faq
+from faq.questions import STORY_WORDS, parts_to_match
 
 __all__ = [
     "Band",
@@ -50,11 +63,12 @@ __all__ = [
     "normalise",
 ]
 
-# From this many words on, a message is a story with a question in it, not just a question.
-_LONG_MESSAGE_WORDS = 14
-_SENTENCE_END = re.compile(r"(?<=[.?!;\n])\s*|\n+")
+FloatArray = npt.NDArray[np.float64]
+
 # Longer messages are cut before matching: a question never needs more, and it bounds the work.
-MAX_QUESTION_CHARS = 500
+MAX_QUESTION_CHARS = 1000
+# Of a longer message the start (who is asking) and the end (where the question usually is).
+_HEAD_CHARS = 300
 
 
 class Band(StrEnum):
@@ -164,6 +178,9 @@ _SOFT_WORDS = _word_set(
     happen happens happening explain understand give gives given gave have has do does did
     end begin start starts started
     mensen iemand people someone something thing things ding dingen laat late weer again
+    las lazen gelezen hoorde hoorden gehoord zag zagen gezien noemde noemden genoemd zei zeiden
+    vertelde vertelden verteld kreeg kregen gekregen stuurde gestuurd
+    read heard saw seen mentioned told said sent
     """
 )
 
@@ -187,7 +204,8 @@ _UNANSWERABLE_WORDS = _word_set(
     temperatuur regen parkeer mop moppen grap grappen grapje toeslag kinderopvangtoeslag
     price prices cost costs pay paid paying fee fees free money euro budget parking park
     weather rain temperature joke jokes funny salaris salarissen verdienen verdient loon
-    salary salaries earn earns wage wages
+    salary salaries earn earns wage wages rolstoel rolstoelen rolstoeltoegankelijk wheelchair
+    wheelchairs lunch lunchen catering
     """
 )
 # Compounds starting with one of these are about the same thing ("parkeergelegenheid").
@@ -230,6 +248,10 @@ _FUZZY_SHARE = 0.15
 _RECALL_BETA2 = 4.0  # F-beta with beta=2: recall of the question matters more than precision
 _UNANSWERABLE_FACTOR = 0.65
 _MIN_EVIDENCE = 1.5  # below this much known, specific word weight the score shrinks
+_STORY_ANSWER_DISCOUNT = 6.0  # a story-length message is answered from 6 points lower...
+_STORY_CLEAR_LEAD = 15.0  # ...when its best entry leads the second by this much
+_FUZZY_MAX_WORDS = 12  # content words; longer texts get no fuzzy score
+_SUPPORT_FLOOR = 0.6  # share of a cut-out question's score that counts without the story
 _PROGRAMME_EVIDENCE = 1.0  # "wat is MAO": the programme's name is in every entry, yet specific
 
 
@@ -248,20 +270,26 @@ class _Query:
     evidence: float  # weight of the specific (not generic) words the FAQ knows
 
 
-@dataclass(frozen=True)
-class _Phrasing:
-    entry: int
-    weights: dict[str, float]
-    total: float
-    text: str  # content words, for the fuzzy score
-
-
 class _Stemmer:
-    """A snowball stemmer with a cache (the vocabulary is small and repeats a lot)."""
+    """A snowball stemmer with a cache (the vocabulary is small and repeats a lot).
+
+    The cache travels with a pickled matcher (the disk cache) and is shared by a matcher built
+    with organisers' extra phrasings, so neither stems the content's words again."""
 
     def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
         self._stemmer = snowballstemmer.stemmer(algorithm)
         self._cache: dict[str, str] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"algorithm": self.algorithm, "cache": self._cache}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        algorithm, cache = state["algorithm"], state["cache"]
+        assert isinstance(algorithm, str) and isinstance(cache, dict)
+        self.algorithm = algorithm
+        self._stemmer = snowballstemmer.stemmer(algorithm)
+        self._cache = cache
 
     def __call__(self, word: str) -> str:
         stem = self._cache.get(word)
@@ -359,15 +387,21 @@ class _Vocabulary:
         return best
 
 
+def _similarities(query: str, texts: list[str]) -> FloatArray:
+    similarity: FloatArray = process.cdist(
+        [query], texts, scorer=Indel.normalized_similarity, dtype=np.float64
+    )[0]
+    return similarity
+
+
 class _Index:
     """Every lookup table for one stemmer: terms per entry, phrasings, IDF, synonyms."""
 
-    def __init__(
-        self, stem: Callable[[str], str], content: FaqContent, vocabulary: _Vocabulary
-    ) -> None:
+    def __init__(self, stem: _Stemmer, content: FaqContent, vocabulary: _Vocabulary) -> None:
         self.stem = stem
         self._surface = vocabulary.surface
         self._joinable_stems = frozenset(stem(w) for w in vocabulary.joinable)
+        self._joinable_memo: dict[str, bool] = {}
         self._synonym_single: dict[str, str] = {}
         self._synonym_phrase: dict[tuple[str, ...], str] = {}
         self._build_synonyms((*_BUILTIN_SYNONYMS, *content.synonyms))
@@ -438,13 +472,77 @@ class _Index:
         self.idf = {
             term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency.items()
         }
-        self.phrasings: list[_Phrasing] = []
-        self.by_term: dict[str, list[int]] = {}
-        for number, terms, text in phrasings:
-            weights = {t: self.idf[t] for t in terms}
+        self._arrays(count, phrasings)
+
+    def _arrays(self, count: int, phrasings: list[tuple[int, list[str], str]]) -> None:
+        """Inverted lists and arrays, so a question is scored with a few numpy operations on
+        the entries and phrasings that share its terms instead of a loop over all of them."""
+        covered: dict[str, tuple[list[int], list[float]]] = {}
+        for number, credits in enumerate(self.entry_terms):
+            for term, credit in credits.items():
+                entries, values = covered.setdefault(term, ([], []))
+                entries.append(number)
+                values.append(credit)
+        self.coverage = {
+            term: (np.array(entries, dtype=np.intp), np.array(values, dtype=np.float64))
+            for term, (entries, values) in covered.items()
+        }
+        mains: dict[str, list[int]] = {}
+        for number, terms in enumerate(self.main_terms):
+            for term in terms:
+                mains.setdefault(term, []).append(number)
+        self.main_entries = {t: np.array(e, dtype=np.intp) for t, e in mains.items()}
+        by_term: dict[str, list[int]] = {}
+        entry_of: list[int] = []
+        totals: list[float] = []
+        texts: list[str] = []
+        for number, phrasing_terms, text in phrasings:
+            weights = {t: self.idf[t] for t in phrasing_terms}
             for term in weights:
-                self.by_term.setdefault(term, []).append(len(self.phrasings))
-            self.phrasings.append(_Phrasing(number, weights, sum(weights.values()), text))
+                by_term.setdefault(term, []).append(len(entry_of))
+            entry_of.append(number)
+            totals.append(sum(weights.values()))
+            # token_sort_ratio sorts both sides' words on every call; sorted once here, the
+            # fuzzy score is a plain Indel similarity that rapidfuzz computes for all at once.
+            texts.append(" ".join(sorted(text.split())))
+        self.phrasing_positions = {t: np.array(p, dtype=np.intp) for t, p in by_term.items()}
+        self.phrasing_entry = np.array(entry_of, dtype=np.intp)
+        self.phrasing_total = np.array(totals, dtype=np.float64)
+        self.phrasing_texts = texts
+        # Phrasings are stored entry by entry: the best one per entry is a reduceat.
+        self.entries_with_phrasings, self.phrasing_starts = (
+            np.unique(self.phrasing_entry, return_index=True)
+            if entry_of
+            else (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+        )
+        self.entry_count = count
+
+    def share_fuzzy_with(self, first: _Index) -> None:
+        """The phrasings' texts are nearly the same under every stemmer: where they are, the
+        fuzzy similarity computed for `first` is reused (see `similarity`)."""
+        if len(first.phrasing_texts) != len(self.phrasing_texts):
+            return
+        differing = [
+            n
+            for n, (a, b) in enumerate(zip(first.phrasing_texts, self.phrasing_texts, strict=True))
+            if a != b
+        ]
+        self._differing = np.array(differing, dtype=np.intp)
+        self._differing_texts = [self.phrasing_texts[n] for n in differing]
+
+    def similarity(self, query: str, computed: dict[str, FloatArray]) -> FloatArray:
+        """Indel similarity (0-1) of `query` (words sorted) with every phrasing; `computed`
+        holds the first index's arrays by query, to reuse for the texts both indexes share."""
+        shared = computed.get(query)
+        differing: npt.NDArray[np.intp] | None = getattr(self, "_differing", None)
+        if shared is not None and differing is not None:
+            similarity = shared.copy()
+            if len(differing):
+                similarity[differing] = _similarities(query, self._differing_texts)
+            return similarity
+        similarity = _similarities(query, self.phrasing_texts)
+        computed.setdefault(query, similarity)
+        return similarity
 
     def _credit(
         self, credits: dict[str, float], words: list[str], terms: list[str], credit: float
@@ -564,12 +662,18 @@ class _Index:
         return out
 
     def _joinable(self, word: str) -> bool:
+        known = self._joinable_memo.get(word)
+        if known is not None:
+            return known
         # Stemming is slow (pure Python) and stems are prefixes that drop at most a few letters,
         # so most candidates are ruled out by set lookups alone.
         size = len(word)
-        if not any(word[:n] in self._joinable_stems for n in range(max(1, size - 5), size + 1)):
-            return False
-        return self.stem(word) in self._joinable_stems
+        joinable = any(
+            word[:n] in self._joinable_stems for n in range(max(1, size - 5), size + 1)
+        ) and (self.stem(word) in self._joinable_stems)
+        if len(self._joinable_memo) < 100_000:
+            self._joinable_memo[word] = joinable
+        return joinable
 
     def _particle_verb(self, particle: str, word: str) -> str | None:
         for variant in _verb_variants(word):
@@ -582,13 +686,18 @@ class FaqMatcher:
     """Scores a question against every FAQ entry; build once, call `match` many times."""
 
     def __init__(self, content: FaqContent, thresholds: Thresholds) -> None:
+        self._build(content, thresholds, [_Stemmer(a) for a in ("dutch_porter", "english")])
+
+    def _build(
+        self, content: FaqContent, thresholds: Thresholds, stemmers: Sequence[_Stemmer]
+    ) -> None:
         self._ids = content.ids
         self._thresholds = thresholds
         self._vocabulary = _Vocabulary(content)
-        self._indexes = [
-            _Index(_Stemmer(algorithm), content, self._vocabulary)
-            for algorithm in ("dutch_porter", "english")
-        ]
+        self._indexes = [_Index(stemmer, content, self._vocabulary) for stemmer in stemmers]
+        first = self._indexes[0]
+        for index in self._indexes[1:]:
+            index.share_fuzzy_with(first)
 
     @property
     def thresholds(self) -> Thresholds:
@@ -597,40 +706,61 @@ class FaqMatcher:
     def with_phrasings(self, content: FaqContent, extra: Sequence[Phrasing]) -> FaqMatcher:
         """A matcher for `content` plus organisers' additions (stored in the database, see
         "Voeg toe aan FAQ"): each becomes one more way of asking its entry."""
-        return FaqMatcher(with_phrasings(content, extra), self._thresholds)
+        merged = with_phrasings(content, extra)
+        key = cache.cache_key("content", merged.model_dump_json(), repr(self._thresholds))
+        cached = cache.load(key)
+        if isinstance(cached, FaqMatcher):
+            return cached
+        matcher = FaqMatcher.__new__(FaqMatcher)
+        # The stemmers' caches already hold nearly every word: stemming is most of a build.
+        stemmers = [index.stem for index in self._indexes]
+        matcher._build(merged, self._thresholds, stemmers)
+        cache.store(key, matcher)
+        return matcher
 
     def match(self, question: str) -> MatchResult:
-        text = question[:MAX_QUESTION_CHARS]
+        text = question
+        if len(text) > MAX_QUESTION_CHARS:
+            tail = MAX_QUESTION_CHARS - _HEAD_CHARS
+            text = f"{text[:_HEAD_CHARS]}\n{text[-tail:]}"
         words = _rephrase(normalise(text).split())
         if not words or not self._ids:
             return MatchResult(question, Band.FALLBACK, None, (), self._thresholds.suggest)
-        scores = [0.0] * len(self._ids)
-        for candidate_words in (words, *self._question_sentence(text, words)):
+        scores = np.zeros(len(self._ids))
+        story = np.zeros(len(self._ids))  # the parts that carry the story's context
+        cut_out = np.zeros(len(self._ids))  # questions cut out of it
+        for part in parts_to_match(text):
+            part_words = words if part.text == text else _rephrase(normalise(part.text).split())
+            target = cut_out if part.needs_support else story
+            similarities: dict[str, FloatArray] = {}
             for index in self._indexes:
-                for number, score in enumerate(self._score(index, candidate_words)):
-                    scores[number] = max(scores[number], score)
-        ranked = sorted(
-            (Candidate(self._ids[n], round(s, 2)) for n, s in enumerate(scores)),
-            key=lambda c: -c.score,
-        )
+                score = self._score(index, part_words, similarities)
+                np.maximum(target, part.weight * score, out=target)
+        if cut_out.any():
+            # A question cut out of its story ("hoe heten die en wat doe je daar?") may match an
+            # entry on its generic words alone: it counts fully only for the entries the story
+            # itself points to most.
+            leader = story.max()
+            support = _SUPPORT_FLOOR + (1 - _SUPPORT_FLOOR) * (
+                story / leader if leader > 0 else np.zeros_like(story)
+            )
+            np.maximum(story, cut_out * support, out=scores)
+        else:
+            scores = story
+        # Ranked on the rounded scores, ties in content order (a stable sort).
+        order = np.argsort(-np.round(scores, 2), kind="stable")[:4]
+        ranked = [Candidate(self._ids[n], round(float(scores[n]), 2)) for n in order]
         best, rest = ranked[0], tuple(c for c in ranked[1:4] if c.score > 0)
-        return MatchResult(question, self._band(best, rest), best, rest, self._thresholds.suggest)
+        band = self._band(best, rest, story=len(words) >= STORY_WORDS)
+        return MatchResult(question, band, best, rest, self._thresholds.suggest)
 
-    @staticmethod
-    def _question_sentence(text: str, words: list[str]) -> list[list[str]]:
-        """People often tell their story first and ask at the end: the asking sentence alone
-        is matched too, so the story's words do not drown the question's."""
-        sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-        if len(sentences) < 2 or len(words) < _LONG_MESSAGE_WORDS:
-            return []
-        asking = [s for s in sentences if s.rstrip().endswith("?")]
-        last = _rephrase(normalise(asking[-1] if asking else sentences[-1]).split())
-        return [last] if last and len(last) < len(words) else []
-
-    def _band(self, best: Candidate, rest: tuple[Candidate, ...]) -> Band:
+    def _band(self, best: Candidate, rest: tuple[Candidate, ...], story: bool) -> Band:
         limits = self._thresholds
         second = rest[0].score if rest else 0.0
-        if best.score >= limits.answer:
+        # A story's words dilute even its question's score; a clear lead still answers it.
+        clear = story and best.score - second >= _STORY_CLEAR_LEAD
+        answer_at = limits.answer - _STORY_ANSWER_DISCOUNT if clear else limits.answer
+        if best.score >= answer_at:
             if second >= limits.suggest and best.score - second < limits.margin:
                 return Band.SUGGEST
             return Band.ANSWER
@@ -683,58 +813,68 @@ class FaqMatcher:
                 return [_Term(fixed, index.weight(fixed), _TYPO_CREDIT)]
         return []
 
-    def _score(self, index: _Index, words: list[str]) -> list[float]:
+    def _score(
+        self, index: _Index, words: list[str], similarities: dict[str, FloatArray]
+    ) -> FloatArray:
+        """0-100 per entry; only the entries and phrasings sharing a term are touched, and the
+        fuzzy similarity with every phrasing is one vectorised rapidfuzz call."""
         query = self._analyse(index, words)
-        count = len(self._ids)
+        count = index.entry_count
         total = sum(t.weight for t in query.terms)
         if total <= 0:
-            return [0.0] * count
-        coverage = [0.0] * count
+            return np.zeros(count)
+        coverage = np.zeros(count)
         # Best phrasing per entry: recall of the question, precision of the phrasing.
-        matched: dict[int, float] = {}
-        own: dict[int, float] = {}
+        matched = np.zeros(len(index.phrasing_entry))
+        own = np.zeros(len(index.phrasing_entry))
         for term in query.terms:
             if term.credit <= 0:
                 continue
-            for number, credits in enumerate(index.entry_terms):
-                credit = credits.get(term.term)
-                if credit:
-                    coverage[number] += term.weight * term.credit * credit
-            for position in index.by_term.get(term.term, ()):
-                matched[position] = matched.get(position, 0.0) + term.weight * term.credit
-                weight = index.phrasings[position].weights[term.term]
-                own[position] = own.get(position, 0.0) + weight
-        best_phrasing = [0.0] * count
-        for position, hit in matched.items():
-            phrasing = index.phrasings[position]
-            recall = hit / total
-            precision = own[position] / phrasing.total if phrasing.total else 0.0
-            if recall <= 0 or precision <= 0:
-                continue
+            credit = term.weight * term.credit
+            covered = index.coverage.get(term.term)
+            if covered is not None:
+                entries, credits = covered
+                coverage[entries] += credit * credits
+            positions = index.phrasing_positions.get(term.term)
+            if positions is not None:
+                matched[positions] += credit
+                own[positions] += index.idf[term.term]
+        best_phrasing = np.zeros(count)
+        touched = np.flatnonzero(matched)
+        if len(touched):
+            recall = matched[touched] / total
+            precision = own[touched] / index.phrasing_total[touched]
             f = (1 + _RECALL_BETA2) * precision * recall / (_RECALL_BETA2 * precision + recall)
-            best_phrasing[phrasing.entry] = max(best_phrasing[phrasing.entry], f)
-        fuzzy = [0.0] * count
-        if query.text:
-            for phrasing in index.phrasings:
-                similarity = fuzz.token_sort_ratio(query.text, phrasing.text) / 100
-                fuzzy[phrasing.entry] = max(fuzzy[phrasing.entry], similarity)
+            np.maximum.at(best_phrasing, index.phrasing_entry[touched], f)
+        fuzzy = np.zeros(count)
+        # A story's words against a one-line phrasing say nothing a fuzzy ratio could add, and
+        # comparing long texts is what costs the most: only questions of a few words get it.
+        if query.text and index.phrasing_texts and query.text.count(" ") < _FUZZY_MAX_WORDS:
+            similarity = index.similarity(" ".join(sorted(query.text.split())), similarities)
+            fuzzy[index.entries_with_phrasings] = np.maximum.reduceat(
+                similarity, index.phrasing_starts
+            )
         # A question made of generic words only ("hoe gaat het met je") proves little.
         confidence = min(1.0, query.evidence / _MIN_EVIDENCE)
-        scores = []
-        for number in range(count):
-            score = (
-                confidence
-                * 100
-                * (
-                    _COVERAGE_SHARE * min(1.0, coverage[number] / total)
-                    + _PHRASING_SHARE * best_phrasing[number]
-                    + _FUZZY_SHARE * fuzzy[number]
-                )
+        scores: FloatArray = (
+            confidence
+            * 100
+            * (
+                _COVERAGE_SHARE * np.minimum(1.0, coverage / total)
+                + _PHRASING_SHARE * best_phrasing
+                + _FUZZY_SHARE * fuzzy
             )
-            if query.unanswerable - index.main_terms[number]:
-                score *= _UNANSWERABLE_FACTOR
-            scores.append(max(0.0, min(100.0, score)))
-        return scores
+        )
+        if query.unanswerable:
+            lacking = np.zeros(count, dtype=bool)
+            for unanswerable in query.unanswerable:
+                has = np.zeros(count, dtype=bool)
+                having = index.main_entries.get(unanswerable)
+                if having is not None:
+                    has[having] = True
+                lacking |= ~has
+            scores[lacking] *= _UNANSWERABLE_FACTOR
+        return np.clip(scores, 0.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -772,8 +912,9 @@ def with_phrasings(content: FaqContent, extra: Sequence[Phrasing]) -> FaqContent
 def load_matcher(path: Path, thresholds: Thresholds) -> tuple[FaqContent, FaqMatcher]:
     """The content and its matcher, built once per distinct content and thresholds.
 
-    Building takes most of a second; a process that starts the bot again (tests, the
-    console's restarts) reuses the build while the files are unchanged."""
+    A process that starts the bot again (tests, the console's restarts) reuses the build while
+    the files are unchanged, and a new process reads it from the disk cache (faq/cache.py),
+    keyed on the files' hash, the thresholds and the matcher's code."""
     return _build_matcher(content_fingerprint(path), path, thresholds)
 
 
@@ -781,5 +922,16 @@ def load_matcher(path: Path, thresholds: Thresholds) -> tuple[FaqContent, FaqMat
 def _build_matcher(
     fingerprint: str, path: Path, thresholds: Thresholds
 ) -> tuple[FaqContent, FaqMatcher]:
+    key = cache.cache_key("files", fingerprint, repr(thresholds))
+    cached = cache.load(key)
+    if (
+        isinstance(cached, tuple)
+        and len(cached) == 2
+        and isinstance(cached[0], FaqContent)
+        and isinstance(cached[1], FaqMatcher)
+    ):
+        return cached[0], cached[1]
     content = load_faq(path)
-    return content, FaqMatcher(content, thresholds)
+    matcher = FaqMatcher(content, thresholds)
+    cache.store(key, (content, matcher))
+    return content, matcher

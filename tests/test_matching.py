@@ -1,22 +1,45 @@
-"""Pure tests of FAQ matching: normalisation, bands, robustness and measured accuracy."""
+"""Pure tests of FAQ matching: normalisation, bands, robustness, long messages, the disk cache,
+organisers' extra phrasings and measured accuracy."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faq import cache
 from faq.content import FaqContent, load_faq, parse_faq
-from faq.evaluation import EvalReport, evaluate, load_question_set
-from faq.matching import Band, Candidate, FaqMatcher, MatchResult, Thresholds, normalise
+from faq.evaluation import (
+    EvalReport,
+    evaluate,
+    load_question_set,
+    scaled_content,
+    time_baseline,
+    time_matcher,
+)
+from faq.matching import (
+    Band,
+    Candidate,
+    FaqMatcher,
+    MatchResult,
+    Phrasing,
+    Thresholds,
+    _build_matcher,
+    load_matcher,
+    normalise,
+    with_phrasings,
+)
+from faq.questions import STORY_WEIGHT, asking_sentences, parts_to_match
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "faq" / "content"
 DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "faq-dev.yaml"
 HELDOUT_SET = ROOT / "tests" / "data" / "faq-heldout.yaml"
+LONG_DEV_SET = ROOT / "tests" / "data" / "faq-long-dev.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +278,259 @@ def test_question_set_loader(tmp_path: Path) -> None:
     path.write_text("questions:\n  - id: x\n")
     with pytest.raises(ValueError):
         load_question_set(path)
+
+
+# --- long messages: the question inside the story -----------------------------------------------
+
+STORY_WITH_QUESTION = (
+    "Mijn zoon van 13 zit al sinds de herfstvakantie thuis. Hij heeft autisme en kan de drukte "
+    "op school niet aan. School zegt dat ze niks meer kunnen, de gemeente verwijst naar school. "
+    "Ik ben op. Doet Met Andere Ogen iets aan kinderen die thuiszitten?"
+)
+STORY_WITHOUT_QUESTION = (
+    "Vorige week was ik bij een bijeenkomst over passend onderwijs in onze gemeente. Er werd veel "
+    "gepraat maar ik ging naar huis zonder antwoorden. Mijn zoon van tien zit nog steeds op een "
+    "school die niet bij hem past. Ik ben het zo zat."
+)
+
+
+def test_asking_sentences_are_found_in_a_story() -> None:
+    assert asking_sentences(STORY_WITH_QUESTION) == [
+        "Doet Met Andere Ogen iets aan kinderen die thuiszitten?"
+    ]
+    # Without a question mark: a question word starting a clause, or "ik wil weten".
+    text = (
+        "de directeur zegt dat ze de doelen van met andere ogen volgen. ik wil weten wat die "
+        "doelen zijn. groetjes"
+    )
+    assert asking_sentences(text) == ["ik wil weten wat die doelen zijn."]
+    run_on = (
+        "ik kreeg deze bot doorgestuurd van een andere ouder uit de klas maar ik snap het niet "
+        "goed, wat is met andere ogen eigenlijk voor iets"
+    )
+    assert asking_sentences(run_on) == ["wat is met andere ogen eigenlijk voor iets"]
+    assert asking_sentences(STORY_WITHOUT_QUESTION) == []
+
+
+def test_parts_to_match_weigh_the_question_above_the_story() -> None:
+    short = parts_to_match("hoe meld ik me af")
+    assert [(p.text, p.weight) for p in short] == [("hoe meld ik me af", 1.0)]
+    parts = parts_to_match(STORY_WITH_QUESTION)
+    whole = parts[0]
+    assert whole.text == STORY_WITH_QUESTION and whole.weight < 1.0
+    question = "Doet Met Andere Ogen iets aan kinderen die thuiszitten?"
+    assert any(p.text == question and p.needs_support for p in parts)
+    # The sentence before the question comes along, for "wat is dat precies?".
+    assert any(p.text == f"Ik ben op. {question}" and not p.needs_support for p in parts)
+    story = parts_to_match(STORY_WITHOUT_QUESTION)
+    assert [(p.text, p.weight) for p in story] == [(STORY_WITHOUT_QUESTION, STORY_WEIGHT)]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (STORY_WITH_QUESTION, "thuiszitters"),
+        (
+            "Ik had me aangemeld voor de werksessie in juni maar mijn dochter is net geopereerd "
+            "en ik moet die week bij haar in het ziekenhuis zijn. Ik wil mijn plek niet bezet "
+            "houden voor iemand anders. Hoe meld ik me af?",
+            "afmelden",
+        ),
+        (
+            "Wij hebben als school met het wijkteam iets moois opgezet en willen dat verhaal "
+            "graag met anderen delen, want andere scholen kunnen er veel van leren. Ik las iets "
+            "over een Doen-dag. Wat is dat precies?",
+            "doen-dag",
+        ),
+    ],
+)
+def test_long_messages_are_answered_by_their_question(
+    matcher: FaqMatcher, question: str, expected: str
+) -> None:
+    assert matcher.match(question).answer_id == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        STORY_WITHOUT_QUESTION,
+        # A mother's story whose question the FAQ does not cover: no random entry.
+        "Mijn zoon van 8 heeft autisme en krijgt steeds woedeaanvallen als hij uit school komt. "
+        "De juf zegt dat hij in de klas heel rustig is. Ik weet niet meer wat ik moet doen, hij "
+        "slaapt slecht en ik ben uitgeput. Wat kan ik het beste doen?",
+    ],
+)
+def test_stories_without_a_covered_question_are_not_answered(
+    matcher: FaqMatcher, question: str
+) -> None:
+    assert matcher.match(question).band is Band.FALLBACK
+
+
+def test_the_question_at_the_end_of_a_very_long_message_counts(matcher: FaqMatcher) -> None:
+    story = "Ik wil even mijn verhaal kwijt over school en de jeugdzorg bij ons in de buurt. " * 20
+    result = matcher.match(story + "Hoe meld ik me af voor de masterclass?")
+    assert result.answer_id == "afmelden"
+
+
+# --- the disk cache ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("MAO_CACHE_DIR", str(directory))
+    _build_matcher.cache_clear()  # the in-process memo would hide the disk
+    yield directory
+    _build_matcher.cache_clear()
+
+
+SAMPLE = ["hoe meld ik me af", "wat is een fieldlab", "wie betaalt mao", "vertel een mop"]
+
+
+def _results(matcher: FaqMatcher) -> list[MatchResult]:
+    return [matcher.match(question) for question in SAMPLE]
+
+
+def test_second_start_reads_the_index_from_disk(cache_dir: Path) -> None:
+    started = time.perf_counter()
+    content, built = load_matcher(CONTENT, Thresholds())
+    cold = time.perf_counter() - started
+    assert len(list(cache_dir.glob("*.faqindex"))) == 1
+    _build_matcher.cache_clear()
+    started = time.perf_counter()
+    content_again, cached = load_matcher(CONTENT, Thresholds())
+    warm = time.perf_counter() - started
+    assert cached is not built  # really read back, not the in-process memo
+    assert warm < cold, (warm, cold)
+    assert content_again == content
+    assert _results(cached) == _results(built)
+    assert cached.thresholds == Thresholds()
+
+
+def test_changed_content_or_thresholds_are_not_read_from_a_stale_cache(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "faq"
+    folder.mkdir()
+    entry = (
+        "entries:\n  - id: hond\n    nl: {question: 'Wanneer laat ik de hond uit?', "
+        "answer: A}\n    en: {question: 'When do I walk the dog?', answer: A}\n"
+    )
+    (folder / "faq.yaml").write_text(entry)
+    _, first = load_matcher(folder, Thresholds())
+    assert first.match("hond uitlaten").best is not None
+    (folder / "faq.yaml").write_text(entry.replace("hond", "kat").replace("dog", "cat"))
+    _build_matcher.cache_clear()
+    content, second = load_matcher(folder, Thresholds())
+    assert content.ids == ("kat",)
+    best = second.match("wanneer laat ik de kat uit").best
+    assert best is not None and best.entry_id == "kat"
+    _, third = load_matcher(folder, Thresholds(answer=90))
+    assert third.thresholds == Thresholds(answer=90)
+    assert len(list(cache_dir.glob("*.faqindex"))) == 3
+
+
+def test_corrupt_cache_falls_back_to_building(cache_dir: Path) -> None:
+    _, built = load_matcher(CONTENT, Thresholds())
+    (path,) = cache_dir.glob("*.faqindex")
+    for damage in (b"", b"not a pickle at all", path.read_bytes()[:200]):
+        path.write_bytes(damage)
+        _build_matcher.cache_clear()
+        _, rebuilt = load_matcher(CONTENT, Thresholds())
+        assert _results(rebuilt) == _results(built)
+    # The rebuild wrote a good file again.
+    assert cache.load(path.stem) is not None
+
+
+def test_unwritable_cache_directory_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    # Even root cannot create a directory inside a regular file.
+    monkeypatch.setenv("MAO_CACHE_DIR", str(blocker / "cache"))
+    _build_matcher.cache_clear()
+    try:
+        _, matcher = load_matcher(CONTENT, Thresholds())
+        assert matcher.match("hoe meld ik me af").answer_id == "afmelden"
+        assert cache.store("key", {"x": 1}) is False
+        assert cache.load("key") is None
+    finally:
+        _build_matcher.cache_clear()
+
+
+def test_cache_directory_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("MAO_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.cache_dir() == tmp_path / "mao-bot"
+    monkeypatch.setenv("MAO_CACHE_DIR", str(tmp_path / "own"))
+    assert cache.cache_dir() == tmp_path / "own"
+
+
+# --- organisers' extra phrasings ----------------------------------------------------------------
+
+
+def test_with_phrasings_adds_a_way_of_asking(
+    content: FaqContent, matcher: FaqMatcher, cache_dir: Path
+) -> None:
+    question = "wat doen jullie in zo een proefwerkplaats met collega's"
+    assert matcher.match(question).answer_id != "fieldlab"
+    extra = [
+        Phrasing("fieldlab", "nl", "wat doen jullie in zo een proefwerkplaats"),
+        Phrasing("no-such-entry", "nl", "wordt overgeslagen"),
+    ]
+    started = time.perf_counter()
+    added = matcher.with_phrasings(content, extra)
+    adding = time.perf_counter() - started
+    assert added.match(question).answer_id == "fieldlab"
+    assert added.thresholds == matcher.thresholds
+    assert matcher.match(question).answer_id != "fieldlab"  # the original is unchanged
+    # The same as building from scratch (new stemmers: a cold build), only faster, because the
+    # stems are reused; and read back from the disk cache the second time.
+    started = time.perf_counter()
+    scratch = FaqMatcher(with_phrasings(content, extra), matcher.thresholds)
+    assert adding < time.perf_counter() - started
+    questions = [question, *SAMPLE]
+    assert [added.match(q) for q in questions] == [scratch.match(q) for q in questions]
+    again = matcher.with_phrasings(content, extra)
+    assert again is not added
+    assert [again.match(q) for q in questions] == [added.match(q) for q in questions]
+    assert len(list(cache_dir.glob("*.faqindex"))) == 1
+
+
+def test_with_phrasings_in_english_and_unknown_entries(content: FaqContent) -> None:
+    merged = with_phrasings(
+        content,
+        [Phrasing("contact", "en", "how do I phone the office"), Phrasing("nope", "nl", "x")],
+    )
+    contact = merged.entry("contact")
+    assert contact is not None and contact.en.alternatives[-1] == "how do I phone the office"
+    assert merged.ids == content.ids
+
+
+# --- scale and timing helpers -------------------------------------------------------------------
+
+
+def test_scaled_content_and_timing(content: FaqContent) -> None:
+    scaled = scaled_content(content, 3)
+    assert len(scaled.entries) == 3 * len(content.entries)
+    assert len(set(scaled.ids)) == len(scaled.ids)
+    assert "fieldlab-x3" in scaled.ids
+    matcher = FaqMatcher(scaled, Thresholds())
+    best = matcher.match("wat is een fieldlab").best
+    assert best is not None and best.entry_id.startswith("fieldlab")
+    mine = time_matcher(matcher, SAMPLE, rounds=1)
+    naive = time_baseline(scaled, SAMPLE, rounds=1)
+    assert mine.count == naive.count == len(SAMPLE)
+    assert 0 < mine.p50 <= mine.worst
+    with pytest.raises(ValueError):
+        scaled_content(content, 0)
+
+
+def test_long_message_set_accuracy(matcher: FaqMatcher) -> None:
+    """The developer's own long, story-like messages (not blind; see the file's header)."""
+    report = _report(matcher, LONG_DEV_SET)
+    print(report.summary())
+    assert report.answer_rate >= 0.75, report.failures
+    assert report.wrong_answer_rate <= 0.05, report.failures
+    assert report.null_rejection_rate >= 0.85, report.failures
