@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import RetryAfter
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     ContextTypes,
     Defaults,
     TypeHandler,
 )
 
 from bot.logs import keep_libraries_quiet
-from bot.persistence import SqlPersistence, end_lapsed_conversations
+from bot.persistence import SqlPersistence, end_lapsed_conversations, load_state, save_state
 from bot.updates import PerUserUpdateProcessor
 from core.context import SERVICES_KEY, MaoContext, services_of
+from core.faq_live import refresh_matcher
 from core.services import Services
 from core.settings import EXAMPLE_ACTIVITIES, ActivitiesConfig
 from handlers import (
@@ -32,9 +37,11 @@ from handlers import (
     checkin,
     errors,
     faq,
+    faq_learning,
     feedback,
     flood,
     groups,
+    inbox,
     mine,
     organiser_activities,
     privacy,
@@ -44,20 +51,47 @@ from handlers import (
 )
 from handlers.menus import register_command_menus
 from jobs.maintenance import expire_offers_job, retention_job
-from jobs.outbox import NO_LIMITER_RETRIES, outbox_of
+from jobs.outbox import NO_LIMITER_RETRIES, Lane, SendBudget, outbox_of
 from storage.activities import ActivitySpec, read_activity_file, upsert_activities
 from storage.db import safe_url
 
 logger = logging.getLogger(__name__)
 
+# Telegram's limit for a group chat (the bot answers in groups only when addressed).
+GROUP_MESSAGES_PER_MINUTE = 20
+
 MaoApplication = Application[Any, MaoContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 
 
-class RateLimiter(AIORateLimiter):
-    """PTB's limiter, plus: a call marked NO_LIMITER_RETRIES is not retried on 429 here.
+class RateLimiter(BaseRateLimiter[int]):
+    """Every call to a chat spends from one budget shared with the outbox (jobs.outbox.
+    SendBudget): a handler's reply is an interactive send and goes before bulk sending.
 
-    PTB waits out a 429 itself and holds every other call meanwhile; the outbox instead
-    reschedules just the message that was refused (and slows only bulk sending)."""
+    A 429 holds back only the call that drew it (retried after retry_after, up to
+    `max_retries` times, or `rate_limit_args` if given) and, through the budget, that chat
+    or bulk sending; never every other call, as PTB's AIORateLimiter does. Calls marked
+    NO_LIMITER_RETRIES come from the outbox, which spent from the budget already and
+    reschedules a refused message itself. Groups keep Telegram's 20 messages a minute."""
+
+    def __init__(self, budget: SendBudget, max_retries: int = 5) -> None:
+        self.budget = budget
+        self.max_retries = max_retries
+        self._groups: dict[int | str, AsyncLimiter] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def _group_limiter(self, group: int | str) -> AsyncLimiter:
+        if len(self._groups) > 512:
+            for key, limiter in list(self._groups.items()):
+                if key != group and limiter.has_capacity(limiter.max_rate):
+                    del self._groups[key]
+        if group not in self._groups:
+            self._groups[group] = AsyncLimiter(GROUP_MESSAGES_PER_MINUTE, 60)
+        return self._groups[group]
 
     async def process_request(
         self,
@@ -69,17 +103,30 @@ class RateLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> Any:
         if rate_limit_args == NO_LIMITER_RETRIES:
-            return await self._run_request(
-                chat=data.get("chat_id") is not None,
-                group=False,  # owed messages go to private chats only
-                allow_paid_broadcast=False,
-                callback=callback,
-                args=args,
-                kwargs=kwargs,
-            )
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
+            return await callback(*args, **kwargs)
+        retries = rate_limit_args or self.max_retries
+        raw_chat = data.get("chat_id")
+        chat: int | str | None = raw_chat if isinstance(raw_chat, int | str) else None
+        with contextlib.suppress(ValueError, TypeError):
+            chat = int(raw_chat)  # type: ignore[arg-type]
+        in_group = isinstance(chat, str) or (isinstance(chat, int) and chat < 0)
+        budget_chat = chat if isinstance(chat, int) else None
+        for attempt in range(retries + 1):
+            group = self._group_limiter(chat) if in_group and chat is not None else None
+            async with group or contextlib.nullcontext():
+                if chat is not None:
+                    await self.budget.acquire(budget_chat, Lane.INTERACTIVE)
+                try:
+                    return await callback(*args, **kwargs)
+                except RetryAfter as error:
+                    wait = error.retry_after
+                    seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                    self.budget.refused(budget_chat, seconds)
+                    if attempt == retries:
+                        raise
+                    logger.info("429 for one call: retried after %.1f s", seconds)
+            await asyncio.sleep(seconds + 0.1)  # only this call waits
+        raise AssertionError("unreachable")
 
 
 def activities_to_load(config: ActivitiesConfig) -> tuple[ActivitySpec, ...]:
@@ -123,8 +170,9 @@ def prepare_storage(services: Services) -> None:
 
 
 async def persist_now(update: Update, context: MaoContext) -> None:
-    """Write conversation state after every update, so a crash mid-sign-up loses nothing."""
-    await context.application.update_persistence()
+    """Write what the update changed of the user's conversation state at once, so a crash
+    mid-sign-up loses nothing and the user's next update may go to any instance."""
+    await save_state(update, context)
 
 
 def register_handlers(application: MaoApplication, services: Services) -> None:
@@ -133,16 +181,28 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     # own group: every handler of groups -2 and -1 matches every update (one per group runs).
     # A forged button press without data would match every button pattern: refused first.
     application.add_handler(basics.build_empty_button_handler(), group=-4)
+    # Group -6, first of all: the user's conversation states and user data as the database
+    # holds them (their previous update may have gone to another instance; bot/persistence).
+    application.add_handler(TypeHandler(Update, load_state), group=-6)
+    # Group -5, before all: a private text may be a question, so the FAQ matcher takes in the
+    # additions organisers made on any instance first (one cheap query; a rebuild only when
+    # they changed). It only reads, so it may come before the flood guard and the gate.
+    application.add_handler(faq_learning.build_refresh_handler(), group=-5)
     application.add_handler(TypeHandler(Update, end_lapsed_conversations), group=-3)
     # Group -2: a user over the flood limit is told once to slow down, and the rest of their
     # burst stops here, before the user is recorded or anything is stored.
     application.bot_data[flood.GUARD_KEY] = flood.FloodGuard.from_settings(services.config.flood)
     application.add_handler(flood.build_handler(), group=-2)
     # Group -1: an update from a group or channel stops at the gate (at most a pointer to a
-    # private chat), so group members are never recorded; every private update goes on to
-    # the tracking handler, which records the user and fixes their language.
+    # private chat), so group members are never recorded (only an organiser's reply to an
+    # inbox copy in the organisers' chat passes, see handlers/inbox.py: gate); every private
+    # update goes on to the tracking handler, which records the user and fixes their language.
     application.add_handler(groups.build_gate_handler(), group=-1)
     application.add_handler(basics.build_tracking_handler(), group=-1)
+    # Replies to the bot's inbox messages first: an organiser's reply to a copy is an answer
+    # (also in the organisers' group, let through by the gate), and a person's reply to an
+    # answer goes back to the thread, even during a flow and never to the FAQ.
+    application.add_handlers(inbox.build_reply_handlers(services))
     # Group 0, first match wins, so order matters. The sign-up conversation comes first: it
     # owns "/start signup_<slug>" deep links and the text typed during the flow.
     # Organiser conversation before sign-up: both answer /annuleer, and sign-up also has a
@@ -157,6 +217,9 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     # Organisers' activities after the other organiser conversations and before sign-up,
     # whose catch-all "nothing to cancel" must not swallow this conversation's /annuleer.
     application.add_handlers(organiser_activities.build_handlers())
+    # The inbox (stories, bottlenecks, the FAQ's hand-over) before sign-up, whose catch-all
+    # "nothing to cancel" must not swallow this conversation's /annuleer.
+    application.add_handlers(inbox.build_handlers(services.config.signup.timeout))
     application.add_handlers(signup.build_handlers(services.config.signup.timeout))
     # Feedback after sign-up: a comment typed during a sign-up is the sign-up's answer; only
     # outside it is free text a feedback comment (for 30 minutes after the stars).
@@ -167,6 +230,8 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     application.add_handlers(mine.build_handlers())
     application.add_handlers(reminders.build_handlers())
     application.add_handlers(privacy.build_handlers())
+    # Organisers' "Voeg toe aan FAQ" and /faqgaps: commands and buttons only, no free text.
+    application.add_handlers(faq_learning.build_handlers())
     # Free text is a question for the FAQ, after every command and button above.
     application.add_handlers(faq.build_handlers())
     # Catch-alls: unknown commands, non-text messages, stale buttons.
@@ -186,6 +251,8 @@ def schedule_jobs(application: MaoApplication) -> None:
 
 async def _post_init(application: MaoApplication) -> None:
     services = services_of(application)
+    # Organisers' FAQ additions in the matcher from the first question on (core/faq_live.py).
+    await refresh_matcher(services)
     await register_command_menus(application.bot, services)
     schedule_jobs(application)
     # Everything owed (also what was owed when the bot stopped or crashed) is sent from here.
@@ -232,9 +299,9 @@ def build_application(
             )
         )
         .rate_limiter(
-            # Telegram allows ~30 messages/s overall and 1/s per chat; RetryAfter answers
-            # are waited out and retried here, so callers rarely see them.
-            RateLimiter(overall_max_rate=config.broadcast.messages_per_second, max_retries=5)
+            # Telegram allows ~30 messages/s overall and 1/s per chat: one budget for the
+            # replies and the outbox, replies first; a 429 is waited out by its call only.
+            RateLimiter(SendBudget(config.broadcast.messages_per_second), max_retries=5)
         )
         .persistence(persistence)
         .concurrent_updates(update_processor(config.telegram.concurrent_updates))

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -70,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     match = faq.add_parser("match", help="match questions from stdin, one per line")
     match.add_argument("--json", action="store_true", help="one JSON object per line")
+    faq_export = faq.add_parser(
+        "export", help="organisers' additions (Voeg toe aan FAQ) as YAML for faq/content"
+    )
+    faq_export.add_argument(
+        "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)"
+    )
 
     commands.add_parser("check-config", help="validate the config and the FAQ content")
 
@@ -166,14 +171,20 @@ def _serve(config: AppConfig, application: MaoApplication) -> None:
     if telegram.mode == "webhook":
         if not telegram.webhook_url:
             raise ConfigError("telegram.webhook_url: is required when telegram.mode is webhook")
-        application.run_webhook(
-            listen=telegram.webhook_listen,
-            port=telegram.webhook_port,
-            # Serve on the path Telegram is told to call (behind a reverse proxy, usually).
-            url_path=urlparse(telegram.webhook_url).path.lstrip("/"),
-            webhook_url=telegram.webhook_url,
-            secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
-            allowed_updates=allowed_updates(),
+        from bot.webhook import serve_webhook
+        from core.context import services_of
+
+        # The bot's own server rather than PTB's run_webhook: it also answers /healthz.
+        asyncio.run(
+            serve_webhook(
+                application,
+                services_of(application).db,
+                webhook_url=telegram.webhook_url,
+                listen=telegram.webhook_listen,
+                port=telegram.webhook_port,
+                secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+                allowed_updates=allowed_updates(),
+            )
         )
     else:
         application.run_polling(allowed_updates=allowed_updates())
@@ -228,6 +239,27 @@ def _faq_match(config: AppConfig, as_json: bool) -> int:
             matched = result.best if result.band is not Band.FALLBACK else None
             best = matched.entry_id if matched else "-"
             print(f"{result.band!s:8} {score:5.1f} {best:24} {question}", flush=True)
+    return 0
+
+
+def _faq_export(config: AppConfig, output: Path | None) -> int:
+    """The additions organisers made in the chat, shaped like faq/content, to merge there."""
+    from core.faq_live import additions_yaml
+    from storage.faq_additions import all_additions
+
+    database = Database(config.storage.url)
+    database.upgrade()
+    with database.session() as session:
+        additions = all_additions(session)
+    database.dispose()
+    text, unknown = additions_yaml(load_faq(config.faq.content), additions)
+    for entry_id in unknown:
+        print(f"skipped: additions to {entry_id!r}, not in the FAQ content", file=sys.stderr)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"{len(additions)} additions written to {output}", file=sys.stderr)
     return 0
 
 
@@ -436,6 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(config)
         if args.command == "console":
             return _console(config, args)
+        if args.command == "faq" and args.faq_command == "export":
+            return _faq_export(config, args.output)
         if args.command == "faq":
             return _faq_match(config, args.json)
         if args.command == "check-config":

@@ -1,51 +1,84 @@
-"""PTB persistence on the bot's own database (JSON, not pickle).
+"""PTB persistence on the bot's own database (JSON, not pickle), read and written per update.
 
 Only conversation states and user data (the sign-up draft) are kept: bot_data holds the
 services, chat_data is unused, and callback data stays plain strings.
 
+Any update on any instance: several bot processes may share one database (webhook
+instances behind a load balancer without sticky routing), so the database, not a process's
+memory, holds a user's conversation. Before each update `load_state` (the earliest handler
+group) reads that user's conversation states and user data into PTB's dicts, and right
+after it `save_state` writes back what the update changed, for that user only. Nothing is
+loaded at start, so start-up does not grow with the number of users; PTB's own periodic
+flush writes nothing (it would write a stale copy over another instance's newer one).
+
 Conversation timeouts: PTB ends a conversation that stays quiet with a job in memory, which
-a restart loses. So every state is stored with the time of its last update, and a
-conversation quiet for longer than its `conversation_timeout` is ended from that time: at
-start it is not handed to PTB, and on the user's next update `end_lapsed_conversations`
-ends it, tells the user (the conversation's TIMEOUT handlers) and lets the update be
-handled as if no conversation had been going on.
+a restart loses and which knows nothing of what another instance did since. So every state
+is stored with the time of its last update, and a conversation quiet for longer than its
+`conversation_timeout` is ended from that time: on the user's next update
+`end_lapsed_conversations` ends it, tells the user (the conversation's TIMEOUT handlers) and
+lets the update be handled as if no conversation had been going on. A timeout job of PTB
+still fires on the instance that handled the last update, but first checks the database:
+if the conversation went on (or ended) elsewhere meanwhile, the job does nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
+from telegram.ext import (
+    Application,
+    BasePersistence,
+    CallbackContext,
+    ConversationHandler,
+    PersistenceInput,
+)
+from telegram.ext._utils.trackingdict import TrackingDict
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from core.context import MaoContext, user_language
 from core.services import Clock, system_clock
 from storage.db import Database
 from storage.persistence_store import (
-    drop_user_data,
-    load_conversations,
-    load_user_data,
+    ConversationRef,
+    UserState,
+    encode_user_data,
+    load_user_state,
     save_conversation,
-    save_user_data,
+    save_user_state,
 )
 
 logger = logging.getLogger(__name__)
 
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 StateKey = tuple[str, ConversationKey]  # (conversation name, PTB's key)
+# (the conversation, its name, this user's key in it)
+Ref = tuple[ConversationHandler[Any], str, ConversationKey]
+JobCallback = Callable[[CallbackContext[Any, Any, Any, Any]], Coroutine[Any, Any, Any]]
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What one user's update started from, to write back only what it changed."""
+
+    states: dict[StateKey, object]
+    user_data: str  # encoded
 
 
 class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     def __init__(
-        self, db: Database, clock: Clock = system_clock, update_interval: float = 5
+        self, db: Database, clock: Clock = system_clock, update_interval: float = 60
     ) -> None:
+        # user_data=False: PTB neither loads every user's data at start nor flushes it; this
+        # class reads and writes it per update (load_state, save_state).
         super().__init__(
             store_data=PersistenceInput(
-                bot_data=False, chat_data=False, user_data=True, callback_data=False
+                bot_data=False, chat_data=False, user_data=False, callback_data=False
             ),
             update_interval=update_interval,
         )
@@ -53,13 +86,13 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
         self.clock = clock
         # How long each conversation may stay quiet (see watch_timeouts); none: for ever.
         self.timeouts: dict[str, timedelta] = {}
-        # When each live conversation last changed (stored, and kept current here).
+        # When each conversation this process has seen last changed, as stored.
         self._updated_at: dict[StateKey, datetime] = {}
-        # Conversations found abandoned at start whose user has not been told yet; their
-        # rows stay stored until then, so a second restart does not forget them.
-        self._lapsed: set[StateKey] = set()
+        # Per user with an update in flight: what it was loaded as (one user's updates run
+        # one after the other, see bot/updates.py).
+        self._loaded: dict[int, _Loaded] = {}
 
-    def watch_timeouts(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    def watch_timeouts(self, application: AnyApplication) -> None:
         """Take each persistent conversation's timeout (call before initialize)."""
         for conversation in persistent_conversations(application):
             timeout = conversation.conversation_timeout
@@ -70,64 +103,146 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
 
     def lapsed(self, name: str, key: ConversationKey, now: datetime) -> bool:
         """Whether this conversation has been quiet for longer than its timeout."""
-        if (name, key) in self._lapsed:
-            return True
         timeout = self.timeouts.get(name)
         updated_at = self._updated_at.get((name, key))
         return timeout is not None and updated_at is not None and now - updated_at >= timeout
 
-    async def _run(self, function: Any, *args: Any) -> Any:
+    # -- per update ---------------------------------------------------------------------------
+
+    async def _read(self, function: Callable[..., Any], *args: Any) -> Any:
+        def work() -> Any:
+            with self.db.reading() as session:
+                return function(session, *args)
+
+        return await asyncio.to_thread(work)
+
+    async def _write(self, function: Callable[..., Any], *args: Any) -> Any:
         def work() -> Any:
             with self.db.session() as session:
                 return function(session, *args)
 
         return await asyncio.to_thread(work)
 
-    async def get_user_data(self) -> dict[int, dict[Any, Any]]:
-        result: dict[int, dict[Any, Any]] = await self._run(load_user_data)
-        return result
+    async def load(self, application: AnyApplication, user_id: int, refs: list[Ref]) -> None:
+        """Replace what this process holds of the user's conversations and data with what
+        the database holds (another instance may have moved them on)."""
+        stored: UserState = await self._read(
+            load_user_state, user_id, [(name, key) for _, name, key in refs]
+        )
+        now = self.clock()
+        states: dict[StateKey, object] = {}
+        for conversation, name, key in refs:
+            tracked = _states_of(conversation)
+            _take_written(tracked, key)
+            row = stored.conversations.get((name, key))
+            if row is None:
+                tracked.data.pop(key, None)  # not a change of this update: untracked
+                self._updated_at.pop((name, key), None)
+                continue
+            tracked.update_no_track({key: row.state})
+            states[(name, key)] = row.state
+            # A state stored before times were kept gets the full timeout from now.
+            self._updated_at[(name, key)] = (
+                row.updated_at or self._updated_at.get((name, key)) or now
+            )
+        data = application.user_data[user_id]
+        data.clear()
+        data.update(stored.user_data or {})
+        self._loaded[user_id] = _Loaded(states, encode_user_data(data))
 
-    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
-        await self._run(save_user_data, user_id, data)
+    async def save(self, application: AnyApplication, user_id: int, refs: list[Ref]) -> None:
+        """Write what this update changed of the user's conversations and data, at once."""
+        loaded = self._loaded.pop(user_id, None)
+        if loaded is None:
+            # Never loaded (the look-up failed): the database stays the truth.
+            return
+        changes: dict[ConversationRef, object] = {}
+        for conversation, name, key in refs:
+            tracked = _states_of(conversation)
+            state = tracked.get(key)
+            # Written by a handler (also to the same state: the timeout starts again).
+            if _take_written(tracked, key) or state != loaded.states.get((name, key)):
+                changes[(name, key)] = state
+        data = application.user_data.get(user_id) or {}
+        changed_data = encode_user_data(data) != loaded.user_data
+        if changes or changed_data:
+            now = self.clock()
+            await self._write(
+                save_user_state, user_id, changes, dict(data) if changed_data else None, now
+            )
+            for (name, key), state in changes.items():
+                if state is None:
+                    self._updated_at.pop((name, key), None)
+                else:
+                    self._updated_at[(name, key)] = now
+        for conversation, name, key in refs:
+            self._guard_timeout(application, conversation, name, key, user_id)
 
-    async def drop_user_data(self, user_id: int) -> None:
-        await self._run(drop_user_data, user_id)
+    async def end_conversation(self, name: str, key: ConversationKey) -> None:
+        """Store at once that a conversation ended (see end_lapsed_conversations)."""
+        self._updated_at.pop((name, key), None)
+        await self._write(save_conversation, name, key, None, self.clock())
 
-    async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
-        """Not needed: one process owns a user's conversation at a time."""
+    def _guard_timeout(
+        self,
+        application: AnyApplication,
+        conversation: ConversationHandler[Any],
+        name: str,
+        key: ConversationKey,
+        user_id: int,
+    ) -> None:
+        """Make PTB's timeout job for this conversation check the database before ending
+        it: the user may have carried on on another instance since."""
+        job = conversation.timeout_jobs.get(key)
+        if job is None or getattr(job.callback, "guarded", False):
+            return
+        original: JobCallback = job.callback
+        refs: list[Ref] = [(conversation, name, key)]
+
+        async def guarded(context: CallbackContext[Any, Any, Any, Any]) -> None:
+            if conversation.timeout_jobs.get(key) is not context.job:
+                return  # replaced by a newer update here: PTB's own check
+            known = self._updated_at.get((name, key))
+            await self.load(application, user_id, refs)
+            if known is None or self._updated_at.get((name, key)) != known:
+                # Went on or ended elsewhere: that instance's timer (or the lapse check on the
+                # user's next update) ends it, not this one.
+                self._loaded.pop(user_id, None)
+                if conversation.timeout_jobs.get(key) is context.job:
+                    del conversation.timeout_jobs[key]
+                return
+            await original(context)
+            await self.save(application, user_id, refs)
+
+        guarded.guarded = True  # type: ignore[attr-defined]
+        job.callback = guarded
+
+    # -- what PTB calls -----------------------------------------------------------------------
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        """The conversations to resume; those quiet for longer than their timeout are held
-        back (and remembered, to tell their users)."""
-        stored = await self._run(load_conversations, name)
-        now = self.clock()
-        live: ConversationDict = {}
-        for key, row in stored.items():
-            # A state stored before times were kept gets the full timeout from now.
-            self._updated_at[(name, key)] = row.updated_at or now
-            if self.lapsed(name, key, now):
-                self._lapsed.add((name, key))
-                del self._updated_at[(name, key)]
-            else:
-                live[key] = row.state
-        if len(live) < len(stored):
-            logger.info(
-                "Conversation %s: %d ended for being quiet too long", name, len(stored) - len(live)
-            )
-        return live
+        """Nothing at start: each update loads its user's state (load_state)."""
+        return {}
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
-        now = self.clock()
-        self._lapsed.discard((name, key))
-        if new_state is None:
-            self._updated_at.pop((name, key), None)
-        else:
-            self._updated_at[(name, key)] = now
-        await self._run(save_conversation, name, key, new_state, now)
+        """PTB's periodic flush: already written by save_state right after the update (a
+        later copy from here could overwrite another instance's newer state)."""
+        return None
 
     # Unused stores: PTB requires them to exist.
+    async def get_user_data(self) -> dict[int, dict[Any, Any]]:
+        return {}
+
+    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        return None
+
+    async def drop_user_data(self, user_id: int) -> None:
+        return None
+
+    async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
+        return None
+
     async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
         return {}
 
@@ -159,8 +274,26 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
         return None
 
 
+def _states_of(conversation: ConversationHandler[Any]) -> TrackingDict[ConversationKey, object]:
+    # PTB has no public access to a conversation's states; this is the dict it keeps (and
+    # tracks changes of) them in.
+    states = conversation._conversations
+    assert isinstance(states, TrackingDict)
+    return states
+
+
+def _take_written(states: TrackingDict[ConversationKey, object], key: ConversationKey) -> bool:
+    """Whether `key` was written since last asked; other keys' marks stay (they belong to
+    other users' updates in flight)."""
+    written = states.pop_accessed_keys()
+    for other in written:
+        if other != key:
+            states.mark_as_accessed(other)
+    return key in written
+
+
 def persistent_conversations(
-    application: Application[Any, Any, Any, Any, Any, Any],
+    application: AnyApplication,
 ) -> Iterator[ConversationHandler[Any]]:
     for handlers in application.handlers.values():
         for handler in handlers:
@@ -183,26 +316,50 @@ def _conversation_key(
     return tuple(key)
 
 
+def _refs(application: AnyApplication, update: Update) -> list[Ref]:
+    refs: list[Ref] = []
+    for conversation in persistent_conversations(application):
+        key = _conversation_key(conversation, update)
+        if key is not None and conversation.name:
+            refs.append((conversation, conversation.name, key))
+    return refs
+
+
+async def load_state(update: Update, context: MaoContext) -> None:
+    """Runs first for every update: the user's conversations and data as the database holds
+    them (any instance may have handled their previous update)."""
+    persistence = context.application.persistence
+    user = update.effective_user
+    if isinstance(persistence, SqlPersistence) and user is not None:
+        await persistence.load(context.application, user.id, _refs(context.application, update))
+
+
+async def save_state(update: Update, context: MaoContext) -> None:
+    """Runs last: what the update changed is written at once, so that the user's next
+    update finds it on any instance, and a crash mid-sign-up loses nothing."""
+    persistence = context.application.persistence
+    user = update.effective_user
+    if isinstance(persistence, SqlPersistence) and user is not None:
+        await persistence.save(context.application, user.id, _refs(context.application, update))
+
+
 async def end_lapsed_conversations(update: Update, context: MaoContext) -> None:
-    """Runs before every other handler: a conversation quiet for longer than its timeout
-    (also across restarts) ends here, its TIMEOUT handlers tell the user, and the update
-    then goes on as if no conversation had been going on (a question goes to the FAQ)."""
+    """Runs before every other handler but load_state: a conversation quiet for longer than
+    its timeout (also across restarts) ends here, its TIMEOUT handlers tell the user, and
+    the update then goes on as if no conversation had been going on (a question goes to
+    the FAQ)."""
     persistence = context.application.persistence
     if not isinstance(persistence, SqlPersistence):
         return
     now = context.services.now()
-    for conversation in persistent_conversations(context.application):
-        key = _conversation_key(conversation, update)
-        name = conversation.name
-        if key is None or name is None or not persistence.lapsed(name, key, now):
+    for conversation, name, key in _refs(context.application, update):
+        if not persistence.lapsed(name, key, now):
             continue
         job = conversation.timeout_jobs.pop(key, None)
         if job is not None:
             job.schedule_removal()
-        # PTB has no public way to end a conversation from outside it; this is the dict it
-        # keeps (and persists) the states in.
-        conversation._conversations.pop(key, None)
-        await persistence.update_conversation(name, key, None)
+        _states_of(conversation).pop(key, None)
+        await persistence.end_conversation(name, key)
         logger.info("Conversation %s ended: quiet longer than its timeout", name)
         user_language(update, context)
         for handler in conversation.states.get(ConversationHandler.TIMEOUT, []):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from telegram import Update
@@ -52,6 +54,18 @@ class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     def text(self, key: str, /, **values: Any) -> str:
         return self.services.catalogue.text(self.cached_language, key, **values)
+
+    @contextmanager
+    def answering_in(self, language: str | None) -> Iterator[None]:
+        """Replies within speak `language` (that of the question just asked, None: the
+        user's own), without changing the user's setting."""
+        kept = self.cached_language
+        if language is not None:
+            self.cached_language = language
+        try:
+            yield
+        finally:
+            self.cached_language = kept
 
     def matched(self, name: str) -> str:
         """A named group of the pattern that selected this handler (see core.callbacks)."""

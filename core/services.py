@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from core.faq_live import AdditionsState
 from core.i18n import Catalogue
 from core.settings import AppConfig
 from faq.content import FaqContent
@@ -30,6 +31,9 @@ class Services:
     # The offline console (`mao-bot console`) is a demo: there, and only there, example
     # activities take (demo) sign-ups. A real bot refuses them.
     demo: bool = False
+    # Organisers' additions to the FAQ ("Voeg toe aan FAQ"): core/faq_live.py swaps `matcher`
+    # for one that includes them whenever they change in the database (on every instance).
+    faq_additions: AdditionsState = field(default_factory=AdditionsState)
 
     def now(self) -> datetime:
         return self.clock()

@@ -136,12 +136,17 @@ class FeedbackConfig(_Section):
 
 
 class BroadcastConfig(_Section):
+    # Everything the bot sends to chats (replies first, then owed and bulk messages) shares
+    # this budget; sends are spaced 5% wider than this (jobs/outbox.py, SendBudget).
     # Telegram allows about 30/s; higher values are only for a self-hosted Bot API or tests.
-    messages_per_second: float = Field(default=25.0, gt=0, le=1000)
+    messages_per_second: float = Field(default=30.0, gt=0, le=1000)
     quiet_hours: tuple[int, int] | None = None
     # How long a message claimed by the outbox may stay in flight; after a crash, another
-    # start (or instance) sends it again once this has run out (at most one duplicate).
+    # start (or instance) sends it again once this has run out.
     lease: Duration = timedelta(seconds=30)
+    # Messages on their way at once: at 100 ms per call, one at a time reaches ~9/s. The
+    # cost: a crash may repeat up to this many (sent, but not yet recorded as sent).
+    in_flight: int = Field(default=4, ge=1, le=32)
     progress_every: int = Field(default=200, ge=1)
 
 
@@ -161,6 +166,28 @@ class ExportConfig(_Section):
     csv_separator: str = Field(default=";", min_length=1, max_length=1)
 
 
+class AnswerWithinConfig(_Section):
+    """When users may expect an answer from the programme office, as they are told it."""
+
+    nl: str = Field(default="meestal binnen twee werkdagen", min_length=1, max_length=200)
+    en: str = Field(default="usually within two working days", min_length=1, max_length=200)
+
+    def text(self, language: str) -> str:
+        return self.en if language == "en" else self.nl
+
+
+class InboxConfig(_Section):
+    """The inbox: questions the FAQ could not answer, stories and bottlenecks, handed over to
+    the programme office (handlers/inbox.py)."""
+
+    # The organisers' Telegram group (the bot must be a member of it; a supergroup's id
+    # starts with -100). None: every organiser gets each message in a private chat.
+    chat_id: int | None = None
+    answer_within: AnswerWithinConfig = AnswerWithinConfig()
+    # A thread (its messages and who sent them) is deleted this long after its last message.
+    retention: Duration = Field(default=timedelta(days=365), ge=timedelta(days=1))
+
+
 class AppConfig(_Section):
     telegram: TelegramConfig = TelegramConfig()
     storage: StorageConfig = StorageConfig()
@@ -177,6 +204,7 @@ class AppConfig(_Section):
     broadcast: BroadcastConfig = BroadcastConfig()
     flood: FloodConfig = FloodConfig()
     export: ExportConfig = ExportConfig()
+    inbox: InboxConfig = InboxConfig()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -11,7 +11,7 @@ from core.context import Handlers, MaoContext
 from core.i18n import Html
 from core.keyboards import Button, keyboard, shorten
 from handlers.replies import edit_pressed, pressed, reply
-from storage.activities import ActivityInfo, upcoming_activities
+from storage.activities import ActivityInfo, upcoming_kinds, upcoming_page
 from storage.registrations import UserRegistration, user_registrations
 from storage.vocabulary import Kind
 
@@ -37,13 +37,12 @@ def _page(
     size = services.config.activities.page_size
     now = services.now()
     with services.db.session() as session:
-        activities = upcoming_activities(session, now, kind)
+        # Only the page shown is read and counted: /agenda costs the same at any size.
+        agenda = upcoming_page(session, now, page, size, kind)
         held = {item.activity.id: item for item in user_registrations(session, user_id, now)}
-    if not activities:
+    if not agenda.pages:
         return context.text("agenda_empty"), []
-    pages = (len(activities) + size - 1) // size
-    page = min(max(page, 0), pages - 1)
-    shown = activities[page * size : (page + 1) * size]
+    page, pages, shown = agenda.page, agenda.pages, agenda.activities
     header = context.text("agenda_header", page=page + 1, pages=pages)
     if kind:
         header = context.text(
@@ -107,7 +106,7 @@ async def turn_page(update: Update, context: MaoContext) -> None:
 async def show_filters(update: Update, context: MaoContext) -> None:
     await pressed(update)
     with context.services.db.session() as session:
-        present = {a.kind for a in upcoming_activities(session, context.services.now())}
+        present = upcoming_kinds(session, context.services.now())
     buttons: list[Button] = [
         (context.text("agenda_all"), callbacks.AGENDA_PAGE.data(page=0, kind="all"))
     ] + [

@@ -11,7 +11,8 @@ conversation its author did not have with the bot.
 
 Nothing of a group update reaches the rest of the bot (the gate stops it), so group
 members are not recorded as users and receive no announcements unless they talk to the
-bot privately.
+bot privately. The one exception is the organisers' own chat (`inbox.chat_id`): there an
+organiser's reply to the bot, and "Afgehandeld", go on to the inbox (handlers/inbox.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler
 
 from core.context import MaoContext, user_language
 from core.keyboards import private_chat_keyboard
+from handlers import inbox
 from handlers.replies import pressed, reply
 
 logger = logging.getLogger(__name__)
@@ -93,7 +95,13 @@ def _start_payload(message: Message | None) -> str:
 
 
 async def point_to_private_chat(update: Update, context: MaoContext) -> None:
-    """The only thing the bot does outside private chats. Always ends the update here."""
+    """The only thing the bot does outside private chats. Ends the update here, except an
+    organiser's reply to an inbox copy in the organisers' chat (handlers/inbox.py)."""
+    passes = inbox.gate(update, context)
+    if passes is True:
+        return  # on to group 0, where the reply or "Afgehandeld" is handled
+    if passes is False:
+        raise ApplicationHandlerStop  # not an organiser: ignored without a word
     if addressed_to_bot(update, context.bot) and update.effective_user is not None:
         user_language(update, context)  # reads the stored choice; records nothing
         if update.callback_query is not None:

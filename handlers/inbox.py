@@ -1,16 +1,91 @@
 """The inbox: hand-over to the programme office, stories and bottlenecks.
 
-(Interface used by handlers/faq.py; the rest is being built.)"""
+- When the FAQ cannot answer (its fallback, or "Geen van deze"), it offers "Stel je vraag
+  aan het programmabureau" (`handover_button`). The bot shows exactly what it will send and
+  to whom, and sends only after a yes: a thread (storage/inbox.py) whose copies the outbox
+  delivers to the organisers' group, or to each organiser privately.
+- `/deelverhaal` and `/knelpunt` send a story from practice or a bottleneck the same way,
+  with the person's first name or anonymously.
+- An organiser answers by replying to a copy (in the group or privately); the answer is
+  relayed to the person through the outbox, and the person's reply to it goes back to the
+  same thread. `/vragen` lists the open threads; "Afgehandeld" marks one answered.
+
+Replies are matched before anything else in group 0 (bot/app.py): a person's reply to an
+answer belongs to the thread, not to the FAQ or a flow that happens to be going on.
+"""
 
 from __future__ import annotations
 
+import html
+import logging
+import warnings
 from collections.abc import Sequence
+from datetime import timedelta
+from enum import IntEnum
+from typing import Any
+
+from telegram import Message, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
 
 from core import callbacks
-from core.context import Handlers, MaoContext
-from core.keyboards import Button
+from core.context import Handlers, MaoContext, state_handlers
+from core.dates import format_datetime
+from core.i18n import Html
+from core.keyboards import Button, keyboard
+from core.roles import is_organiser
+from core.services import Services
+from core.text_limits import clean_text, clip, fit_html
+from handlers.replies import close_buttons, edit_pressed, pressed, reply
+from jobs.inbox_delivery import label, organiser_buttons, organiser_chats, who
+from jobs.outbox import deliver_now
+from storage.inbox import (
+    MAX_TEXT,
+    Direction,
+    MessageInfo,
+    ThreadInfo,
+    ThreadKind,
+    ThreadStatus,
+    add_answer,
+    add_follow_up,
+    find_organiser_copy,
+    find_user_copy,
+    get_thread,
+    mark_answered,
+    open_threads,
+    record_view,
+    start_thread,
+    thread_messages,
+)
+
+logger = logging.getLogger(__name__)
 
 UNANSWERED_KEY = "unanswered"
+# What the person is about to send (shown in the preview whose message id it keeps).
+DRAFT_KEY = "inbox_draft"
+# The preview last sent from, so that a double tap on "Versturen" sends once.
+SENT_KEY = "inbox_sent"
+# The /vragen page an organiser looks at ("Afgehandeld" there shows the same page again).
+PAGE_KEY = "inbox_page"
+PAGE_SIZE = 5
+LISTED_SNIPPET = 140
+SHOWN_MESSAGE = 700  # characters of each message when a whole thread is shown
+END = ConversationHandler.END
+
+
+class Step(IntEnum):
+    TEXT = 1
+    ANONYMOUS = 2
+    CONFIRM = 3
 
 
 def handover_button(context: MaoContext) -> Button:
@@ -22,8 +97,613 @@ def remember_unanswered(context: MaoContext, question: str, guesses: Sequence[st
     """The question the FAQ could not answer, kept (in the persisted user data) until the
     user decides whether to hand it over."""
     if context.user_data is not None:
-        context.user_data[UNANSWERED_KEY] = {"question": question, "guesses": list(guesses)}
+        context.user_data[UNANSWERED_KEY] = {
+            "question": question,
+            "guesses": list(guesses),
+            # The language the FAQ answered in: the question's own, when it was clear.
+            "language": context.language,
+        }
 
 
-def build_handlers() -> Handlers:
-    return []
+# -- the person: preview, send, abort -----------------------------------------------------------
+
+
+def _user_data(context: MaoContext) -> dict[Any, Any]:
+    assert context.user_data is not None
+    return context.user_data
+
+
+def _first_name(update: Update) -> str:
+    user = update.effective_user
+    return clip(clean_text(user.first_name or "", multiline=False).strip(), 40) if user else ""
+
+
+def preview_text(context: MaoContext, draft: dict[str, Any], first_name: str) -> str:
+    """Exactly what will be sent, to whom, with which name, and what happens next."""
+    kind = ThreadKind(draft["kind"])
+    within = context.services.config.inbox.answer_within.text(context.language)
+    parts = [
+        context.text("inbox_preview_header"),
+        f"<blockquote>{html.escape(draft['text'])}</blockquote>",
+    ]
+    if draft.get("anonymous"):
+        parts.append(context.text("inbox_preview_anonymous"))
+    else:
+        parts.append(
+            context.text("inbox_preview_name", name=first_name or context.text("inbox_no_name"))
+        )
+        key = "inbox_preview_when" if kind is ThreadKind.QUESTION else "inbox_preview_may_answer"
+        parts.append(context.text(key, within=within))
+    parts.append(context.text("inbox_preview_confirm"))
+    return fit_html("\n\n".join(parts))
+
+
+def _preview_buttons(context: MaoContext) -> Any:
+    return keyboard(
+        [
+            [
+                (context.text("inbox_send_button"), callbacks.INBOX_SEND.data()),
+                (context.text("inbox_abort_button"), callbacks.INBOX_ABORT.data()),
+            ]
+        ]
+    )
+
+
+async def show_preview(update: Update, context: MaoContext, draft: dict[str, Any]) -> None:
+    sent = await reply(
+        update,
+        context,
+        preview_text(context, draft, _first_name(update)),
+        _preview_buttons(context),
+    )
+    draft["preview"] = sent.message_id if sent is not None else None
+    _user_data(context)[DRAFT_KEY] = draft
+
+
+async def ask_handover(update: Update, context: MaoContext) -> int:
+    """ "Stel je vraag aan het programmabureau": show what would be sent."""
+    await pressed(update)
+    remembered = _user_data(context).get(UNANSWERED_KEY)
+    if not isinstance(remembered, dict) or not remembered.get("question"):
+        # Nothing remembered (after /vergeetmij, an old button, or "are you a person?"):
+        # the question typed next is the one to send.
+        _user_data(context)[DRAFT_KEY] = {
+            "kind": ThreadKind.QUESTION.value,
+            "language": context.language,
+        }
+        await reply(update, context, context.text("inbox_type_question"))
+        return Step.TEXT
+    language = remembered.get("language")
+    draft = {
+        "kind": ThreadKind.QUESTION.value,
+        "text": clip(str(remembered["question"]), MAX_TEXT),
+        "guesses": [str(g) for g in remembered.get("guesses") or []][:3],
+        "anonymous": False,
+        "language": language if language in ("nl", "en") else context.language,
+    }
+    await show_preview(update, context, draft)
+    # Not held in the conversation: whatever the person types next is a question for the
+    # FAQ again; the preview's buttons work on their own (see build_handlers).
+    return END
+
+
+async def send_draft(update: Update, context: MaoContext) -> int:
+    """The yes: one thread, its copies owed to the organisers, in one transaction."""
+    query = await pressed(update)
+    data = _user_data(context)
+    draft = data.get(DRAFT_KEY)
+    pressed_on = query.message.message_id if query.message is not None else None
+    if not isinstance(draft, dict) or draft.get("preview") != pressed_on:
+        sent = data.get(SENT_KEY)
+        if isinstance(sent, dict) and sent.get("preview") == pressed_on:
+            return END  # a double tap: sent once already
+        await close_buttons(update)
+        await reply(update, context, context.text("inbox_stale"))
+        return END
+    services = context.services
+    kind = ThreadKind(draft["kind"])
+    anonymous = bool(draft.get("anonymous"))
+    user = update.effective_user
+    assert user is not None
+    with services.db.session() as session:
+        recipients = organiser_chats(services, session)
+        thread_id = start_thread(
+            session,
+            user_id=None if anonymous else user.id,
+            first_name=None if anonymous else _first_name(update),
+            language=str(draft.get("language") or context.language),
+            kind=kind,
+            text=str(draft["text"]),
+            guesses=draft.get("guesses") or [],
+            now=services.now(),
+            recipients=recipients,
+        )
+    logger.info("Inbox thread %s (%s) handed over to %d chats", thread_id, kind, len(recipients))
+    data.pop(DRAFT_KEY, None)
+    if kind is ThreadKind.QUESTION:
+        data.pop(UNANSWERED_KEY, None)
+    data[SENT_KEY] = {"preview": pressed_on}
+    await close_buttons(update)
+    within = services.config.inbox.answer_within.text(context.language)
+    if anonymous:
+        text = context.text("inbox_sent_anonymous")
+    elif kind is ThreadKind.QUESTION:
+        text = context.text("inbox_sent_question", thread=thread_id, within=within)
+    else:
+        text = context.text("inbox_sent_story", thread=thread_id)
+    await reply(update, context, text)
+    for chat_id in recipients:
+        await deliver_now(context, chat_id)
+    if not recipients:
+        logger.warning("Inbox thread %s has no organiser to go to (no admins, no chat)", thread_id)
+    return END
+
+
+async def abort_draft(update: Update, context: MaoContext) -> int:
+    query = await pressed(update)
+    data = _user_data(context)
+    draft = data.get(DRAFT_KEY)
+    pressed_on = query.message.message_id if query.message is not None else None
+    if isinstance(draft, dict) and draft.get("preview") == pressed_on:
+        data.pop(DRAFT_KEY, None)  # an older preview's "no" leaves a newer draft alone
+    await close_buttons(update)
+    await reply(update, context, context.text("inbox_aborted"))
+    return END
+
+
+# -- stories and bottlenecks: a small conversation ------------------------------------------
+
+
+async def _start(update: Update, context: MaoContext, kind: ThreadKind) -> int:
+    _user_data(context)[DRAFT_KEY] = {"kind": kind.value}
+    await reply(update, context, context.text(f"inbox_intro_{kind.value}"))
+    return Step.TEXT
+
+
+async def start_story(update: Update, context: MaoContext) -> int:
+    return await _start(update, context, ThreadKind.STORY)
+
+
+async def start_bottleneck(update: Update, context: MaoContext) -> int:
+    return await _start(update, context, ThreadKind.BOTTLENECK)
+
+
+async def receive_text(update: Update, context: MaoContext) -> int:
+    message = update.effective_message
+    assert message is not None
+    text = clip(clean_text(message.text or "").strip(), MAX_TEXT)
+    draft = _user_data(context).get(DRAFT_KEY)
+    if not isinstance(draft, dict) or "kind" not in draft:
+        return END
+    if not text:
+        await reply(update, context, context.text(f"inbox_intro_{draft['kind']}"))
+        return Step.TEXT
+    draft["text"] = text
+    draft.pop("preview", None)
+    if draft["kind"] == ThreadKind.QUESTION.value:
+        # A question always goes with the first name: it is asked to be answered.
+        draft["anonymous"] = False
+        await show_preview(update, context, draft)
+        return END
+    name = _first_name(update) or context.text("inbox_no_name")
+    await reply(
+        update,
+        context,
+        context.text("inbox_ask_anonymous", name=name),
+        keyboard(
+            [
+                [(context.text("inbox_with_name"), callbacks.INBOX_ANONYMOUS.data(answer="no"))],
+                [(context.text("inbox_anonymous"), callbacks.INBOX_ANONYMOUS.data(answer="yes"))],
+            ]
+        ),
+    )
+    return Step.ANONYMOUS
+
+
+async def choose_anonymous(update: Update, context: MaoContext) -> int:
+    await pressed(update)
+    draft = _user_data(context).get(DRAFT_KEY)
+    if not isinstance(draft, dict) or not draft.get("text"):
+        await close_buttons(update)
+        await reply(update, context, context.text("inbox_stale"))
+        return END
+    draft["anonymous"] = context.matched("answer") == "yes"
+    await close_buttons(update)
+    await show_preview(update, context, draft)
+    return Step.CONFIRM
+
+
+async def use_buttons(update: Update, context: MaoContext) -> None:
+    await reply(update, context, context.text("inbox_use_buttons"))
+
+
+async def cancel_flow(update: Update, context: MaoContext) -> int:
+    _user_data(context).pop(DRAFT_KEY, None)
+    await reply(update, context, context.text("inbox_cancelled"))
+    return END
+
+
+async def timed_out(update: Update, context: MaoContext) -> None:
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT_KEY, None)
+    await reply(update, context, context.text("inbox_timeout"))
+
+
+# -- replies: organisers answer, the person answers back --------------------------------------
+
+
+def _replied_to_bot(message: Message) -> Message | None:
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+        return None
+    try:
+        bot_id = message.get_bot().id
+    except RuntimeError:
+        return None
+    return replied if replied.from_user.id == bot_id else None
+
+
+class InboxReply(filters.MessageFilter):
+    """A text that replies to one of the bot's inbox messages: an organisers' copy, or an
+    answer relayed to the person (looked up in the database)."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(name="InboxReply")
+        self.services = services
+
+    def filter(self, message: Message) -> bool:
+        replied = _replied_to_bot(message)
+        if replied is None or not message.text or message.text.startswith("/"):
+            return False
+        if message.chat.id == self.services.config.inbox.chat_id:
+            return True  # let through by the gate: an organiser's reply (see `gate`)
+        with self.services.db.session() as session:
+            return (
+                find_organiser_copy(session, message.chat.id, replied.message_id) is not None
+                or find_user_copy(session, message.chat.id, replied.message_id) is not None
+            )
+
+
+async def _quote_reply(message: Message, text: str) -> None:
+    """A short answer right under the message it is about (also in the organisers' group)."""
+    await message.reply_text(text, do_quote=True)
+
+
+async def handle_reply(update: Update, context: MaoContext) -> None:
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None and user is not None and message.text is not None
+    replied = _replied_to_bot(message)
+    assert replied is not None
+    services = context.services
+    text = clip(clean_text(message.text).strip(), MAX_TEXT)
+    with services.db.session() as session:
+        copy = find_organiser_copy(session, message.chat.id, replied.message_id)
+        answered = find_user_copy(session, message.chat.id, replied.message_id)
+    if copy is not None:
+        await _organiser_answers(update, context, message, copy, text)
+    elif answered is not None:
+        await _person_answers_back(update, context, message, answered, text)
+    elif message.chat.id == services.config.inbox.chat_id:
+        # A copy whose thread was deleted meanwhile (/vergeetmij, retention).
+        await _quote_reply(message, context.text("inbox_thread_gone"))
+
+
+async def _organiser_answers(
+    update: Update, context: MaoContext, message: Message, copy: MessageInfo, text: str
+) -> None:
+    services = context.services
+    user = update.effective_user
+    assert user is not None
+    if not is_organiser(services, user.id):
+        # Someone in the organisers' group who is not (or no longer) an organiser.
+        if message.chat.type == ChatType.PRIVATE:
+            await reply(update, context, context.text("admin_only"))
+        return
+    if not text:
+        return
+    with services.db.session() as session:
+        thread = get_thread(session, copy.thread_id)
+        answer_id = (
+            add_answer(session, copy.thread_id, text, user.id, services.now())
+            if thread is not None
+            else None
+        )
+    if thread is None:
+        await _quote_reply(message, context.text("inbox_thread_gone"))
+        return
+    values = {"label": label(context, thread.kind), "thread": thread.id}
+    if answer_id is None or thread.user_id is None:
+        await _quote_reply(message, context.text("inbox_reply_anonymous", **values))
+        return
+    logger.info("Inbox thread %s answered by an organiser", thread.id)
+    await _quote_reply(
+        message, context.text("inbox_reply_relayed", name=who(context, thread), **values)
+    )
+    await deliver_now(context, thread.user_id)
+
+
+async def _person_answers_back(
+    update: Update, context: MaoContext, message: Message, answer: MessageInfo, text: str
+) -> None:
+    services = context.services
+    user = update.effective_user
+    assert user is not None
+    if not text:
+        return
+    with services.db.session() as session:
+        thread = get_thread(session, answer.thread_id)
+        if thread is None or thread.user_id != user.id:
+            return
+        recipients = organiser_chats(services, session)
+        add_follow_up(session, thread.id, text, services.now(), recipients)
+    logger.info("Inbox thread %s: the person answered back", thread.id)
+    await reply(update, context, context.text("inbox_follow_up_sent", thread=thread.id))
+    for chat_id in recipients:
+        await deliver_now(context, chat_id)
+
+
+GROUP_BUTTONS = (
+    callbacks.INBOX_ANSWERED,
+    callbacks.FAQ_ADD_THREAD,
+    callbacks.FAQ_ADD_TOPIC,
+    callbacks.FAQ_ADD_PAGE,
+    callbacks.FAQ_ADD_ABORT,
+)
+
+
+def gate(update: Update, context: MaoContext) -> bool | None:
+    """For the group gate (handlers/groups.py): True lets an update from the organisers'
+    chat through (an organiser's reply to the bot, a button of a copy), False stops it
+    silently (somebody else replying to the bot there), None: not the inbox's business."""
+    chat = update.effective_chat
+    inbox_chat = context.services.config.inbox.chat_id
+    user = update.effective_user
+    if inbox_chat is None or chat is None or chat.id != inbox_chat or user is None:
+        return None
+    query = update.callback_query
+    if query is not None:
+        # The buttons of the copies: "Afgehandeld" and "Voeg toe aan FAQ" with its topic
+        # picker (handlers/faq_learning.py). Their handlers refuse non-organisers.
+        data = query.data or ""
+        return True if any(f.parse(data) for f in GROUP_BUTTONS) else None
+    message = update.effective_message
+    replied = _replied_to_bot(message) if message is not None else None
+    if message is None or replied is None or (message.text or "").startswith("/"):
+        return None
+    # Organisers' replies to the bot there are answers (or to a thread deleted meanwhile,
+    # which they are told); anybody else's are ignored.
+    return is_organiser(context.services, user.id)
+
+
+# -- organisers: /vragen, a whole thread, "Afgehandeld" --------------------------------------
+
+
+def _refused(update: Update, context: MaoContext) -> bool:
+    user = update.effective_user
+    if user is not None and is_organiser(context.services, user.id):
+        return False
+    logger.warning("Organiser action refused for user %s", user.id if user else "-")
+    return True
+
+
+def _when(context: MaoContext, thread: ThreadInfo) -> str:
+    services = context.services
+    return format_datetime(thread.updated_at, context.language, services.config.zone)
+
+
+def list_page(context: MaoContext, page: int) -> tuple[str, Any]:
+    with context.services.db.session() as session:
+        found = open_threads(session, page * PAGE_SIZE, PAGE_SIZE)
+        if not found.threads and page > 0:
+            page = 0
+            found = open_threads(session, 0, PAGE_SIZE)
+    if not found.threads:
+        return context.text("inbox_list_empty"), None
+    lines = [context.text("inbox_list_header", count=found.total)]
+    rows: list[list[Button]] = []
+    for thread, first in found.threads:
+        lines.append(
+            context.text(
+                "inbox_list_entry",
+                label=label(context, thread.kind),
+                thread=thread.id,
+                name=who(context, thread),
+                when=_when(context, thread),
+                snippet=clip(first.text, LISTED_SNIPPET),
+            )
+        )
+        rows.append(
+            [
+                (
+                    context.text("inbox_show_button", thread=thread.id),
+                    callbacks.INBOX_SHOW.data(thread=thread.id),
+                ),
+                (
+                    context.text("inbox_answered_short", thread=thread.id),
+                    callbacks.INBOX_ANSWERED.data(thread=thread.id),
+                ),
+            ]
+        )
+    paging: list[Button] = []
+    if page > 0:
+        paging.append((context.text("inbox_previous"), callbacks.INBOX_PAGE.data(page=page - 1)))
+    if (page + 1) * PAGE_SIZE < found.total:
+        paging.append((context.text("inbox_next"), callbacks.INBOX_PAGE.data(page=page + 1)))
+    if paging:
+        rows.append(paging)
+    return fit_html("\n\n".join(lines)), keyboard(rows)
+
+
+async def list_open(update: Update, context: MaoContext) -> None:
+    if _refused(update, context):
+        await reply(update, context, context.text("admin_only"))
+        return
+    _user_data(context)[PAGE_KEY] = 0
+    text, markup = list_page(context, 0)
+    await reply(update, context, text, markup)
+
+
+async def turn_page(update: Update, context: MaoContext) -> None:
+    if _refused(update, context):
+        await pressed(update, alert=context.text("admin_only"))
+        return
+    await pressed(update)
+    page = int(context.matched("page"))
+    _user_data(context)[PAGE_KEY] = page
+    text, markup = list_page(context, page)
+    await edit_pressed(update, context, text, markup)
+
+
+def thread_text(context: MaoContext, thread: ThreadInfo, messages: Sequence[MessageInfo]) -> str:
+    services = context.services
+    status = context.text(f"inbox_status_{thread.status.value}")
+    parts = [
+        context.text(
+            "inbox_thread_header",
+            label=label(context, thread.kind),
+            thread=thread.id,
+            name=who(context, thread),
+            language=services.catalogue.text(thread.language, "language_name"),
+            status=status,
+        )
+    ]
+    for message in messages:
+        author = (
+            who(context, thread)
+            if message.direction is Direction.IN
+            else context.text("inbox_office")
+        )
+        when = format_datetime(message.created_at, context.language, services.config.zone)
+        parts.append(
+            f"<b>{html.escape(author)}</b>, {html.escape(when)}:\n"
+            + html.escape(clip(message.text, SHOWN_MESSAGE))
+        )
+    parts.append(
+        context.text("inbox_copy_anonymous_hint" if thread.anonymous else "inbox_copy_hint")
+    )
+    return Html(fit_html("\n\n".join(parts)))
+
+
+async def show_thread(update: Update, context: MaoContext) -> None:
+    if _refused(update, context):
+        await pressed(update, alert=context.text("admin_only"))
+        return
+    await pressed(update)
+    services = context.services
+    thread_id = int(context.matched("thread"))
+    with services.db.session() as session:
+        thread = get_thread(session, thread_id)
+        messages = thread_messages(session, thread_id) if thread else []
+    if thread is None or not messages:
+        await reply(update, context, context.text("inbox_thread_gone"))
+        return
+    sent = await reply(
+        update,
+        context,
+        thread_text(context, thread, messages),
+        organiser_buttons(context, thread, thread.status is ThreadStatus.OPEN),
+    )
+    if sent is not None:
+        latest_in = [m for m in messages if m.direction is Direction.IN][-1]
+        with services.db.session() as session:
+            # Replying to this view answers the thread, as a reply to its copy would.
+            record_view(session, sent.chat.id, sent.message_id, latest_in.id, services.now())
+
+
+async def mark_done(update: Update, context: MaoContext) -> None:
+    """ "Afgehandeld", on a copy (group or private), a thread or the /vragen list."""
+    query = update.callback_query
+    assert query is not None
+    if _refused(update, context):
+        await query.answer(context.text("admin_only"), show_alert=True)
+        return
+    services = context.services
+    with services.db.session() as session:
+        thread = mark_answered(session, int(context.matched("thread")), services.now())
+    if thread is None:
+        await query.answer(context.text("inbox_thread_gone"), show_alert=True)
+        return
+    await query.answer(
+        context.text("inbox_marked_answered", label=label(context, thread.kind), thread=thread.id)
+    )
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    in_list = markup is not None and any(
+        callbacks.INBOX_SHOW.parse(button.callback_data or "")
+        for row in markup.inline_keyboard
+        for button in row
+        if isinstance(button.callback_data, str)
+    )
+    if in_list:
+        page = _user_data(context).get(PAGE_KEY, 0) if context.user_data is not None else 0
+        text, new_markup = list_page(context, int(page) if isinstance(page, int) else 0)
+        await edit_pressed(update, context, text, new_markup)
+        return
+    # A copy or a shown thread keeps only "Voeg toe aan FAQ".
+    await _replace_buttons(update, organiser_buttons(context, thread, answered_button=False))
+
+
+async def _replace_buttons(update: Update, markup: Any) -> None:
+    query = update.callback_query
+    if query is None or query.message is None or not query.message.is_accessible:
+        return
+    if markup is None:
+        await close_buttons(update)
+        return
+    try:
+        await query.edit_message_reply_markup(reply_markup=markup)
+    except BadRequest as error:
+        if "not modified" not in str(error) and "not found" not in str(error):
+            raise
+
+
+# -- registration ----------------------------------------------------------------------------
+
+
+def build_reply_handlers(services: Services) -> Handlers:
+    """First in group 0 (see bot/app.py): replies to the bot's inbox messages."""
+    return [MessageHandler(filters.TEXT & InboxReply(services), handle_reply)]
+
+
+def build_handlers(timeout: timedelta) -> Handlers:
+    private = filters.ChatType.PRIVATE
+    typed = filters.TEXT & ~filters.COMMAND & private
+    with warnings.catch_warnings():
+        # per_message=False is intended: one story or bottleneck per person (see signup.py).
+        warnings.simplefilter("ignore", PTBUserWarning)
+        conversation = ConversationHandler(
+            name="inbox",
+            persistent=True,
+            allow_reentry=True,
+            conversation_timeout=timeout.total_seconds(),
+            entry_points=[
+                CallbackQueryHandler(ask_handover, pattern=callbacks.INBOX_ASK.pattern),
+                CommandHandler(["deelverhaal", "story"], start_story, filters=private),
+                CommandHandler(["knelpunt", "bottleneck"], start_bottleneck, filters=private),
+            ],
+            states={
+                Step.TEXT: state_handlers(MessageHandler(typed, receive_text)),
+                Step.ANONYMOUS: state_handlers(
+                    CallbackQueryHandler(
+                        choose_anonymous, pattern=callbacks.INBOX_ANONYMOUS.pattern
+                    ),
+                    MessageHandler(typed, use_buttons),
+                ),
+                Step.CONFIRM: state_handlers(
+                    CallbackQueryHandler(send_draft, pattern=callbacks.INBOX_SEND.pattern),
+                    CallbackQueryHandler(abort_draft, pattern=callbacks.INBOX_ABORT.pattern),
+                    MessageHandler(typed, use_buttons),
+                ),
+                ConversationHandler.TIMEOUT: state_handlers(TypeHandler(Update, timed_out)),
+            },
+            fallbacks=state_handlers(CommandHandler(["annuleer", "cancel"], cancel_flow)),
+        )
+    return [
+        conversation,
+        CallbackQueryHandler(send_draft, pattern=callbacks.INBOX_SEND.pattern),
+        CallbackQueryHandler(abort_draft, pattern=callbacks.INBOX_ABORT.pattern),
+        CommandHandler(["vragen", "questions"], list_open, filters=private),
+        CallbackQueryHandler(turn_page, pattern=callbacks.INBOX_PAGE.pattern),
+        CallbackQueryHandler(show_thread, pattern=callbacks.INBOX_SHOW.pattern),
+        CallbackQueryHandler(mark_done, pattern=callbacks.INBOX_ANSWERED.pattern),
+    ]

@@ -24,6 +24,8 @@ USER_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("annuleer", "cancel", "cmd_cancel"),
     ("herinneringen", "reminders", "cmd_reminders"),
     ("afmeldennieuws", "optout", "cmd_optout"),
+    ("deelverhaal", "story", "cmd_story"),
+    ("knelpunt", "bottleneck", "cmd_bottleneck"),
     ("taal", "language", "cmd_language"),
     ("privacy", "privacy", "cmd_privacy"),
     ("mijngegevens", "mydata", "cmd_mydata"),
@@ -37,6 +39,8 @@ ADMIN_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("incheck", "checkin", "cmd_checkin"),
     ("reacties", "feedback", "cmd_feedback"),
     ("cijfers", "stats", "cmd_stats"),
+    ("vragen", "questions", "cmd_inbox"),
+    ("faqgaps", "faqgaps", "cmd_faqgaps"),
 )
 
 

@@ -39,16 +39,16 @@ SHOWN_CHARACTERS = 120  # of a name, e-mail address, question or title in the ch
 
 async def show_privacy(update: Update, context: MaoContext) -> None:
     config = context.services.config
-    await reply(
-        update,
-        context,
-        context.text(
-            "privacy",
-            keep_days=config.privacy.keep_registrations_days,
-            miss_days=config.privacy.keep_faq_misses_days,
-            email=config.contact.email,
-        ),
+    text = context.text(
+        "privacy",
+        keep_days=config.privacy.keep_registrations_days,
+        miss_days=config.privacy.keep_faq_misses_days,
+        email=config.contact.email,
     )
+    # The inbox's retention goes before the closing paragraph (the commands and the address).
+    inbox = context.text("privacy_inbox", inbox_days=config.inbox.retention.days)
+    head, _, tail = text.rpartition("\n\n")
+    await reply(update, context, f"{head}\n{inbox}\n\n{tail}" if head else f"{text}\n\n{inbox}")
 
 
 def _short(value: str | None, context: MaoContext) -> str:
@@ -143,6 +143,25 @@ def _draft_text(draft: dict[str, Any], title: str | None, context: MaoContext) -
     )
 
 
+def _inbox_text(data: PersonalData, context: MaoContext) -> str:
+    """The conversations with the programme office (the latest first; texts in the file)."""
+    lines = [context.text("mydata_inbox")]
+    for thread, messages in reversed(data.inbox[-LISTED_AT_MOST:]):
+        lines.append(
+            context.text(
+                "mydata_inbox_thread",
+                label=context.text(f"inbox_label_{thread.kind.value}"),
+                thread=thread.id,
+                status=context.text(f"inbox_status_{thread.status.value}"),
+                when=_when(thread.updated_at, context),
+                snippet=_short(messages[0].text if messages else "", context),
+            )
+        )
+    if len(data.inbox) > LISTED_AT_MOST:
+        lines.append(context.text("mydata_more", count=len(data.inbox) - LISTED_AT_MOST))
+    return "\n".join(lines)
+
+
 def my_data_text(data: PersonalData, draft_title: str | None, context: MaoContext) -> str:
     """Everything kept about the user, chat-sized: long lists end with "… and N more"."""
     services = context.services
@@ -178,6 +197,8 @@ def my_data_text(data: PersonalData, draft_title: str | None, context: MaoContex
     draft = data.user_data.get(SIGNUP_DRAFT)
     if isinstance(draft, dict) and draft:
         tail.append(_draft_text(draft, draft_title, context))
+    if data.inbox:
+        tail.append(_inbox_text(data, context))
     if data.broadcasts:
         tail.append(context.text("mydata_broadcasts", count=len(data.broadcasts)))
     tail.append(context.text("mydata_file_note"))

@@ -10,6 +10,7 @@ from telegram.ext import CallbackContext
 
 from core.context import MaoContext
 from jobs.outbox import outbox_of
+from storage.inbox import purge_old_threads
 from storage.privacy import apply_retention
 from storage.registrations import expire_offers
 
@@ -39,3 +40,8 @@ async def retention_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
             timedelta(days=privacy_config.keep_faq_misses_days),
         )
     logger.info("Retention: %d registrations and %d questions deleted", registrations, misses)
+    with services.db.session() as session:
+        # Conversations with the programme office, `inbox.retention` after their last message.
+        threads = purge_old_threads(session, services.config.inbox.retention, services.now())
+    if threads:
+        logger.info("Retention: %d inbox threads deleted", threads)

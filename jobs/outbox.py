@@ -1,9 +1,23 @@
-"""Sending what the bot owes: the delivery outbox (storage/outbox.py), one message at a time.
+"""Sending what the bot owes: the delivery outbox (storage/outbox.py).
 
 One sender runs per bot process. It claims the most urgent due message with a lease, writes
 it out in the recipient's language at the moment of sending (so a cancelled seat, a moved
-activity or a switched-off reminder is respected), sends it, and records the outcome:
+activity or a switched-off reminder is respected), sends it, and records the outcome. It
+keeps up to `broadcast.in_flight` messages on their way at once, each claimed, sent and
+settled on its own (a call to Telegram takes 50-100 ms: one at a time could not keep
+Telegram's pace), and one user's messages always one after the other, in order.
 
+The cost of that window: a crash may repeat up to `in_flight` messages (sent, but not yet
+recorded as sent), plus one for each person being answered at that moment (`deliver_now`);
+their leases run out and they go again. Nothing is lost. A database that goes away does
+not cost repeats: outcomes Telegram confirmed meanwhile are recorded once it is back.
+
+Pace: every call to a chat, the handlers' replies included (bot.app.RateLimiter), spends
+from one SendBudget, spaced evenly under Telegram's ~30/s. Replies and PERSONAL messages go
+first; notices, reminders and announcements take what is left, at most one a second per
+chat. A 429 holds back only its chat, or (Telegram's flood limit) bulk sending.
+
+Outcomes:
 - sent only after Telegram confirmed;
 - network errors, 5xx and 429 are tried again later, with backoff, until the deadline that
   fits the message (a reminder until the activity starts, an offer until it lapses);
@@ -21,9 +35,13 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import IntEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -37,6 +55,7 @@ from core.calendar import calendar_file
 from core.context import MaoContext, services_of
 from core.keyboards import keyboard, offer_buttons
 from core.services import Services
+from jobs.inbox_delivery import after_send, render_inbox
 from storage.activities import ActivityInfo, get_activity_by_id
 from storage.broadcasts import (
     BroadcastInfo,
@@ -45,7 +64,9 @@ from storage.broadcasts import (
     unfinished_broadcasts,
 )
 from storage.feedback import feedback_owed
+from storage.inbox import INBOX_KINDS
 from storage.outbox import (
+    PRIORITY,
     OutboxKind,
     OutboxStatus,
     OwedMessage,
@@ -67,9 +88,25 @@ SENDER_KEY = "outbox_sender"
 POLL_SECONDS = 1.0
 FEEDBACK_SWEEP = timedelta(minutes=1)
 OUTAGE_PAUSE_SECONDS = 2.0
-# PTB's rate limiter would retry a 429 itself and hold every other message meanwhile; the
-# outbox reschedules just that message instead (see bot.app.RateLimiter).
+# The outbox has already spent from the shared budget (SendBudget) for this call and reschedules
+# a refused message itself: bot.app.RateLimiter passes such a call straight through (PTB's
+# own limiter would wait out a 429 and hold every other call meanwhile).
 NO_LIMITER_RETRIES = -1
+BUDGET_KEY = "send_budget"
+# Sends are spaced this much wider than `broadcast.messages_per_second` asks: network delays
+# vary, so messages sent evenly at exactly Telegram's rate arrive bunched up and draw 429s.
+HEADROOM = 0.95
+# Telegram allows a chat about one message a second; a little more, for the same reason.
+CHAT_GAP_SECONDS = 1.1
+# Claimed messages per place in the window, counting those that wait for their chat's turn.
+MAX_CLAIMED = 16
+# A chat held back longer than this (a 429's retry_after) gets its message rescheduled
+# rather than waited for: the claim's lease must not run out while it waits.
+CHAT_WAIT_IN_PLACE_SECONDS = 3.0
+# How long stopping waits for the messages on their way.
+STOP_GRACE_SECONDS = 5.0
+# Per-chat bookkeeping is dropped once this old (it only matters for about a second).
+FORGET_AFTER_SECONDS = 10.0
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -81,18 +118,168 @@ class Rendered:
     document: tuple[bytes, str] | None = None  # (content, file name); text is the caption
 
 
-class Pace:
-    """Evenly spaced bulk sends: Telegram answers bursts with 429."""
+class Lane(IntEnum):
+    """Who waits for a send: a person (a reply, a PERSONAL owed message) or nobody (bulk)."""
 
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second
-        self.next_at = 0.0
+    INTERACTIVE = 0
+    BULK = 1
 
-    async def wait(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if now < self.next_at:
-            await asyncio.sleep(self.next_at - now)
-        self.next_at = max(self.next_at, now) + self.interval
+
+def lane_of(message: OwedMessage) -> Lane:
+    return Lane.INTERACTIVE if PRIORITY[message.kind] is Priority.PERSONAL else Lane.BULK
+
+
+class SendBudget:
+    """Telegram's ~30 messages a second, shared by every call the bot makes to a chat.
+
+    Sends are spaced evenly (bursts are what draw 429s). An interactive send (a handler's
+    reply through bot.app.RateLimiter, a PERSONAL owed message) takes the next free slot at
+    once; a bulk send (announcements, notices, reminders) takes a slot only when its time
+    has come and nobody took it, so bulk gets what interactive sends leave and a reply never
+    queues behind a broadcast. Bulk also keeps Telegram's one message a second per chat.
+
+    A 429 slows down only what caused it: for a chat that just had a message it holds that
+    chat (`retry_after`); otherwise it is the bot's overall flood limit, and it pauses bulk
+    sending, not replies."""
+
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        chat_gap: float = CHAT_GAP_SECONDS,
+        headroom: float = HEADROOM,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = 1.0 / (per_second * headroom)
+        self.chat_gap = chat_gap
+        self.clock = clock
+        self.next_free = 0.0  # when the next unreserved slot comes
+        self.bulk_paused_until = 0.0
+        self.last_sent: dict[int, float] = {}  # chat -> its latest send
+        self.before_last: dict[int, float] = {}  # chat -> the send before that
+        self.held_until: dict[int, float] = {}  # chat -> nothing before (a 429)
+        self.bulk_sent: dict[int, float] = {}  # chat -> its latest bulk message
+        self.refusals: Counter[str] = Counter()  # "chat" and "flood" 429s seen
+        self._bulk_turn = asyncio.Lock()
+        self._forgotten_at = 0.0
+
+    def bulk_paused(self) -> bool:
+        return self.clock() < self.bulk_paused_until
+
+    async def acquire(self, chat_id: int | None, lane: Lane) -> None:
+        """Wait for this send's turn (`chat_id` None: a call to no chat, e.g. a button's
+        answer, still spends a slot)."""
+        if lane is Lane.INTERACTIVE:
+            await self._interactive(chat_id)
+        else:
+            await self._bulk(chat_id)
+
+    def chat_wait(self, chat_id: int | None) -> float:
+        """Seconds until this chat may have a message (0: now), in either lane."""
+        if chat_id is None:
+            return 0.0
+        # A second after a bulk message; replies may follow each other (Telegram allows a
+        # private chat short bursts, and a reminder may follow a confirmation at once).
+        ready = max(
+            self.held_until.get(chat_id, 0.0),
+            self.bulk_sent.get(chat_id, -self.chat_gap) + self.chat_gap,
+        )
+        return max(0.0, ready - self.clock())
+
+    async def _interactive(self, chat_id: int | None) -> None:
+        if chat_id is not None:
+            # Only a refusal or a bulk message to this chat holds a reply back: a person in
+            # a conversation may get a few messages in a row, as Telegram allows.
+            held = self.chat_wait(chat_id)
+            if held > 0:
+                await asyncio.sleep(held)
+        now = self.clock()
+        slot = self._take(now)
+        self._note(chat_id, slot)
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    async def _bulk(self, chat_id: int | None) -> None:
+        wait = self.chat_wait(chat_id)
+        if wait > 0:  # waited for apart: one busy chat holds up no other
+            await asyncio.sleep(wait)
+        # Bulk sends take their slots in the order they asked (a broadcast goes out in the
+        # order it was claimed); the lock is fair.
+        async with self._bulk_turn:
+            while True:
+                now = self.clock()
+                ready = max(self.next_free, self.bulk_paused_until)
+                ready = max(ready, now + self.chat_wait(chat_id))
+                if ready <= now:
+                    break
+                # Woken at `ready`, the slot may have gone to a reply meanwhile: look again.
+                await asyncio.sleep(ready - now)
+            self._take(now)
+        self._note(chat_id, now)
+        if chat_id is not None:
+            self.bulk_sent[chat_id] = now
+
+    def _take(self, now: float) -> float:
+        """Reserve the next free slot. A slot missed by a little (the event loop was busy)
+        keeps the schedule; after a pause the schedule starts anew, without a burst."""
+        slot = self.next_free if self.next_free > now - self.interval / 4 else now
+        self.next_free = slot + self.interval
+        return slot
+
+    def _note(self, chat_id: int | None, at: float) -> None:
+        if chat_id is None:
+            return
+        previous = self.last_sent.get(chat_id)
+        if previous is not None:
+            self.before_last[chat_id] = previous
+        self.last_sent[chat_id] = at
+        if at - self._forgotten_at > FORGET_AFTER_SECONDS:
+            self._forget(at - FORGET_AFTER_SECONDS)
+
+    def _forget(self, before: float) -> None:
+        self._forgotten_at = before + FORGET_AFTER_SECONDS
+        for book in (self.last_sent, self.before_last, self.held_until, self.bulk_sent):
+            for chat in [chat for chat, at in book.items() if at < before]:
+                del book[chat]
+
+    def failed(self, chat_id: int | None) -> None:
+        """The latest send to this chat did not arrive (5xx, network): it does not count
+        towards the chat's one message a second."""
+        if chat_id is None or chat_id not in self.last_sent:
+            return
+        if self.bulk_sent.get(chat_id) == self.last_sent[chat_id]:
+            del self.bulk_sent[chat_id]
+        previous = self.before_last.pop(chat_id, None)
+        if previous is None:
+            del self.last_sent[chat_id]
+        else:
+            self.last_sent[chat_id] = previous
+
+    def refused(self, chat_id: int | None, retry_after: float) -> bool:
+        """Record a 429 for a send to `chat_id`. True when it was the chat's own limit
+        (that chat waits), False for the bot's overall flood limit (bulk waits)."""
+        now = self.clock()
+        previous = self.before_last.get(chat_id) if chat_id is not None else None
+        if chat_id is not None and previous is not None and now - previous < 2 * self.chat_gap:
+            self.refusals["chat"] += 1
+            self.held_until[chat_id] = max(self.held_until.get(chat_id, 0.0), now + retry_after)
+            return True
+        self.refusals["flood"] += 1
+        self.bulk_paused_until = max(self.bulk_paused_until, now + retry_after)
+        logger.info("Flood limit: bulk sending paused for %.1f s", retry_after)
+        return False
+
+
+def budget_of(application: AnyApplication) -> SendBudget:
+    """The budget shared with bot.app.RateLimiter; one of its own if the bot has another."""
+    budget = getattr(application.bot.rate_limiter, "budget", None)
+    if isinstance(budget, SendBudget):
+        return budget
+    budget = application.bot_data.get(BUDGET_KEY)
+    if not isinstance(budget, SendBudget):
+        rate = services_of(application).config.broadcast.messages_per_second
+        budget = application.bot_data[BUDGET_KEY] = SendBudget(rate)
+    return budget
 
 
 def seconds_until_allowed(now_local: datetime, quiet: tuple[int, int] | None) -> float:
@@ -110,16 +297,44 @@ def seconds_until_allowed(now_local: datetime, quiet: tuple[int, int] | None) ->
     return (end_time - now_local).total_seconds()
 
 
+class Place:
+    """A message's place in a round's window of `in_flight` messages on their way."""
+
+    def __init__(self, window: asyncio.Semaphore) -> None:
+        self.window = window
+        self.held = True
+
+    async def step_out_for(self, seconds: float) -> None:
+        """Leave the window while waiting, then queue for a place again."""
+        self.give_up()
+        await asyncio.sleep(seconds)
+        await self.window.acquire()
+        self.held = True
+
+    def done(self, _task: object) -> None:
+        self.give_up()
+
+    def give_up(self) -> None:
+        if self.held:
+            self.held = False
+            self.window.release()
+
+
 class OutboxSender:
     def __init__(self, application: AnyApplication) -> None:
         self.application = application
         self.services: Services = services_of(application)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
-        self.lock = asyncio.Lock()
-        self.pace = Pace(self.services.config.broadcast.messages_per_second)
-        self.bulk_paused_until = 0.0
+        self.lock = asyncio.Lock()  # one background round at a time
+        self.budget = budget_of(application)
+        self.in_flight = self.services.config.broadcast.in_flight
+        # Per user, the latest message on its way: the next one to them waits for it.
+        self.user_turns: dict[int, asyncio.Future[None]] = {}
+        # Outcomes Telegram confirmed while the database was away, recorded once it is back.
+        self.unrecorded: list[Callable[[], None]] = []
         self.since_progress: dict[int, int] = {}
+        self.stopping = False
         self.task: asyncio.Task[None] | None = None
         self.feedback_planned_at: datetime | None = None
 
@@ -127,14 +342,25 @@ class OutboxSender:
 
     def start(self) -> None:
         if self.task is None:
+            self.stopping = False
             self.task = asyncio.create_task(self._loop(), name="outbox")
 
     async def stop(self) -> None:
         task, self.task = self.task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is None:
+            return
+        # No new claims; what is on its way may arrive and be recorded first (cut off
+        # mid-call, it would be sent again once its lease ran out).
+        self.stopping = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._between_rounds(), STOP_GRACE_SECONDS)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _between_rounds(self) -> None:
+        async with self.lock:
+            pass
 
     def kick(self) -> None:
         """Something new is owed: look now rather than at the next poll."""
@@ -159,35 +385,138 @@ class OutboxSender:
     # -- sending ------------------------------------------------------------------------------
 
     async def deliver_due(self, user_id: int | None = None) -> int:
-        """Send every due message (or one user's), most urgent first. Returns how many."""
-        services = self.services
+        """Send every due message (or one user's), most urgent first. Returns how many sent.
+
+        A round keeps up to `broadcast.in_flight` messages on their way at once: one at a
+        time, a call that takes 100 ms would allow only ~9 messages a second. One user's
+        messages still go one after the other, in order."""
+        if user_id is not None:
+            return await self._deliver_to(user_id)
+        async with self.lock:
+            return await self._round()
+
+    async def _deliver_to(self, user_id: int) -> int:
+        """A person is waiting (their confirmation, their notice): sent now, beside the
+        round's window, as interactive sends (announcements to them stay bulk)."""
+        self._record_unrecorded()
         delivered = 0
-        if user_id is None:
-            # Once per round, not once per message: a broadcast of thousands would otherwise
-            # pay these two statements for every recipient.
-            with services.db.session() as session:
-                release_stale_claims(session, services.now())
-                self._plan_feedback(session, services.now())
         while True:
-            async with self.lock:
-                now = services.now()
-                paused = asyncio.get_running_loop().time() < self.bulk_paused_until
-                with services.db.session() as session:
-                    message = claim_next(
-                        session,
-                        now,
-                        self.name,
-                        services.config.broadcast.lease,
-                        user_id=user_id,
-                        below=Priority.BULK if paused else None,
-                    )
-                if message is None:
-                    return delivered
-                outcome = await self._deliver(message)
-            if outcome is OutboxStatus.SENT:
+            message = self._claim(user_id)
+            if message is None:
+                break
+            lane = Lane.BULK if message.kind is OutboxKind.BROADCAST else Lane.INTERACTIVE
+            if await self._deliver_in_turn(message, lane) is OutboxStatus.SENT:
                 delivered += 1
             if message.broadcast_id is not None:
                 await self._progress(message.broadcast_id)
+        # A message to them that the background round holds is part of their answer too.
+        turn = self.user_turns.get(user_id)
+        if turn is not None:
+            await asyncio.wait([turn])
+        return delivered
+
+    async def _round(self) -> int:
+        services = self.services
+        self._record_unrecorded()
+        # Once per round, not once per message: a broadcast of thousands would otherwise
+        # pay these two statements for every recipient.
+        with services.db.session() as session:
+            release_stale_claims(session, services.now())
+            self._plan_feedback(session, services.now())
+        delivered = 0
+        window = asyncio.Semaphore(self.in_flight)
+        running: dict[asyncio.Task[OutboxStatus], OwedMessage] = {}
+        failure: Exception | None = None
+
+        async def settled(task: asyncio.Task[OutboxStatus]) -> None:
+            nonlocal delivered, failure
+            message = running.pop(task)
+            try:
+                if task.result() is OutboxStatus.SENT:
+                    delivered += 1
+                if message.broadcast_id is not None:
+                    await self._progress(message.broadcast_id)
+            except Exception as error:  # the database went away: finish the rest first
+                failure = failure or error
+
+        try:
+            # Claimed one by one as places free up: a message owed to a person meanwhile is
+            # next, not behind a batch of announcements.
+            while failure is None and not self.stopping:
+                if len(running) >= MAX_CLAIMED * self.in_flight:  # all waiting for chats
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        await settled(task)
+                    continue
+                await window.acquire()
+                try:
+                    message = self._claim()
+                except Exception as error:
+                    window.release()
+                    failure = error
+                    break
+                if message is None:
+                    window.release()
+                    break
+                place = Place(window)
+                task = asyncio.create_task(self._deliver_in_turn(message, place=place))
+                task.add_done_callback(place.done)
+                running[task] = message
+                for task in [t for t in running if t.done()]:
+                    await settled(task)
+            while running:
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    await settled(task)
+        finally:
+            # Stopped (cancelled): what is on its way is given up; its lease brings it back.
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        if failure is not None:
+            raise failure
+        return delivered
+
+    def _claim(self, user_id: int | None = None) -> OwedMessage | None:
+        services = self.services
+        below = None
+        if self.budget.bulk_paused():
+            # Telegram's flood limit was hit: meanwhile only what a person waits for.
+            below = Priority.BULK if user_id is not None else Priority.NOTICE
+        with services.db.session() as session:
+            return claim_next(
+                session,
+                services.now(),
+                self.name,
+                services.config.broadcast.lease,
+                user_id=user_id,
+                below=below,
+            )
+
+    async def _deliver_in_turn(
+        self, message: OwedMessage, lane: Lane | None = None, place: Place | None = None
+    ) -> OutboxStatus:
+        """Deliver after the message to the same user claimed before it (a confirmation
+        before its calendar file), however many are on their way at once."""
+        previous = self.user_turns.get(message.user_id)
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.user_turns[message.user_id] = turn
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])  # never cancels `previous`
+            return await self._deliver(message, lane_of(message) if lane is None else lane, place)
+        finally:
+            turn.set_result(None)
+            if self.user_turns.get(message.user_id) is turn:
+                del self.user_turns[message.user_id]
+
+    def _record_unrecorded(self) -> None:
+        """First what was sent while the database was away: recorded now, so that its lease
+        running out does not send it again."""
+        while self.unrecorded:
+            self.unrecorded[0]()
+            self.unrecorded.pop(0)
 
     def _plan_feedback(self, session: Session, now: datetime) -> None:
         """Feedback questions become owed once an activity has been over `feedback.after`
@@ -209,7 +538,9 @@ class OutboxSender:
         with self.services.db.session() as session:
             return feedback_owed(session, message.registration_id, now)
 
-    async def _deliver(self, message: OwedMessage) -> OutboxStatus:
+    async def _deliver(
+        self, message: OwedMessage, lane: Lane, place: Place | None = None
+    ) -> OutboxStatus:
         services = self.services
         with services.db.session() as session:
             user = get_user(session, message.user_id)
@@ -252,14 +583,24 @@ class OutboxSender:
             with services.db.session() as session:
                 settle(session, message.id, OutboxStatus.DROPPED, now, "no longer owed")
             return OutboxStatus.DROPPED
-        if message.kind is OutboxKind.BROADCAST:
-            await self.pace.wait()
+        wait = self.budget.chat_wait(message.user_id)
+        if wait > CHAT_WAIT_IN_PLACE_SECONDS:
+            with services.db.session() as session:
+                return retry_later(
+                    session, message, now, "chat held back", timedelta(seconds=wait)
+                )
+        if wait > 0 and place is not None:
+            # Nothing is on its way while the chat waits out its second: no reason to hold
+            # a place in the window (and so no repeat after a crash).
+            await place.step_out_for(wait)
+        await self.budget.acquire(message.user_id, lane)
         return await self._send(message, rendered)
 
     async def _send(self, message: OwedMessage, rendered: Rendered) -> OutboxStatus:
         services = self.services
         bot = self.application.bot
         error_text = ""
+        sent = None
         try:
             if rendered.document is not None:
                 content, filename = rendered.document
@@ -270,7 +611,7 @@ class OutboxSender:
                     rate_limit_args=NO_LIMITER_RETRIES,
                 )
             else:
-                await bot.send_message(
+                sent = await bot.send_message(
                     message.user_id,
                     rendered.text or "",
                     reply_markup=rendered.markup,
@@ -281,8 +622,7 @@ class OutboxSender:
             status = OutboxStatus.BLOCKED
         except RetryAfter as error:
             wait = _seconds(error.retry_after)
-            if message.kind is OutboxKind.BROADCAST:
-                self.bulk_paused_until = asyncio.get_running_loop().time() + wait
+            self.budget.refused(message.user_id, wait)  # this chat waits, or bulk does
             with services.db.session() as session:
                 return retry_later(
                     session, message, services.now(), "429", timedelta(seconds=wait)
@@ -290,16 +630,29 @@ class OutboxSender:
         except TimedOut:
             status = OutboxStatus.UNCONFIRMED
         except BadRequest as error:
+            self.budget.failed(message.user_id)
             status, error_text = OutboxStatus.FAILED, error.message
             logger.warning("Owed %s message %s refused: %s", message.kind, message.id, error)
         except (NetworkError, TelegramError) as error:
+            self.budget.failed(message.user_id)
             logger.info("Owed message %s not delivered yet: %s", message.id, type(error).__name__)
             with services.db.session() as session:
                 return retry_later(session, message, services.now(), type(error).__name__)
-        with services.db.session() as session:
-            settle(session, message.id, status, services.now(), error_text)
-            if status is OutboxStatus.BLOCKED:
-                set_flags(session, message.user_id, blocked=True)
+
+        def record() -> None:
+            with services.db.session() as session:
+                settle(session, message.id, status, services.now(), error_text)
+                if status is OutboxStatus.BLOCKED:
+                    set_flags(session, message.user_id, blocked=True)
+                # Inbox copies: where each landed, and an answer the person could not receive.
+                after_send(services, session, message, status, sent)
+
+        try:
+            record()
+        except Exception:
+            # Telegram has it, the database is away: recorded later, never sent again.
+            self.unrecorded.append(record)
+            raise
         return status
 
     # -- broadcasts: progress and the final report ----------------------------------------------
@@ -413,6 +766,9 @@ def _render(
 ) -> Rendered | None:
     """The message as the user should read it now, or None when it is no longer owed."""
     kind = message.kind
+    if kind in INBOX_KINDS:
+        copy = render_inbox(message, context, now)
+        return Rendered(text=copy.text, markup=copy.markup) if copy is not None else None
     if kind is OutboxKind.BROADCAST:
         return _render_broadcast(broadcast, context, now, signup_activity)
     if registration is None:

@@ -452,6 +452,44 @@ def upcoming_activities(
     return [_info(a, counts) for a in activities]
 
 
+@dataclass(frozen=True)
+class AgendaPage:
+    activities: list[ActivityInfo]
+    page: int  # the page shown (0-based), within 0..pages-1
+    pages: int  # 0: nothing upcoming
+
+
+def _upcoming_query(now: datetime, kind: str | None) -> Any:
+    query = select(Activity).where(Activity.status == Status.PUBLISHED, Activity.ends_at > now)
+    return query.where(Activity.kind == kind) if kind else query
+
+
+def upcoming_page(
+    session: Session, now: datetime, page: int, size: int, kind: str | None = None
+) -> AgendaPage:
+    """One page of `upcoming_activities` (a page past the end shows the last): registrations
+    are counted for the activities shown only, through (activity_id, status)."""
+    query = _upcoming_query(now, kind)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = (total + size - 1) // size
+    if not pages:
+        return AgendaPage([], 0, 0)
+    page = min(max(page, 0), pages - 1)
+    shown = list(
+        session.scalars(
+            query.order_by(Activity.starts_at, Activity.slug).offset(page * size).limit(size)
+        )
+    )
+    counts = _counts(session, [a.id for a in shown])
+    return AgendaPage([_info(a, counts) for a in shown], page, pages)
+
+
+def upcoming_kinds(session: Session, now: datetime) -> set[str]:
+    """The kinds of the upcoming activities (the agenda's filter buttons), nothing counted."""
+    query = _upcoming_query(now, None).with_only_columns(Activity.kind).distinct()
+    return set(session.scalars(query))
+
+
 def chat_changes(activity: Activity) -> set[str]:
     """The fields an organiser changed in chat (Activity.changed_in_chat, a JSON list)."""
     if not activity.changed_in_chat:

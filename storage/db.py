@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "mao_read_only"
+# Taken around `alembic upgrade` on PostgreSQL, so that instances starting at once migrate
+# one after the other (the later ones then find nothing left to do). Any fixed number.
+MIGRATION_LOCK_KEY = 0x4D414F00  # "MAO\0"
 
 
 def safe_url(url: str) -> str:
@@ -49,7 +54,11 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front, so a check-then-write (the last seat of
         # an activity) can never interleave with another writer. WAL keeps readers unblocked.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions (Database.reading) begin DEFERRED: they never wait for a writer.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -65,6 +74,9 @@ class Database:
         else:
             self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -76,13 +88,59 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: on SQLite it does not take the write lock (a per-update
+        look-up must not queue behind every writer). Nothing written in it is kept."""
+        with self._reads() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def ping(self) -> None:
+        """Raises when the database cannot be reached (for /healthz)."""
+        with self.reading() as session:
+            session.execute(text("SELECT 1"))
+
     def upgrade(self, revision: str = "head") -> None:
+        """Apply migrations; safe when several instances start at once: they take turns.
+
+        PostgreSQL: an advisory lock held by the migration's own transaction (DDL is
+        transactional there, so the next instance sees all or nothing). SQLite: the write
+        lock of that transaction (BEGIN IMMEDIATE), and a lock file beside the database so
+        a long migration does not run into the other process's busy timeout."""
         logger.info("Applying database migrations on %s", safe_url(self.url))
         alembic_config = AlembicConfig()
         alembic_config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with self._migration_file_lock(), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             alembic_config.attributes["connection"] = connection
             command.upgrade(alembic_config, revision)
+
+    @contextmanager
+    def _migration_file_lock(self) -> Iterator[None]:
+        parsed = make_url(self.url)
+        database = parsed.database or ""
+        lock = None
+        if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+            try:
+                lock = open(f"{database}.migrate-lock", "a")  # noqa: SIM115 (closed below)
+            except OSError:
+                # A read-only directory or a URI filename: BEGIN IMMEDIATE alone serialises.
+                lock = None
+        if lock is None:
+            yield
+            return
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def check_writable(self) -> None:
         """Fail at start, not at the first sign-up, when the database cannot be written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -45,6 +46,34 @@ def record_miss(
 def recent_misses(session: Session, limit: int = 100) -> list[Miss]:
     rows = session.scalars(select(FaqMiss).order_by(FaqMiss.asked_at.desc()).limit(limit))
     return [Miss(r.question, r.language, r.best_id, r.score, r.asked_at) for r in rows]
+
+
+@dataclass(frozen=True)
+class StoredMiss:
+    """A miss with its row id, for /faqgaps (handled misses are deleted by id)."""
+
+    id: int
+    question: str
+    language: str
+    asked_at: datetime
+
+
+def misses_since(session: Session, since: datetime, limit: int = 2000) -> list[StoredMiss]:
+    """The most recent misses first."""
+    rows = session.scalars(
+        select(FaqMiss)
+        .where(FaqMiss.asked_at >= since)
+        .order_by(FaqMiss.asked_at.desc(), FaqMiss.id.desc())
+        .limit(limit)
+    )
+    return [StoredMiss(r.id, r.question, r.language, r.asked_at) for r in rows]
+
+
+def delete_misses(session: Session, ids: Collection[int]) -> int:
+    if not ids:
+        return 0
+    result = session.execute(delete(FaqMiss).where(FaqMiss.id.in_(list(ids))))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def purge_misses(session: Session, older_than: timedelta, now: datetime) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -194,6 +195,15 @@ class OutboxMessage(Base):
     __table_args__ = (
         # The sender's claim: the most urgent due pending message.
         Index("ix_outbox_claim", "status", "priority", "due_at"),
+        # The claim of the next due message of one priority: pending rows only (migration 0010).
+        Index(
+            "ix_outbox_due",
+            "priority",
+            "due_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         Index("ix_outbox_broadcast_status", "broadcast_id", "status"),
     )
 

@@ -3,10 +3,11 @@
 A confirmation is written in the transaction that takes the seat, a reminder when the seat
 is taken (due before the activity), a notice when a seat is freed or an activity moves, a
 broadcast message per recipient when the organiser confirms. The sender (jobs/outbox.py)
-claims one row at a time with a lease, and marks it sent only after Telegram confirmed.
+claims rows one at a time with a lease, and marks each sent only after Telegram confirmed.
 Network errors, 5xx and 429 are retried with backoff until the row's deadline; a timeout
 whose outcome is unknown is "unconfirmed", never "failed"; a crash mid-send leaves a claim
-whose lease runs out, after which it is sent again (at most one duplicate per crash).
+whose lease runs out, after which it is sent again: at most as many duplicates per crash
+as the sender had on their way (`broadcast.in_flight`, see jobs/outbox.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, select, update
+from sqlalchemy import ColumnElement, Table, exists, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -345,6 +346,11 @@ _RETURNED = (
 )
 
 
+# Written out as a literal: a planner can use the partial index ix_outbox_due (WHERE status =
+# 'pending') only when the query names that very value, not a parameter.
+_PENDING: ColumnElement[str] = literal_column("'pending'")
+
+
 def claim_next(
     session: Session,
     now: datetime,
@@ -354,17 +360,52 @@ def claim_next(
     user_id: int | None = None,
     below: Priority | None = None,
 ) -> OwedMessage | None:
-    """Take the most urgent due message for sending (one UPDATE ... RETURNING): only one
-    user's, or only those more urgent than `below` (while bulk sending is paused)."""
-    due = select(_table.c.id).where(
-        _table.c.status == OutboxStatus.PENDING.value, _table.c.due_at <= now
-    )
+    """Take the most urgent due message for sending (UPDATE ... RETURNING): only one
+    user's, or only those more urgent than `below` (while bulk sending is paused).
+
+    One priority after the other, each the first due row of ix_outbox_due: an index probe
+    however many rows are pending (thousands of reminders planned for later, a broadcast
+    half sent) or were sent. One query ordering all priorities at once walks every pending
+    row of a higher priority that is not due yet, or sorts them all."""
     if user_id is not None:
-        due = due.where(_table.c.user_id == user_id)
-    if below is not None:
-        due = due.where(_table.c.priority < int(below))
+        # A user's few rows (ix_outbox_user_id): one statement.
+        return _claim(
+            session,
+            now,
+            sender,
+            lease,
+            [_table.c.user_id == user_id]
+            + ([_table.c.priority < int(below)] if below is not None else []),
+            [_table.c.priority, _table.c.due_at, _table.c.id],
+        )
+    for priority in Priority:
+        if below is not None and priority >= below:
+            break
+        owed = _claim(
+            session,
+            now,
+            sender,
+            lease,
+            [_table.c.priority == int(priority)],
+            [_table.c.due_at, _table.c.id],
+        )
+        if owed is not None:
+            return owed
+    return None
+
+
+def _claim(
+    session: Session,
+    now: datetime,
+    sender: str,
+    lease: timedelta,
+    conditions: list[ColumnElement[bool]],
+    order: list[ColumnElement[Any]],
+) -> OwedMessage | None:
     next_id = (
-        due.order_by(_table.c.priority, _table.c.due_at, _table.c.id)
+        select(_table.c.id)
+        .where(_table.c.status == _PENDING, _table.c.due_at <= now, *conditions)
+        .order_by(*order)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

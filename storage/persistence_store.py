@@ -2,26 +2,41 @@
 
 A conversation state is stored with the time of its last update, {"state": 6, "updated_at":
 "2027-03-01T09:00:00+00:00"}: PTB's conversation timeouts are jobs in memory, so after a
-restart only this time tells whether a conversation was abandoned.
+restart (or on another instance) only this time tells whether a conversation was abandoned.
+
+The bot reads one user's rows before each of their updates and writes them right after it
+(bot/persistence.py), so any instance can serve any update: nothing is loaded in bulk.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import ConversationState, UserData
+
+ConversationRef = tuple[str, tuple[Any, ...]]  # (conversation name, PTB's key)
 
 
 @dataclass(frozen=True)
 class StoredState:
     state: object
     updated_at: datetime | None  # None: stored before the time was kept
+
+
+@dataclass(frozen=True)
+class UserState:
+    """One user's stored conversations (only those going on) and user data (None: no row)."""
+
+    conversations: dict[ConversationRef, StoredState]
+    user_data: dict[Any, Any] | None
 
 
 def _decode_state(encoded: str) -> StoredState:
@@ -35,7 +50,61 @@ def _decode_state(encoded: str) -> StoredState:
     return StoredState(value, None)
 
 
+def _encode_key(key: tuple[Any, ...]) -> str:
+    return json.dumps(list(key))
+
+
+def encode_user_data(data: Mapping[Any, Any]) -> str:
+    return json.dumps(data, default=str)
+
+
+def _upsert(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE: two instances writing the same row never collide."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values)
+    changed = {name: statement.excluded[name] for name in values if name not in keys}
+    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
+
+
+def load_user_state(session: Session, user_id: int, refs: Sequence[ConversationRef]) -> UserState:
+    """The conversations `refs` (those stored) and the user data of one user."""
+    conversations: dict[ConversationRef, StoredState] = {}
+    if refs:
+        wanted = {(name, _encode_key(key)): (name, key) for name, key in refs}
+        rows = session.scalars(
+            select(ConversationState).where(
+                or_(
+                    *(
+                        and_(ConversationState.name == name, ConversationState.key == key)
+                        for name, key in wanted
+                    )
+                )
+            )
+        )
+        for row in rows:
+            conversations[wanted[(row.name, row.key)]] = _decode_state(row.state)
+    encoded = session.scalar(select(UserData.data).where(UserData.user_id == user_id))
+    return UserState(conversations, json.loads(encoded) if encoded is not None else None)
+
+
+def save_user_state(
+    session: Session,
+    user_id: int,
+    conversations: Mapping[ConversationRef, object],
+    user_data: Mapping[Any, Any] | None,
+    now: datetime,
+) -> None:
+    """Store conversation states as of `now` (None ends a conversation) and, unless None,
+    the user data (empty: the row goes)."""
+    for (name, key), state in conversations.items():
+        save_conversation(session, name, key, state, now)
+    if user_data is not None:
+        save_user_data(session, user_id, user_data)
+
+
 def load_conversations(session: Session, name: str) -> dict[tuple[Any, ...], StoredState]:
+    """Every stored state of one conversation (for tools; the bot reads per user)."""
     rows = session.scalars(select(ConversationState).where(ConversationState.name == name))
     return {tuple(json.loads(row.key)): _decode_state(row.state) for row in rows}
 
@@ -44,34 +113,33 @@ def save_conversation(
     session: Session, name: str, key: tuple[Any, ...], state: object, now: datetime
 ) -> None:
     """Store a conversation's state as of `now`; None ends the conversation."""
-    encoded_key = json.dumps(list(key))
-    row = session.get(ConversationState, (name, encoded_key))
+    encoded_key = _encode_key(key)
     if state is None:
-        if row is not None:
-            session.delete(row)
+        session.execute(
+            delete(ConversationState).where(
+                ConversationState.name == name, ConversationState.key == encoded_key
+            )
+        )
         return
     encoded = json.dumps({"state": state, "updated_at": now.isoformat()})
-    if row is None:
-        session.add(ConversationState(name=name, key=encoded_key, state=encoded))
-    else:
-        row.state = encoded
+    _upsert(
+        session,
+        ConversationState,
+        {"name": name, "key": encoded_key, "state": encoded},
+        ["name", "key"],
+    )
 
 
 def load_user_data(session: Session) -> dict[int, dict[Any, Any]]:
+    """Every user's data (for tools; the bot reads per user)."""
     return {row.user_id: json.loads(row.data) for row in session.scalars(select(UserData))}
 
 
-def save_user_data(session: Session, user_id: int, data: dict[Any, Any]) -> None:
-    row = session.get(UserData, user_id)
+def save_user_data(session: Session, user_id: int, data: Mapping[Any, Any]) -> None:
     if not data:
-        if row is not None:
-            session.delete(row)
+        drop_user_data(session, user_id)
         return
-    encoded = json.dumps(data, default=str)
-    if row is None:
-        session.add(UserData(user_id=user_id, data=encoded))
-    else:
-        row.data = encoded
+    _upsert(session, UserData, {"user_id": user_id, "data": encode_user_data(data)}, ["user_id"])
 
 
 def drop_user_data(session: Session, user_id: int) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.inbox import MessageInfo, ThreadInfo, threads_of_user
 from storage.models import (
     Activity,
     Broadcast,
@@ -132,6 +133,8 @@ class PersonalData:
     conversations: tuple[ConversationRecord, ...]
     broadcasts: tuple[BroadcastRecord, ...]
     feedback: tuple[FeedbackRecord, ...] = ()
+    # Conversations with the programme office (storage/inbox.py), each with its messages.
+    inbox: tuple[tuple[ThreadInfo, tuple[MessageInfo, ...]], ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -144,6 +147,7 @@ class PersonalData:
             or self.conversations
             or self.broadcasts
             or self.feedback
+            or self.inbox
         )
 
     @property
@@ -249,6 +253,7 @@ def personal_data(session: Session, telegram_id: int) -> PersonalData:
                 .order_by(Feedback.id)
             ).all()
         ),
+        inbox=tuple(threads_of_user(session, telegram_id)),
     )
 
 
@@ -349,5 +354,26 @@ def personal_data_json(data: PersonalData, zone: tzinfo) -> dict[str, Any]:
                 "updated_at": _time(f.updated_at, zone),
             }
             for f in data.feedback
+        ],
+        "inbox_threads": [
+            {
+                "id": thread.id,
+                "kind": thread.kind.value,
+                "status": thread.status.value,
+                "first_name": thread.first_name,
+                "language": thread.language,
+                "faq_guesses": list(thread.guesses),
+                "created_at": _time(thread.created_at, zone),
+                "last_message_at": _time(thread.updated_at, zone),
+                "messages": [
+                    {
+                        "from": "you" if m.direction == "in" else "programme office",
+                        "text": m.text,
+                        "at": _time(m.created_at, zone),
+                    }
+                    for m in messages
+                ],
+            }
+            for thread, messages in data.inbox
         ],
     }

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from storage.faq_misses import purge_misses
 from storage.feedback import erase_feedback, purge_old_feedback
+from storage.inbox import erase_threads
 from storage.models import Broadcast, ConversationState, OutboxMessage, UserData
 from storage.registrations import erase_registrations, purge_old_registrations
 from storage.users import delete_user
@@ -23,6 +24,9 @@ def erase_user(
     erase_registrations(session, telegram_id, now, join_link_before)
     session.execute(delete(UserData).where(UserData.user_id == telegram_id))
     erase_feedback(session, telegram_id)
+    # Conversations with the programme office, with every copy still owed or sent (also
+    # those owed to the organisers' chat).
+    erase_threads(session, telegram_id)
     session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == telegram_id))
     session.execute(
         delete(ConversationState).where(

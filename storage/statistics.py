@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
@@ -88,14 +88,20 @@ class Statistics:
 
 
 def user_figures(session: Session, now: datetime) -> UserFigures:
-    def count(*conditions: ColumnElement[bool]) -> int:
-        return int(session.scalar(select(func.count(User.id)).where(*conditions)) or 0)
+    # One pass over the users, not one per figure (100,000 rows at scale).
+    def flagged(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
+    total, active, opted_out, blocked = session.execute(
+        select(
+            func.count(User.id),
+            flagged(User.last_seen >= now - ACTIVE_WITHIN),
+            flagged(User.announcements_opt_out.is_(True)),
+            flagged(User.blocked.is_(True)),
+        )
+    ).one()
     return UserFigures(
-        total=count(),
-        active=count(User.last_seen >= now - ACTIVE_WITHIN),
-        opted_out=count(User.announcements_opt_out.is_(True)),
-        blocked=count(User.blocked.is_(True)),
+        total=int(total), active=int(active), opted_out=int(opted_out), blocked=int(blocked)
     )
 
 
@@ -112,22 +118,25 @@ def _upcoming(activity: ActivityInfo, registered: int) -> UpcomingFigures:
     )
 
 
-def _registered_count(session: Session, activity_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count(Registration.id)).where(
-                Registration.activity_id == activity_id,
-                Registration.status == RegistrationStatus.REGISTERED,
-            )
+def _registered_counts(session: Session, activity_ids: list[int]) -> dict[int, int]:
+    """Seats registered per activity, in one statement (ix_registrations_activity_status)."""
+    if not activity_ids:
+        return {}
+    rows = session.execute(
+        select(Registration.activity_id, func.count(Registration.id))
+        .where(
+            Registration.activity_id.in_(activity_ids),
+            Registration.status == RegistrationStatus.REGISTERED,
         )
-        or 0
-    )
+        .group_by(Registration.activity_id)
+    ).all()
+    return {activity_id: int(count) for activity_id, count in rows}
 
 
 def upcoming_figures(session: Session, now: datetime) -> list[UpcomingFigures]:
-    return [
-        _upcoming(a, _registered_count(session, a.id)) for a in upcoming_activities(session, now)
-    ]
+    activities = upcoming_activities(session, now)
+    registered = _registered_counts(session, [a.id for a in activities])
+    return [_upcoming(a, registered.get(a.id, 0)) for a in activities]
 
 
 def past_figures(session: Session, now: datetime, limit: int = 10) -> list[PastFigures]:

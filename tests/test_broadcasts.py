@@ -15,7 +15,7 @@ import pytest
 from conftest import ADMIN_ID, FakeClock, texts
 from sqlalchemy import select
 
-from bot.config import AppConfig
+from bot.config import AppConfig, load_config
 from bot.offline.driver import BotDriver, spawn_bot_process
 from bot.offline.standin import BotApiStandIn, RateLimit
 from bot.services import build_services
@@ -233,7 +233,9 @@ async def test_sigkill_halfway_reaches_everyone_once(tmp_path: Path) -> None:
     got = received(standin, "Belangrijk nieuws")
     assert set(got) == set(recipients)
     duplicates = sum(got.values()) - len(recipients)
-    assert duplicates <= 1, f"{duplicates} duplicates after one crash"
+    # The documented cost of the window: what was on its way at the kill may go twice.
+    in_flight = load_config(config_file, environ={}).broadcast.in_flight
+    assert duplicates <= in_flight, f"{duplicates} duplicates after one crash"
     result = tally_of(db, broadcast_id)
     assert (result.sent, result.total) == (1000, 1000)
     print(f"SIGKILL after {halfway} messages; duplicates: {duplicates}")

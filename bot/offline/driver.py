@@ -163,10 +163,22 @@ class BotDriver:
         update_id = self.standin.push_update(update)
         return await self._wait(update_id, before, chat_id)
 
-    async def say(self, user_id: int, text: str) -> list[ApiCall]:
+    async def say(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat: dict[str, Any] | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> list[ApiCall]:
+        """A text from the user, privately or in `chat` (a group), optionally as a reply to
+        `reply_to` (e.g. a message of the bot's, from `latest_message`); returns the answer
+        in that chat."""
         before = len(self.standin.calls)
-        update_id = self.standin.user_message(self._user(user_id), text)
-        return await self._wait(update_id, before, user_id)
+        update_id = self.standin.user_message(
+            self._user(user_id), text, chat=chat, reply_to=reply_to
+        )
+        return await self._wait(update_id, before, chat["id"] if chat else user_id)
 
     async def press_data(
         self, user_id: int, data: str, message: dict[str, Any] | None = None

@@ -408,9 +408,22 @@ class BotApiStandIn:
         self._new_update.set()
         return update_id
 
-    def user_message(self, user: dict[str, Any], text: str) -> int:
-        chat = {"id": user["id"], "type": "private", "first_name": user.get("first_name", "")}
-        message_id = next(self._message_ids[user["id"]])
+    def user_message(
+        self,
+        user: dict[str, Any],
+        text: str,
+        *,
+        chat: dict[str, Any] | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> int:
+        """A text from `user` in their private chat, or in `chat` (a group); `reply_to` is the
+        message it replies to (as Telegram sends reply_to_message)."""
+        chat = chat or {
+            "id": user["id"],
+            "type": "private",
+            "first_name": user.get("first_name", ""),
+        }
+        message_id = next(self._message_ids[chat["id"]])
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time()),
@@ -418,6 +431,8 @@ class BotApiStandIn:
             "from": user,
             "text": text,
         }
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -459,7 +474,10 @@ class BotApiStandIn:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids[chat_id]),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private"},
+            # Negative ids are groups (a supergroup's starts with -100), as on Telegram.
+            "chat": {"id": chat_id, "type": "private"}
+            if chat_id > 0
+            else {"id": chat_id, "type": "supergroup", "title": "Groep"},
             "from": BOT_USER,
         }
         if "text" in params:

@@ -1,0 +1,1 @@
+"""Scripts that print figures; `python -m benchmarks` prints them all in one table."""

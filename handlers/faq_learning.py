@@ -1,0 +1,344 @@
+"""A FAQ that learns: "Voeg toe aan FAQ" and /faqgaps, for organisers.
+
+A question from an inbox thread (its copy in the organisers' chat, or /vragen) or a group of
+similar misses in /faqgaps gets a "Voeg toe aan FAQ" button. The organiser picks the topic
+(the matcher's best guesses first), and the question is stored as a phrasing of that entry
+(storage/faq_additions.py); every instance answers it from then on (core/faq_live.py).
+
+The question being added waits in the organiser's persisted user data, with the picker
+message it belongs to: a button of an older picker, a second tap, or a press after the
+restart of another instance finds nothing waiting for it and changes nothing. The buttons
+work in a private chat and in the organisers' group (where the inbox puts its copies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from datetime import timedelta
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from core import callbacks
+from core.context import Handlers, MaoContext
+from core.faq_live import MissGroup, group_misses, refresh_matcher
+from core.keyboards import Button, keyboard
+from core.roles import is_organiser
+from core.services import Services
+from core.text_limits import clip
+from faq.matching import normalise
+from handlers.replies import close_buttons, edit_pressed, pressed, reply
+from storage.faq_additions import add_addition, thread_question, tidy_question
+from storage.faq_misses import delete_misses, misses_since
+
+logger = logging.getLogger(__name__)
+
+PENDING_KEY = "faq_add"
+GAP_DAYS = 90
+GAPS_PER_PAGE = 5
+TOPICS_PER_PAGE = 8
+EXAMPLE_SHOWN = 160
+QUESTION_SHOWN = 300
+
+
+def _is_organiser(update: Update, context: MaoContext) -> bool:
+    user = update.effective_user
+    return user is not None and is_organiser(context.services, user.id)
+
+
+async def _refuse(update: Update, context: MaoContext) -> None:
+    user = update.effective_user
+    logger.warning("Organiser action refused for user %s", user.id if user else "-")
+    if update.callback_query is not None:
+        await pressed(update, alert=context.text("admin_only"))
+    else:
+        await reply(update, context, context.text("admin_only"))
+
+
+# -- keeping the matcher current ----------------------------------------------------------------
+
+
+async def refresh_before_matching(update: Update, context: MaoContext) -> None:
+    """Additions made on any instance are in the matcher before this text is matched."""
+    await refresh_matcher(context.services)
+
+
+def build_refresh_handler() -> MessageHandler[MaoContext, None]:
+    return MessageHandler(
+        filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, refresh_before_matching
+    )
+
+
+# -- /faqgaps -----------------------------------------------------------------------------------
+
+
+async def _gap_groups(services: Services) -> list[MissGroup]:
+    since = services.now() - timedelta(days=GAP_DAYS)
+    with services.db.session() as session:
+        misses = misses_since(session, since)
+    # Grows with the misses (0.4 s for 2000): off the event loop.
+    return await asyncio.to_thread(group_misses, misses)
+
+
+def _pages(count: int, per_page: int) -> int:
+    return max(1, math.ceil(count / per_page))
+
+
+def _navigation(
+    context: MaoContext, page: int, pages: int, builder: callbacks.CallbackFormat
+) -> list[Button]:
+    row: list[Button] = []
+    if page > 0:
+        row.append((context.text("faqlearn_previous"), builder.data(page=page - 1)))
+    if page < pages - 1:
+        row.append((context.text("faqlearn_next"), builder.data(page=page + 1)))
+    return row
+
+
+def gaps_page(
+    context: MaoContext, groups: list[MissGroup], page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not groups:
+        return context.text("faqgaps_none", days=GAP_DAYS), None
+    pages = _pages(len(groups), GAPS_PER_PAGE)
+    page = min(page, pages - 1)
+    first = page * GAPS_PER_PAGE
+    lines = [
+        context.text(
+            "faqgaps_title",
+            days=GAP_DAYS,
+            questions=sum(g.count for g in groups),
+            groups=len(groups),
+        )
+    ]
+    rows: list[list[Button]] = []
+    for number, group in enumerate(groups[first : first + GAPS_PER_PAGE], start=first + 1):
+        lines.append(
+            context.text(
+                "faqgaps_group",
+                number=number,
+                count=group.count,
+                example=clip(" ".join(group.example.question.split()), EXAMPLE_SHOWN),
+            )
+        )
+        rows.append(
+            [
+                (
+                    context.text("faqlearn_add_numbered", number=number),
+                    callbacks.FAQ_ADD_GAP.data(miss=group.example.id),
+                )
+            ]
+        )
+    if pages > 1:
+        lines.append(context.text("faqlearn_page", page=page + 1, pages=pages))
+    navigation = _navigation(context, page, pages, callbacks.FAQ_GAPS_PAGE)
+    if navigation:
+        rows.append(navigation)
+    return "\n\n".join(lines), keyboard(rows)
+
+
+async def show_gaps(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await _refuse(update, context)
+        return
+    groups = await _gap_groups(context.services)
+    text, markup = gaps_page(context, groups, 0)
+    await reply(update, context, text, markup)
+
+
+async def turn_gaps_page(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await _refuse(update, context)
+        return
+    await pressed(update)
+    groups = await _gap_groups(context.services)
+    text, markup = gaps_page(context, groups, int(context.matched("page")))
+    await edit_pressed(update, context, text, markup)
+
+
+# -- "Voeg toe aan FAQ": pick a topic -------------------------------------------------------------
+
+
+def _waiting(update: Update, context: MaoContext) -> dict[str, Any] | None:
+    """The question waiting for a topic, if this button's message is the picker for it."""
+    waiting = context.user_data.get(PENDING_KEY) if context.user_data is not None else None
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if not isinstance(waiting, dict) or message is None:
+        return None
+    if waiting.get("chat") != message.chat.id or waiting.get("message") != message.message_id:
+        return None
+    return waiting
+
+
+async def _stale(update: Update, context: MaoContext) -> None:
+    """An old picker, a second tap, a question already added: nothing happens."""
+    await pressed(update, alert=context.text("faqlearn_stale"))
+    chat = update.effective_chat
+    # In the organisers' group the picker may be another organiser's, still waiting.
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        await close_buttons(update)
+
+
+def topics_page(
+    context: MaoContext, waiting: dict[str, Any], page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    services = context.services
+    order = [i for i in waiting["order"] if services.faq.entry(i) is not None]
+    pages = _pages(len(order), TOPICS_PER_PAGE)
+    page = min(max(page, 0), pages - 1)
+    first = page * TOPICS_PER_PAGE
+    rows: list[list[Button]] = []
+    for entry_id in order[first : first + TOPICS_PER_PAGE]:
+        entry = services.faq.entry(entry_id)
+        assert entry is not None
+        label = entry.localised(context.language).question
+        rows.append([(label, callbacks.FAQ_ADD_TOPIC.data(entry=entry_id))])
+    navigation = _navigation(context, page, pages, callbacks.FAQ_ADD_PAGE)
+    if navigation:
+        rows.append(navigation)
+    rows.append([(context.text("faqlearn_abort"), callbacks.FAQ_ADD_ABORT.data())])
+    text = context.text("faqlearn_pick", question=clip(waiting["question"], QUESTION_SHOWN))
+    if pages > 1:
+        text += "\n\n" + context.text("faqlearn_page", page=page + 1, pages=pages)
+    return text, keyboard(rows)
+
+
+async def _offer_topics(
+    update: Update,
+    context: MaoContext,
+    question: str,
+    language: str,
+    misses: list[int],
+) -> None:
+    services = context.services
+    question = tidy_question(question)
+    # The matcher's best guesses first: usually the topic is one of them.
+    result = services.matcher.match(question)
+    ranked = [c for c in ((result.best,) if result.best else ()) + result.runners_up]
+    guesses = [c.entry_id for c in ranked if c.score > 0][:3]
+    order = guesses + [i for i in services.faq.ids if i not in guesses]
+    waiting: dict[str, Any] = {
+        "question": question,
+        "language": language,
+        "misses": misses,
+        "order": order,
+    }
+    text, markup = topics_page(context, waiting, 0)
+    message = await reply(update, context, text, markup)
+    if message is None or context.user_data is None:
+        return
+    waiting["chat"] = message.chat_id
+    waiting["message"] = message.message_id
+    context.user_data[PENDING_KEY] = waiting
+
+
+async def add_from_gap(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await _refuse(update, context)
+        return
+    miss_id = int(context.matched("miss"))
+    groups = await _gap_groups(context.services)
+    group = next((g for g in groups if miss_id in g.miss_ids), None)
+    if group is None:
+        await pressed(update, alert=context.text("faqlearn_gone"))
+        return
+    await pressed(update)
+    # The question on the button, even if newer misses made another the group's example.
+    pressed_miss = next((m for m in group.misses if m.id == miss_id), group.example)
+    await _offer_topics(
+        update, context, pressed_miss.question, pressed_miss.language, list(group.miss_ids)
+    )
+
+
+async def add_from_thread(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await _refuse(update, context)
+        return
+    with context.services.db.session() as session:
+        found = thread_question(session, int(context.matched("thread")))
+    if found is None:
+        await pressed(update, alert=context.text("faqlearn_gone"))
+        return
+    await pressed(update)
+    await _offer_topics(update, context, found.question, found.language, [])
+
+
+async def turn_topics_page(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await _refuse(update, context)
+        return
+    waiting = _waiting(update, context)
+    if waiting is None:
+        await _stale(update, context)
+        return
+    await pressed(update)
+    text, markup = topics_page(context, waiting, int(context.matched("page")))
+    await edit_pressed(update, context, text, markup)
+
+
+async def abort_adding(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await _refuse(update, context)
+        return
+    if _waiting(update, context) is None:
+        await _stale(update, context)
+        return
+    await pressed(update)
+    assert context.user_data is not None
+    context.user_data.pop(PENDING_KEY, None)
+    await edit_pressed(update, context, context.text("faqlearn_aborted"))
+
+
+async def choose_topic(update: Update, context: MaoContext) -> None:
+    if not _is_organiser(update, context):
+        await _refuse(update, context)
+        return
+    waiting = _waiting(update, context)
+    services = context.services
+    entry = services.faq.entry(context.matched("entry"))
+    user = update.effective_user
+    if waiting is None or entry is None or user is None:
+        await _stale(update, context)
+        return
+    await pressed(update)
+    question = str(waiting["question"])
+    handled = {int(i) for i in waiting.get("misses", [])}
+    with services.db.session() as session:
+        add_addition(
+            session, entry.id, str(waiting["language"]), question, user.id, services.now()
+        )
+        # The same question missed again (also before an inbox hand-over) is handled too.
+        since = services.now() - timedelta(days=GAP_DAYS)
+        same = normalise(question)
+        handled |= {m.id for m in misses_since(session, since) if normalise(m.question) == same}
+        removed = delete_misses(session, handled)
+    assert context.user_data is not None
+    context.user_data.pop(PENDING_KEY, None)
+    logger.info("FAQ addition to %s by organiser %s", entry.id, user.id)
+    # This instance answers the very next question with it; the others at their next one.
+    await refresh_matcher(services)
+    text = context.text(
+        "faqlearn_added",
+        question=clip(question, QUESTION_SHOWN),
+        topic=entry.localised(context.language).question,
+    )
+    if removed:
+        text += "\n" + context.text("faqlearn_handled", count=removed)
+    await edit_pressed(update, context, text)
+
+
+def build_handlers() -> Handlers:
+    return [
+        CommandHandler("faqgaps", show_gaps, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(turn_gaps_page, pattern=callbacks.FAQ_GAPS_PAGE.pattern),
+        CallbackQueryHandler(add_from_gap, pattern=callbacks.FAQ_ADD_GAP.pattern),
+        CallbackQueryHandler(add_from_thread, pattern=callbacks.FAQ_ADD_THREAD.pattern),
+        CallbackQueryHandler(turn_topics_page, pattern=callbacks.FAQ_ADD_PAGE.pattern),
+        CallbackQueryHandler(choose_topic, pattern=callbacks.FAQ_ADD_TOPIC.pattern),
+        CallbackQueryHandler(abort_adding, pattern=callbacks.FAQ_ADD_ABORT.pattern),
+    ]

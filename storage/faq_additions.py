@@ -1,0 +1,122 @@
+"""Organisers' additions to the FAQ ("Voeg toe aan FAQ"): a user's question stored as one more
+phrasing of the entry an organiser picked. Only the words are kept, never who asked.
+
+Every instance reads them from here (core/faq_live.py), so an addition takes effect
+everywhere without a restart; `mao-bot faq export` writes them out for faq/content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models import FaqAddition, InboxMessage, InboxThread
+
+# The column's width; the matcher reads no further than this either.
+MAX_QUESTION_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Addition:
+    id: int
+    entry_id: str
+    language: str
+    question: str
+    added_by: int | None
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class AdditionsVersion:
+    """Changes whenever an addition is made or moved to another entry: a cheap look at the
+    whole table. Rows are only removed by `add_addition`, after writing a newer one."""
+
+    count: int
+    last_id: int
+
+
+NO_ADDITIONS = AdditionsVersion(0, 0)
+
+
+def tidy_question(question: str) -> str:
+    """One line, single spaces, at most the column's width."""
+    return " ".join(question.split())[:MAX_QUESTION_LENGTH].strip()
+
+
+def additions_version(session: Session) -> AdditionsVersion:
+    count, last_id = session.execute(
+        select(func.count(FaqAddition.id), func.coalesce(func.max(FaqAddition.id), 0))
+    ).one()
+    return AdditionsVersion(int(count), int(last_id))
+
+
+def all_additions(session: Session) -> list[Addition]:
+    rows = session.scalars(select(FaqAddition).order_by(FaqAddition.id))
+    return [
+        Addition(r.id, r.entry_id, r.language, r.question, r.added_by, r.added_at) for r in rows
+    ]
+
+
+def add_addition(
+    session: Session,
+    entry_id: str,
+    language: str,
+    question: str,
+    added_by: int | None,
+    at: datetime,
+) -> bool:
+    """Store `question` as a phrasing of `entry_id`; False when it was one already.
+
+    The latest choice wins: the same question stored earlier under another entry (an
+    organiser correcting a mistake) is removed, so one question never points two ways."""
+    text = tidy_question(question)
+    insert = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    # Two organisers (or two instances) adding the same at once: the database keeps one.
+    statement = (
+        insert(FaqAddition)
+        .values(
+            entry_id=entry_id, language=language, question=text, added_by=added_by, added_at=at
+        )
+        .on_conflict_do_nothing(index_elements=["entry_id", "language", "question"])
+    )
+    added = bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    # Removed only after the new row is written: SQLite hands out the highest id again once
+    # its row is gone, and `additions_version` must change.
+    session.execute(
+        delete(FaqAddition).where(
+            and_(
+                FaqAddition.language == language,
+                FaqAddition.question == text,
+                FaqAddition.entry_id != entry_id,
+            )
+        )
+    )
+    return added
+
+
+@dataclass(frozen=True)
+class ThreadQuestion:
+    question: str
+    language: str
+
+
+def thread_question(session: Session, thread_id: int) -> ThreadQuestion | None:
+    """The first message a user wrote in an inbox thread (what they asked), if any."""
+    thread = session.get(InboxThread, thread_id)
+    if thread is None:
+        return None
+    text = session.scalars(
+        select(InboxMessage.text)
+        .where(InboxMessage.thread_id == thread_id, InboxMessage.direction == "in")
+        .order_by(InboxMessage.created_at, InboxMessage.id)
+        .limit(1)
+    ).first()
+    if text is None or not text.strip():
+        return None
+    return ThreadQuestion(text, thread.language)
