@@ -171,7 +171,7 @@ def _serve(config: AppConfig, application: MaoApplication) -> None:
     if telegram.mode == "webhook":
         if not telegram.webhook_url:
             raise ConfigError("telegram.webhook_url: is required when telegram.mode is webhook")
-        from bot.webhook import serve_webhook
+        from bot.webhook import WebhookEndpoint, serve_webhook
         from core.context import services_of
 
         # The bot's own server rather than PTB's run_webhook: it also answers /healthz.
@@ -179,11 +179,13 @@ def _serve(config: AppConfig, application: MaoApplication) -> None:
             serve_webhook(
                 application,
                 services_of(application).db,
-                webhook_url=telegram.webhook_url,
-                listen=telegram.webhook_listen,
-                port=telegram.webhook_port,
-                secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
-                allowed_updates=allowed_updates(),
+                WebhookEndpoint(
+                    url=telegram.webhook_url,
+                    listen=telegram.webhook_listen,
+                    port=telegram.webhook_port,
+                    secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+                    allowed_updates=allowed_updates(),
+                ),
             )
         )
     else:

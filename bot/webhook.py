@@ -23,6 +23,7 @@ import logging
 import re
 import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -137,15 +138,20 @@ class WebhookServer:
             await server.close_all_connections()
 
 
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """Where Telegram sends updates (`url`, behind the reverse proxy) and where this instance
+    listens for them."""
+
+    url: str
+    listen: str
+    port: int
+    secret_token: str | None
+    allowed_updates: Sequence[str]
+
+
 async def start_webhook_instance(
-    application: AnyApplication,
-    database: Database,
-    *,
-    webhook_url: str,
-    listen: str,
-    port: int,
-    secret_token: str | None,
-    allowed_updates: Sequence[str],
+    application: AnyApplication, database: Database, endpoint: WebhookEndpoint
 ) -> WebhookServer:
     """Initialise and start the Application, serve the webhook, tell Telegram where it is.
 
@@ -154,10 +160,10 @@ async def start_webhook_instance(
     server = WebhookServer(
         application,
         database,
-        listen=listen,
-        port=port,
-        path=webhook_path(webhook_url),
-        secret_token=secret_token,
+        listen=endpoint.listen,
+        port=endpoint.port,
+        path=webhook_path(endpoint.url),
+        secret_token=endpoint.secret_token,
     )
     await application.initialize()
     try:
@@ -165,7 +171,9 @@ async def start_webhook_instance(
             await application.post_init(application)
         await server.start()
         await application.bot.set_webhook(
-            url=webhook_url, allowed_updates=list(allowed_updates), secret_token=secret_token
+            url=endpoint.url,
+            allowed_updates=list(endpoint.allowed_updates),
+            secret_token=endpoint.secret_token,
         )
         await application.start()
     except BaseException:
@@ -188,14 +196,7 @@ async def stop_webhook_instance(application: AnyApplication, server: WebhookServ
 
 
 async def serve_webhook(
-    application: AnyApplication,
-    database: Database,
-    *,
-    webhook_url: str,
-    listen: str,
-    port: int,
-    secret_token: str | None,
-    allowed_updates: Sequence[str],
+    application: AnyApplication, database: Database, endpoint: WebhookEndpoint
 ) -> None:
     """Run until SIGINT or SIGTERM (systemd's stop)."""
     stop = asyncio.Event()
@@ -203,15 +204,7 @@ async def serve_webhook(
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    server = await start_webhook_instance(
-        application,
-        database,
-        webhook_url=webhook_url,
-        listen=listen,
-        port=port,
-        secret_token=secret_token,
-        allowed_updates=allowed_updates,
-    )
+    server = await start_webhook_instance(application, database, endpoint)
     try:
         await stop.wait()
     finally:

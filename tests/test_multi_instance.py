@@ -31,6 +31,7 @@ from bot.offline.standin import ApiCall, BotApiStandIn
 from bot.services import build_services
 from bot.webhook import (
     SECRET_HEADER,
+    WebhookEndpoint,
     WebhookServer,
     start_webhook_instance,
     stop_webhook_instance,
@@ -288,15 +289,14 @@ async def cluster(instance_config: AppConfig) -> AsyncIterator[Cluster]:
                 one, standin.token, application_class=ObservedApplication
             )
             assert isinstance(application, ObservedApplication)
-            server = await start_webhook_instance(
-                application,
-                one.db,
-                webhook_url=f"{proxy.url}/telegram/hook",
+            endpoint = WebhookEndpoint(
+                url=f"{proxy.url}/telegram/hook",
                 listen="127.0.0.1",
                 port=0,
                 secret_token=SECRET,
                 allowed_updates=allowed_updates(),
             )
+            server = await start_webhook_instance(application, one.db, endpoint)
             instances.append(Instance(application, server, one))
         proxy.backends = [instance.url for instance in instances]
         yield Cluster(standin, proxy, instances)
