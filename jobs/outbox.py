@@ -200,24 +200,35 @@ class SendBudget:
             await asyncio.sleep(slot - now)
 
     async def _bulk(self, chat_id: int | None) -> None:
-        wait = self.chat_wait(chat_id)
-        if wait > 0:  # waited for apart: one busy chat holds up no other
-            await asyncio.sleep(wait)
-        # Bulk sends take their slots in the order they asked (a broadcast goes out in the
-        # order it was claimed); the lock is fair.
-        async with self._bulk_turn:
-            while True:
-                now = self.clock()
-                ready = max(self.next_free, self.bulk_paused_until)
-                ready = max(ready, now + self.chat_wait(chat_id))
-                if ready <= now:
-                    break
-                # Woken at `ready`, the slot may have gone to a reply meanwhile: look again.
-                await asyncio.sleep(ready - now)
-            self._take(now)
+        while True:
+            wait = self.chat_wait(chat_id)
+            if wait > 0:  # waited for apart: one busy chat holds up no other
+                await asyncio.sleep(wait)
+            # Bulk sends take their slots in the order they asked (a broadcast goes out in
+            # the order it was claimed); the lock is fair.
+            async with self._bulk_turn:
+                now = await self._next_bulk_slot(chat_id)
+                if now is None:
+                    # The chat had a message meanwhile (another of this person's in the
+                    # window): wait for it outside the queue, so nobody else waits with us.
+                    continue
+                self._take(now)
+            break
         self._note(chat_id, now)
         if chat_id is not None:
             self.bulk_sent[chat_id] = now
+
+    async def _next_bulk_slot(self, chat_id: int | None) -> float | None:
+        """The moment a free slot has come (None: the chat must wait first)."""
+        while True:
+            now = self.clock()
+            if self.chat_wait(chat_id) > 0:
+                return None
+            ready = max(self.next_free, self.bulk_paused_until)
+            if ready <= now:
+                return now
+            # Woken at `ready`, the slot may have gone to a reply meanwhile: look again.
+            await asyncio.sleep(ready - now)
 
     def _take(self, now: float) -> float:
         """Reserve the next free slot. A slot missed by a little (the event loop was busy)
