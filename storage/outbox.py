@@ -298,6 +298,17 @@ def plan_feedback_requests(session: Session, now: datetime, after: timedelta) ->
     it always follows the activity's end as it is now (moved, lengthened) with no replanning.
     Whether the person should really get it (present, or nobody checked in) is decided at
     send time. Returns how many were planned; planning twice keeps one row (dedupe key)."""
+    # The few activities that just ended first, then their seats (by the (activity, status)
+    # index): one join let SQLite start from every registered seat, 140-300 ms at 100k
+    # registrations, on the event loop, once a minute.
+    ended = session.scalars(
+        select(Activity.id).where(
+            Activity.ends_at <= now - after,
+            Activity.ends_at > now - after - FEEDBACK_TRY_FOR,
+        )
+    ).all()
+    if not ended:
+        return 0
     already = exists().where(
         OutboxMessage.registration_id == Registration.id,
         OutboxMessage.kind == OutboxKind.FEEDBACK_REQUEST.value,
@@ -306,9 +317,8 @@ def plan_feedback_requests(session: Session, now: datetime, after: timedelta) ->
         select(Registration.id, Registration.user_id, Activity.id, Activity.ends_at)
         .join(Activity, Activity.id == Registration.activity_id)
         .where(
+            Registration.activity_id.in_(ended),
             Registration.status == RegistrationStatus.REGISTERED,
-            Activity.ends_at <= now - after,
-            Activity.ends_at > now - after - FEEDBACK_TRY_FOR,
             ~already,
         )
     ).all()

@@ -4,6 +4,7 @@ benchmarks' database at scale holds what it claims."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -174,3 +175,16 @@ def test_the_scale_database_holds_what_it_claims(tmp_path: Path) -> None:
         ).one()
     db.dispose()
     assert tuple(soon) == (10, 10)  # one reminder each, as an activity's attendees get them
+
+
+def test_start_up_imports_neither_the_spreadsheet_nor_the_chart_library() -> None:
+    """openpyxl (0.6 s, 28 MB) and matplotlib load when an organiser asks for a file or a
+    chart, not at every start of every instance."""
+    probe = (
+        "import sys, bot.cli, bot.app, handlers.attendees, handlers.stats; "
+        "print(sorted(m for m in ('openpyxl', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
