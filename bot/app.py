@@ -268,6 +268,18 @@ async def _post_shutdown(application: MaoApplication) -> None:
     services.db.dispose()
 
 
+async def stop_application(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Finish the updates in hand and shut down, with the post_stop and post_shutdown hooks
+    (the order of PTB's own run_polling / run_webhook)."""
+    if application.running:
+        await application.stop()
+    if application.post_stop:
+        await application.post_stop(application)
+    await application.shutdown()
+    if application.post_shutdown:
+        await application.post_shutdown(application)
+
+
 def update_processor(concurrent_updates: int) -> PerUserUpdateProcessor | int:
     """Users served at once, each user's updates in order (bot/updates.py); 1 is PTB's own
     one-update-after-the-other."""

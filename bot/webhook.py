@@ -33,6 +33,7 @@ import tornado.web
 from telegram import Update
 from telegram.ext import Application
 
+from bot.app import stop_application
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -186,13 +187,7 @@ async def stop_webhook_instance(application: AnyApplication, server: WebhookServ
     """Stop taking updates, finish those in hand, then shut down (the webhook stays set:
     another instance, or this one's restart, takes the updates)."""
     await server.stop()
-    if application.running:
-        await application.stop()
-    if application.post_stop:
-        await application.post_stop(application)
-    await application.shutdown()
-    if application.post_shutdown:
-        await application.post_shutdown(application)
+    await stop_application(application)
 
 
 async def serve_webhook(

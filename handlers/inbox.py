@@ -113,6 +113,17 @@ def _user_data(context: MaoContext) -> dict[Any, Any]:
     return context.user_data
 
 
+async def _draft_pressed(
+    update: Update, context: MaoContext
+) -> tuple[dict[Any, Any], object, int | None]:
+    """A preview's button: the user data, the draft in it, and which preview was pressed
+    (a draft belongs to its newest preview; older previews' buttons are stale)."""
+    query = await pressed(update)
+    data = _user_data(context)
+    pressed_on = query.message.message_id if query.message is not None else None
+    return data, data.get(DRAFT_KEY), pressed_on
+
+
 def _first_name(update: Update) -> str:
     user = update.effective_user
     return clip(clean_text(user.first_name or "", multiline=False).strip(), 40) if user else ""
@@ -189,10 +200,7 @@ async def ask_handover(update: Update, context: MaoContext) -> int:
 
 async def send_draft(update: Update, context: MaoContext) -> int:
     """The yes: one thread, its copies owed to the organisers, in one transaction."""
-    query = await pressed(update)
-    data = _user_data(context)
-    draft = data.get(DRAFT_KEY)
-    pressed_on = query.message.message_id if query.message is not None else None
+    data, draft, pressed_on = await _draft_pressed(update, context)
     if not isinstance(draft, dict) or draft.get("preview") != pressed_on:
         sent = data.get(SENT_KEY)
         if isinstance(sent, dict) and sent.get("preview") == pressed_on:
@@ -240,10 +248,7 @@ async def send_draft(update: Update, context: MaoContext) -> int:
 
 
 async def abort_draft(update: Update, context: MaoContext) -> int:
-    query = await pressed(update)
-    data = _user_data(context)
-    draft = data.get(DRAFT_KEY)
-    pressed_on = query.message.message_id if query.message is not None else None
+    data, draft, pressed_on = await _draft_pressed(update, context)
     if isinstance(draft, dict) and draft.get("preview") == pressed_on:
         data.pop(DRAFT_KEY, None)  # an older preview's "no" leaves a newer draft alone
     await close_buttons(update)

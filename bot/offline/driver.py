@@ -17,7 +17,13 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import MaoApplication, allowed_updates, build_application, prepare_storage
+from bot.app import (
+    MaoApplication,
+    allowed_updates,
+    build_application,
+    prepare_storage,
+    stop_application,
+)
 from bot.offline.standin import ApiCall, BotApiStandIn
 from core.context import services_of
 from core.services import Services
@@ -134,12 +140,7 @@ class BotDriver:
         assert application.updater is not None
         with contextlib.suppress(RuntimeError):
             await application.updater.stop()
-        await application.stop()
-        if application.post_stop:
-            await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
+        await stop_application(application)
 
     async def restart(self) -> None:
         await self.stop_bot()
