@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -72,18 +72,20 @@ def load_user_state(session: Session, user_id: int, refs: Sequence[ConversationR
     conversations: dict[ConversationRef, StoredState] = {}
     if refs:
         wanted = {(name, _encode_key(key)): (name, key) for name, key in refs}
-        rows = session.scalars(
-            select(ConversationState).where(
-                or_(
-                    *(
-                        and_(ConversationState.name == name, ConversationState.key == key)
-                        for name, key in wanted
-                    )
-                )
+        # Names IN and keys IN (the primary key serves both; in a private chat every
+        # conversation has the same key), pairs sorted out here: building an OR of
+        # (name, key) pairs for every update cost more than the query itself.
+        names = sorted({name for name, _ in wanted})
+        keys = sorted({key for _, key in wanted})
+        rows = session.execute(
+            select(ConversationState.name, ConversationState.key, ConversationState.state).where(
+                ConversationState.name.in_(names), ConversationState.key.in_(keys)
             )
         )
-        for row in rows:
-            conversations[wanted[(row.name, row.key)]] = _decode_state(row.state)
+        for name, key, state in rows:
+            ref = wanted.get((name, key))
+            if ref is not None:
+                conversations[ref] = _decode_state(state)
     encoded = session.scalar(select(UserData.data).where(UserData.user_id == user_id))
     return UserState(conversations, json.loads(encoded) if encoded is not None else None)
 
