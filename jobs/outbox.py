@@ -81,7 +81,7 @@ from storage.outbox import (
 )
 from storage.registrations import UserRegistration, get_user_registration
 from storage.users import get_user, set_flags
-from storage.vocabulary import RegistrationStatus, Status
+from storage.vocabulary import BroadcastStatus, RegistrationStatus, Status
 
 logger = logging.getLogger(__name__)
 SENDER_KEY = "outbox_sender"
@@ -345,6 +345,9 @@ class OutboxSender:
         # Outcomes Telegram confirmed while the database was away, recorded once it is back.
         self.unrecorded: list[Callable[[], None]] = []
         self.since_progress: dict[int, int] = {}
+        # Progress and the final report edit one message: taken in turns, so that a progress
+        # edit still on its way cannot cover the report (and its "send again" button).
+        self.status_lock = asyncio.Lock()
         self.stopping = False
         self.task: asyncio.Task[None] | None = None
         self.feedback_planned_at: datetime | None = None
@@ -690,12 +693,18 @@ class OutboxSender:
                 await self._show_status(broadcast_id, result, finished=True)
 
     async def _show_status(self, broadcast_id: int, result: Tally, finished: bool) -> None:
+        async with self.status_lock:
+            await self._edit_status(broadcast_id, result, finished)
+
+    async def _edit_status(self, broadcast_id: int, result: Tally, finished: bool) -> None:
         services = self.services
         with services.db.session() as session:
             info = get_broadcast(session, broadcast_id)
             organiser = get_user(session, info.created_by) if info else None
         if info is None or info.status_chat_id is None or info.status_message_id is None:
             return
+        if not finished and info.status == BroadcastStatus.DONE:
+            return  # the final report is shown: a late progress count must not replace it
         language = (organiser.language if organiser else None) or services.catalogue.default
         text = report_text(services, language, result, finished)
         markup = None
