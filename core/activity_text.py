@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from core import callbacks
 from core.context import MaoContext
 from core.dates import format_datetime, format_period, format_short_date
 from core.i18n import Html
-from core.keyboards import shorten
+from core.keyboards import Button, shorten
 from storage.activities import ActivityInfo
 from storage.registrations import UserRegistration
 from storage.vocabulary import Audience, RegistrationStatus
@@ -93,6 +94,14 @@ def choice_label(
         details.append(marker)
     tail = "".join(f" · {detail}" for detail in details)
     return shorten(title, max(MIN_TITLE, LABEL_LIMIT - len(tail))) + tail
+
+
+def signup_button(activity: ActivityInfo, context: MaoContext) -> Button:
+    """ "Aanmelden: <title>", or "Wachtlijst: <title>" when it is full."""
+    # Labels are plain text: the title goes in unescaped.
+    title = Html(shorten(activity.title(context.language), 40))
+    key = "agenda_waitlist_button" if activity.places_left == 0 else "agenda_signup_button"
+    return (context.text(key, title=title), callbacks.SIGNUP_PICK.data(activity=activity.id))
 
 
 def your_place(held: UserRegistration | None, context: MaoContext) -> str | None:

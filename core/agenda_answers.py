@@ -34,11 +34,11 @@ from core.activity_text import (
     period,
     seats,
     short_place,
+    signup_button,
     your_place,
 )
 from core.context import MaoContext
-from core.i18n import Html
-from core.keyboards import Button, shorten
+from core.keyboards import Button
 from faq.language import FUNCTION_WORDS
 from faq.smalltalk import BACK_WORDS, tokens
 from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
@@ -419,12 +419,6 @@ def _can_sign_up(activity: ActivityInfo, context: MaoContext) -> bool:
     )
 
 
-def _signup_button(activity: ActivityInfo, context: MaoContext) -> Button:
-    title = Html(shorten(activity.title(context.language), 40))
-    key = "agenda_waitlist_button" if activity.places_left == 0 else "agenda_signup_button"
-    return (context.text(key, title=title), callbacks.SIGNUP_PICK.data(activity=activity.id))
-
-
 def _leads(activity: ActivityInfo, aspects: frozenset[Aspect], context: MaoContext) -> list[str]:
     """Direct answers to yes/no questions ("is de dialoog online?"), before the details."""
     lines: list[str] = []
@@ -463,7 +457,7 @@ def _single(
     elif activity.is_sample and not services.demo:
         parts.append(context.text("agenda_answer_example_only"))
     elif _can_sign_up(activity, context):
-        rows.append([_signup_button(activity, context)])
+        rows.append([signup_button(activity, context)])
     elif activity.registration_opens_at is not None and now < activity.registration_opens_at:
         parts.append(
             context.text(
@@ -516,7 +510,7 @@ def _reply(
     found: Found, aspects: frozenset[Aspect], context: MaoContext, user_id: int
 ) -> AgendaReply:
     services = context.services
-    with services.db.session() as session:
+    with services.db.reading() as session:
         held = {
             item.activity.id: item for item in user_registrations(session, user_id, services.now())
         }
@@ -536,7 +530,7 @@ def _reply(
 def _upcoming(context: MaoContext) -> list[ActivityInfo]:
     services = context.services
     now = services.now()
-    with services.db.session() as session:
+    with services.db.reading() as session:
         # Started ones are over for a newcomer: the answer is about what is still to come.
         return [a for a in upcoming_activities(session, now) if a.starts_at > now]
 
@@ -567,7 +561,7 @@ def activity_reply(
     else:
         ids = [int(part) for part in value.split(",") if part.isdigit()]
         services = context.services
-        with services.db.session() as session:
+        with services.db.reading() as session:
             known = [get_activity_by_id(session, i) for i in ids]
         now = services.now()
         still = tuple(

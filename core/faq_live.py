@@ -61,12 +61,13 @@ async def refresh_matcher(services: Services) -> bool:
 
     Costs one aggregate query when nothing changed; concurrent callers wait for one build."""
     state = services.faq_additions
-    with services.db.session() as session:
+    # A read on every question: it must not take SQLite's write lock (Database.reading).
+    with services.db.reading() as session:
         version = additions_version(session)
     if version == state.version or version == state.failed:
         return False
     async with state.lock:
-        with services.db.session() as session:
+        with services.db.reading() as session:
             version = additions_version(session)
             additions = all_additions(session) if version != state.version else []
         if version == state.version:

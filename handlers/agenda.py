@@ -6,10 +6,9 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import callbacks
-from core.activity_text import describe, your_place
+from core.activity_text import describe, signup_button, your_place
 from core.context import Handlers, MaoContext
-from core.i18n import Html
-from core.keyboards import Button, keyboard, shorten
+from core.keyboards import Button, keyboard
 from handlers.replies import edit_pressed, pressed, reply
 from storage.activities import ActivityInfo, upcoming_kinds, upcoming_page
 from storage.registrations import UserRegistration, user_registrations
@@ -21,13 +20,6 @@ def _block(activity: ActivityInfo, held: UserRegistration | None, context: MaoCo
     text = describe(activity, context)
     mine = your_place(held, context)
     return text + "\n" + mine if mine else text
-
-
-def _signup_button(activity: ActivityInfo, context: MaoContext) -> Button:
-    # Labels are plain text: the title goes in unescaped.
-    title = Html(shorten(activity.title(context.language), 40))
-    key = "agenda_waitlist_button" if activity.places_left == 0 else "agenda_signup_button"
-    return (context.text(key, title=title), callbacks.SIGNUP_PICK.data(activity=activity.id))
 
 
 def _page(
@@ -54,7 +46,7 @@ def _page(
     blocks = [header] + [_block(a, held.get(a.id), context) for a in shown]
     # No sign-up button where the user already has a place (the block says so).
     rows: list[list[Button]] = [
-        [_signup_button(a, context)]
+        [signup_button(a, context)]
         for a in shown
         if a.open_for_registration(now) and a.id not in held
     ]
