@@ -29,7 +29,6 @@ from storage.inbox import (
     ThreadKind,
     get_message,
     get_thread,
-    is_follow_up,
     owe_copies,
     owe_undelivered,
     record_copy,
@@ -54,6 +53,11 @@ def organiser_chats(services: Services, session: Session) -> list[int]:
     """Where the organisers read the inbox: their group, or else each organiser privately."""
     if services.config.inbox.chat_id is not None:
         return [services.config.inbox.chat_id]
+    return each_organiser(services, session)
+
+
+def each_organiser(services: Services, session: Session) -> list[int]:
+    """Every organiser's private chat: config's admins and those added with `admin add`."""
     return sorted({*services.config.admins, *stored_organisers(session)})
 
 
@@ -140,14 +144,15 @@ def render_inbox(message: OwedMessage, context: MaoContext, now: datetime) -> In
     inbox_id = message.payload.get("message")
     if not isinstance(inbox_id, int):
         return None
-    with services.db.session() as session:
+    with services.db.reading() as session:
         inbox_message = get_message(session, inbox_id)
         thread = get_thread(session, inbox_message.thread_id) if inbox_message else None
         if inbox_message is None or thread is None:
             return None
-        follow_up = is_follow_up(session, inbox_message)
         messages = thread_messages(session, thread.id)
         person = get_user(session, thread.user_id) if thread.user_id is not None else None
+    # A message from the person after the thread's first one is a follow-up.
+    follow_up = bool(messages) and messages[0].id != inbox_message.id
     if message.kind is OutboxKind.INBOX_TO_ORGANISERS:
         # Organisers read the inbox together (a group): in the catalogue's default language.
         context.cached_language = services.catalogue.default
@@ -203,5 +208,4 @@ def after_send(
         logger.warning(
             "The organisers' group refused inbox message %s: sent to each organiser", inbox_id
         )
-        organisers = sorted({*services.config.admins, *stored_organisers(session)})
-        owe_copies(session, inbox_id, organisers, now)
+        owe_copies(session, inbox_id, each_organiser(services, session), now)

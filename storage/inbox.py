@@ -278,14 +278,6 @@ def thread_messages(session: Session, thread_id: int) -> list[MessageInfo]:
     return [_message_info(row) for row in rows]
 
 
-def is_follow_up(session: Session, message: MessageInfo) -> bool:
-    """Whether a message from the person came after the thread's first one."""
-    first = session.scalar(
-        select(func.min(InboxMessage.id)).where(InboxMessage.thread_id == message.thread_id)
-    )
-    return first is not None and first != message.id
-
-
 def open_threads(session: Session, offset: int, limit: int) -> ThreadPage:
     """Open threads, the most recent activity first, each with its first message."""
     total = int(
