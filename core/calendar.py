@@ -2,12 +2,15 @@
 
 The event's DESCRIPTION carries everything needed on the day (Google Calendar ignores the
 URL field): the activity's description, the meeting link or the address, and the link back
-to the bot. SEQUENCE grows with every change of the activity, so a calendar that already
-holds the event replaces it when an updated file (same UID) arrives.
+to the bot. SEQUENCE grows with every change of the activity and of the seat, so a calendar
+that already holds the event replaces it when an updated file (same UID) arrives, and a file
+with METHOD:CANCEL (a seat given up, an activity cancelled) takes it out again; a seat taken
+again later comes back with a still higher SEQUENCE.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -31,14 +34,22 @@ class CalendarLabels:
     bot: str = "MAO bot:"
 
 
+# A slug made in the chat ends with the activity's first date ("fieldlab-2027-05-18", or
+# "-2" after it when taken): the file name carries the date it is on now instead.
+SLUG_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}(-\d+)?$")
+
+
 def registration_uid(registration_id: int) -> str:
-    """Stable per registration, so re-sending the file updates rather than duplicates."""
+    """Stable per registration, which is one per activity and person (a unique constraint;
+    signing up again reuses it), so re-sending the file updates rather than duplicates."""
     return f"mao-registration-{registration_id}@aanpakmetandereogen.nl"
 
 
-def sequence(activity: ActivityInfo) -> int:
-    """Calendars take an updated event only with a higher SEQUENCE than the one they hold."""
-    return max(0, int((activity.updated_at - SEQUENCE_EPOCH).total_seconds()))
+def sequence(activity: ActivityInfo, seat_changed_at: datetime | None = None) -> int:
+    """Calendars take an updated event only with a higher SEQUENCE than the one they hold:
+    the latest change of the activity or of the seat (taken, or given up), in seconds."""
+    latest = max(activity.updated_at, seat_changed_at or activity.updated_at)
+    return max(0, int((latest - SEQUENCE_EPOCH).total_seconds()))
 
 
 def event_description(
@@ -65,14 +76,20 @@ def activity_ics(
     *,
     labels: CalendarLabels | None = None,
     bot_username: str | None = None,
+    seat_changed_at: datetime | None = None,
+    cancel: bool = False,
 ) -> bytes:
+    """The event of a seat (`cancel`: its cancellation, which removes it from a calendar
+    that holds the same UID with a lower SEQUENCE)."""
     calendar = Calendar()
     calendar.add("prodid", "-//Met Andere Ogen//MAO bot//NL")
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", "CANCEL" if cancel else "PUBLISH")
     event = Event()
     event.add("uid", registration_uid(registration_id))
-    event.add("sequence", sequence(activity))
+    event.add("sequence", sequence(activity, seat_changed_at))
+    if cancel:
+        event.add("status", "CANCELLED")
     event.add("dtstamp", stamp)
     event.add("dtstart", activity.starts_at.astimezone(zone))
     event.add("dtend", activity.ends_at.astimezone(zone))
@@ -89,7 +106,13 @@ def activity_ics(
 
 
 def calendar_file(
-    activity: ActivityInfo, registration_id: int, context: MaoContext, stamp: datetime
+    activity: ActivityInfo,
+    registration_id: int,
+    context: MaoContext,
+    stamp: datetime,
+    *,
+    seat_changed_at: datetime | None = None,
+    cancel: bool = False,
 ) -> tuple[bytes, str]:
     """The file (content, name) for the user of `context`, in their language."""
     labels = CalendarLabels(
@@ -97,18 +120,25 @@ def calendar_file(
         address=context.text("calendar_address"),
         bot=context.text("calendar_bot"),
     )
+    zone = context.services.config.zone
     data = activity_ics(
         activity,
         registration_id,
         context.language,
-        context.services.config.zone,
+        zone,
         stamp,
         labels=labels,
         # Known once the bot has introduced itself to Telegram (getMe at start).
         bot_username=context.bot.username,
+        seat_changed_at=seat_changed_at,
+        cancel=cancel,
     )
-    return data, ics_filename(activity)
+    return data, ics_filename(activity, zone, cancel=cancel)
 
 
-def ics_filename(activity: ActivityInfo) -> str:
-    return f"mao-{activity.slug}.ics"
+def ics_filename(activity: ActivityInfo, zone: ZoneInfo, *, cancel: bool = False) -> str:
+    """E.g. mao-fieldlab-samen-2027-05-25.ics: the date it is on now (after a move, the new
+    one), so a file saved next to an older one is told apart."""
+    stem = SLUG_DATE.sub("", activity.slug) or "activiteit"
+    day = activity.starts_at.astimezone(zone).date().isoformat()
+    return f"mao-{stem}-{day}{'-cancel' if cancel else ''}.ics"

@@ -86,7 +86,7 @@ async def send_ics(update: Update, context: MaoContext) -> None:
         return
     query = await pressed(update)
     chat_id = update.effective_chat.id if update.effective_chat else query.from_user.id
-    await send_calendar_file(chat_id, item.activity, item.registration_id, context)
+    await send_calendar_file(chat_id, item, context)
 
 
 async def ask_cancel(update: Update, context: MaoContext) -> None:
@@ -147,7 +147,8 @@ async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
     assert result.activity is not None
     language = context.language
     await reply(update, context, context.text(done_key, title=result.activity.title(language)))
-    # Whoever moved up is owed a message: the outbox sends it straight away.
+    # The file that takes the event out of their calendar, and a message to whoever moved
+    # up, are owed: the outbox sends them straight away.
     await deliver_now(context, query.from_user.id)
     await _offer_other_dates(update, context, result.activity)
 
@@ -216,10 +217,14 @@ async def claim(update: Update, context: MaoContext) -> None:
     await deliver_now(context, query.from_user.id)
 
 
-async def send_calendar_file(
-    chat_id: int, activity: ActivityInfo, registration_id: int, context: MaoContext
-) -> None:
-    data, filename = calendar_file(activity, registration_id, context, context.services.now())
+async def send_calendar_file(chat_id: int, item: UserRegistration, context: MaoContext) -> None:
+    data, filename = calendar_file(
+        item.activity,
+        item.registration_id,
+        context,
+        context.services.now(),
+        seat_changed_at=item.registered_at,
+    )
     await context.bot.send_document(
         chat_id,
         document=InputFile(data, filename=filename),

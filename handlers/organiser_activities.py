@@ -51,6 +51,7 @@ from storage.activities import (
     duplicate_activity,
     ensure_checkin_code,
     get_activity_by_id,
+    move_reach,
     organiser_activities,
     reopen_activity_in_chat,
     set_registration_closed,
@@ -666,19 +667,17 @@ async def _apply_change(update: Update, context: MaoContext) -> int:
             services.config.reminders.join_link_before,
         )
         after = get_activity_by_id(session, target)
+        # A cancelled activity that moves tells nobody (storage.activities.update_activity).
+        reach = move_reach(session, target) if before.status == Status.PUBLISHED else None
     _forget(context)
     assert after is not None
     if after.starts_at != before.starts_at:
         outbox_of(context.application).kick()
-        await reply(
-            update,
-            context,
-            context.text(
-                "oa_moved",
-                period=period(after, context),
-                count=before.taken + before.waiting,
-            ),
-        )
+        told = reach.told if reach else 0
+        text = context.text("oa_moved", period=period(after, context), count=told)
+        if reach and reach.told:
+            text += " " + context.text("oa_moved_calendars", calendars=reach.calendars)
+        await reply(update, context, text)
     else:
         await reply(update, context, context.text("oa_updated"))
     await _show_card(update, context, after)

@@ -66,6 +66,7 @@ from storage.broadcasts import (
 from storage.feedback import feedback_owed
 from storage.inbox import INBOX_KINDS
 from storage.outbox import (
+    CALENDAR_FILES,
     PRIORITY,
     OutboxKind,
     OutboxStatus,
@@ -74,6 +75,7 @@ from storage.outbox import (
     Tally,
     broadcast_tally,
     claim_next,
+    lead_due_at,
     plan_feedback_requests,
     release_stale_claims,
     retry_later,
@@ -103,6 +105,9 @@ MAX_CLAIMED = 16
 # A chat held back longer than this (a 429's retry_after) gets its message rescheduled
 # rather than waited for: the claim's lease must not run out while it waits.
 CHAT_WAIT_IN_PLACE_SECONDS = 3.0
+# A calendar file whose message is still on its way (another sender holds it) looks again
+# this much later.
+LEAD_GAP = timedelta(seconds=2)
 # How long stopping waits for the messages on their way.
 STOP_GRACE_SECONDS = 5.0
 # Per-chat bookkeeping is dropped once this old (it only matters for about a second).
@@ -586,6 +591,13 @@ class OutboxSender:
                     return retry_later(
                         session, message, now, "quiet hours", timedelta(seconds=wait)
                     )
+        if message.kind in CALENDAR_FILES:
+            with services.db.session() as session:
+                lead = lead_due_at(session, message)
+                if lead is not None:
+                    # The message it belongs to was retried: the file waits for it.
+                    after = max(lead - now, LEAD_GAP)
+                    return retry_later(session, message, now, "after its message", after)
         if message.kind is OutboxKind.FEEDBACK_REQUEST and not self._feedback_wanted(message, now):
             registration = None  # no longer owed: dropped below
         rendered = None
@@ -799,6 +811,19 @@ def _render(
     title = activity.title(context.language)
     if kind is OutboxKind.ACTIVITY_CANCELLED:
         return Rendered(text=f"{context.text('notice_cancelled')}\n\n{block}")
+    if kind is OutboxKind.CALENDAR_CANCEL:
+        # Owed while the place stays given up (signed up again: the new file replaces it).
+        if status != RegistrationStatus.CANCELLED or now >= activity.ends_at:
+            return None
+        document = calendar_file(
+            activity,
+            registration.registration_id,
+            context,
+            now,
+            seat_changed_at=registration.updated_at,
+            cancel=True,
+        )
+        return Rendered(text=context.text("calendar_cancel_caption"), document=document)
     if kind is OutboxKind.OFFER_EXPIRED:
         return Rendered(text=f"{context.text('notice_offer_expired')}\n\n{block}")
     if activity.status != Status.PUBLISHED:
@@ -857,7 +882,13 @@ def _render(
         return Rendered(text=f"{context.text('notice_promoted')}\n\n{block}")
     if kind is OutboxKind.CALENDAR:
         # Written now: a file owed after a move carries the new time and a higher SEQUENCE.
-        document = calendar_file(activity, registration.registration_id, context, now)
+        document = calendar_file(
+            activity,
+            registration.registration_id,
+            context,
+            now,
+            seat_changed_at=registration.registered_at,
+        )
         return Rendered(text=context.text("calendar_caption"), document=document)
     if kind is OutboxKind.REMINDER:
         if user is not None and not user.reminders_enabled:

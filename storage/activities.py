@@ -20,17 +20,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.durations import parse_duration
-from storage.models import Activity, Registration
+from storage.models import Activity, Registration, User
 from storage.outbox import (
     DEFAULT_REMINDER_OFFSETS,
     OutboxKind,
     drop_open,
     offsets_text,
     owe,
+    owe_calendar_cancel,
     replan_reminders,
 )
 from storage.vocabulary import (
@@ -261,6 +262,7 @@ def cancel_activity(session: Session, activity: Activity, now: datetime) -> int:
     drop_open(session, now, activity_id=activity.id)
     people = _involved(session, activity)
     for registration in people:
+        had_seat = registration.status == RegistrationStatus.REGISTERED
         registration.status = RegistrationStatus.CANCELLED
         registration.cancel_reason = CancelReason.ACTIVITY
         registration.offer_expires_at = None
@@ -273,6 +275,9 @@ def cancel_activity(session: Session, activity: Activity, now: datetime) -> int:
             activity_id=activity.id,
             registration_id=registration.id,
         )
+        if had_seat:
+            # After the notice (same priority, later id): the event leaves their calendar.
+            owe_calendar_cancel(session, activity, registration, now)
     return len(people)
 
 
@@ -333,6 +338,33 @@ def move_activity(
             )
     replan_reminders(session, activity, now, join_link_before)
     return len(people)
+
+
+@dataclass(frozen=True)
+class MoveReach:
+    """Who hears of a move: everyone involved the bot can reach, and of them the seat
+    holders, who also get the new calendar file (the waiting list and offers get none)."""
+
+    told: int
+    calendars: int
+
+
+def move_reach(session: Session, activity_id: int) -> MoveReach:
+    """Counted as the outbox will deliver: a user who blocked the bot gets nothing."""
+    rows = session.execute(
+        select(Registration.status, func.count())
+        .join(User, User.telegram_id == Registration.user_id, isouter=True)
+        .where(
+            Registration.activity_id == activity_id,
+            Registration.status.in_(ACTIVE),
+            or_(User.blocked.is_(None), User.blocked.is_(False)),
+        )
+        .group_by(Registration.status)
+    ).all()
+    counts = {status: int(count) for status, count in rows}
+    return MoveReach(
+        told=sum(counts.values()), calendars=counts.get(RegistrationStatus.REGISTERED, 0)
+    )
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ class OutboxKind(StrEnum):
     CONFIRMATION = "confirmation"  # a seat is yours (after sign-up, promotion or claiming)
     PROMOTED = "promoted"  # moved up from the waiting list: the seat is yours
     CALENDAR = "calendar"  # the .ics file that goes with a confirmation or a move
+    # METHOD:CANCEL for the event of a seat given up or of a cancelled activity (same UID,
+    # higher SEQUENCE): the event leaves the person's calendar.
+    CALENDAR_CANCEL = "calendar_cancel"
     WAITLISTED = "waitlisted"  # you are on the waiting list, place N
     OFFERED = "offered"  # a seat is held for you until a deadline
     OFFER_EXPIRED = "offer_expired"
@@ -83,7 +86,10 @@ class Priority(IntEnum):
 PRIORITY = {
     OutboxKind.CONFIRMATION: Priority.PERSONAL,
     OutboxKind.PROMOTED: Priority.PERSONAL,
-    OutboxKind.CALENDAR: Priority.PERSONAL,
+    # With the message it belongs to (a confirmation, a move's notice), which always goes
+    # first: at the priority of a notice, never before one (see `lead_due_at`).
+    OutboxKind.CALENDAR: Priority.NOTICE,
+    OutboxKind.CALENDAR_CANCEL: Priority.NOTICE,
     OutboxKind.WAITLISTED: Priority.PERSONAL,
     OutboxKind.OFFERED: Priority.NOTICE,
     OutboxKind.OFFER_EXPIRED: Priority.NOTICE,
@@ -169,6 +175,68 @@ def owe_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     batch = list(rows)
     if batch:
         session.execute(_table.insert(), batch)
+
+
+# -- calendar files: each after the message it belongs to --------------------------------------
+
+# The messages a calendar file follows: the file is no use before the words that explain it.
+CALENDAR_FILES = (OutboxKind.CALENDAR, OutboxKind.CALENDAR_CANCEL)
+CALENDAR_LEADS = (
+    OutboxKind.CONFIRMATION,
+    OutboxKind.PROMOTED,
+    OutboxKind.ACTIVITY_MOVED,
+    OutboxKind.ACTIVITY_CANCELLED,
+)
+
+
+def lead_due_at(session: Session, message: OwedMessage) -> datetime | None:
+    """When the message this calendar file follows is due, while it is still open (None:
+    sent or given up, so the file may go). Its own place in the queue (priority, due time,
+    id) already puts the file second; this holds when the leading message was retried."""
+    if message.kind not in CALENDAR_FILES or message.registration_id is None:
+        return None
+    return session.scalar(
+        select(func.min(OutboxMessage.due_at)).where(
+            OutboxMessage.registration_id == message.registration_id,
+            OutboxMessage.id < message.id,
+            OutboxMessage.kind.in_([k.value for k in CALENDAR_LEADS]),
+            OutboxMessage.status.in_([s.value for s in OPEN]),
+        )
+    )
+
+
+def calendar_delivered(session: Session, registration_id: int) -> bool:
+    """Whether this seat's event may be in the person's calendar (a file went out, or may
+    have: unconfirmed), so that a cancellation has something to remove."""
+    found = session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.registration_id == registration_id,
+            OutboxMessage.kind == OutboxKind.CALENDAR.value,
+            OutboxMessage.status.in_([OutboxStatus.SENT.value, OutboxStatus.UNCONFIRMED.value]),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def owe_calendar_cancel(
+    session: Session, activity: Activity, registration: Registration, now: datetime
+) -> bool:
+    """The event of a seat that ended leaves the calendar it was sent to (nothing owed when
+    no file went out, or the activity is over). True when owed."""
+    if now >= activity.ends_at or not calendar_delivered(session, registration.id):
+        return False
+    owe(
+        session,
+        registration.user_id,
+        OutboxKind.CALENDAR_CANCEL,
+        now,
+        activity_id=activity.id,
+        registration_id=registration.id,
+        deadline=activity.ends_at,
+    )
+    return True
 
 
 # -- reminders: planned with the seat, moved with the activity --------------------------------

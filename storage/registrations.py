@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from storage.activities import ActivityInfo, get_activity_by_id
 from storage.models import Activity, OutboxMessage, Profile, Registration
-from storage.outbox import OutboxKind, drop_open, owe, plan_reminders
+from storage.outbox import OutboxKind, drop_open, owe, owe_calendar_cancel, plan_reminders
 from storage.vocabulary import (
     ACTIVE,
     SEAT_HOLDING,
@@ -329,12 +329,15 @@ def cancel_registration(
     assert activity is not None
     if now >= activity.starts_at and registration.status in SEAT_HOLDING:
         return ChangeResult(False, "started")
+    had_seat = registration.status == RegistrationStatus.REGISTERED
     registration.status = RegistrationStatus.CANCELLED
     registration.cancel_reason = CancelReason.USER
     registration.offer_expires_at = None
     registration.updated_at = now
     session.flush()
     drop_open(session, now, registration_id=registration.id)
+    if had_seat:
+        owe_calendar_cancel(session, activity, registration, now)
     fill_free_seats(session, registration.activity_id, now, join_link_before)
     return ChangeResult(True, activity=get_activity_by_id(session, registration.activity_id))
 
@@ -401,6 +404,10 @@ class UserRegistration:
     status: str
     position: int | None
     offer_expires_at: datetime | None
+    # When the seat was taken and when the place last changed (a cancellation): a calendar
+    # file's SEQUENCE grows with them (core/calendar.py).
+    registered_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 def user_registrations(session: Session, user_id: int, now: datetime) -> list[UserRegistration]:
@@ -421,9 +428,7 @@ def user_registrations(session: Session, user_id: int, now: datetime) -> list[Us
         position = (
             waiting_position(session, row) if row.status == RegistrationStatus.WAITING else None
         )
-        result.append(
-            UserRegistration(row.id, activity, row.status, position, row.offer_expires_at)
-        )
+        result.append(_user_registration(row, activity, position))
     return result
 
 
@@ -436,7 +441,21 @@ def get_user_registration(
     activity = get_activity_by_id(session, row.activity_id)
     assert activity is not None
     position = waiting_position(session, row) if row.status == RegistrationStatus.WAITING else None
-    return UserRegistration(row.id, activity, row.status, position, row.offer_expires_at)
+    return _user_registration(row, activity, position)
+
+
+def _user_registration(
+    row: Registration, activity: ActivityInfo, position: int | None
+) -> UserRegistration:
+    return UserRegistration(
+        row.id,
+        activity,
+        row.status,
+        position,
+        row.offer_expires_at,
+        row.registered_at,
+        row.updated_at,
+    )
 
 
 def get_user_registration_for(

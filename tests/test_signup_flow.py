@@ -95,7 +95,7 @@ async def test_parent_signs_up_and_gets_confirmation_and_calendar(driver: BotDri
     assert "Je bent aangemeld" in texts(calls)[0]
     [document] = documents(calls)
     name, _ = next(iter(document.files.values()))
-    assert name == "mao-kleine-dialoog.ics"
+    assert name == "mao-kleine-dialoog-2027-05-18.ics"  # the date it is on
     assert registrations(driver) == [(PARENT, "Anna de Vries", "registered")]
     # Nothing of the draft is left behind.
     await driver.restart()
