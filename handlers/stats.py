@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 from telegram import InputFile, Update
 from telegram.ext import CommandHandler
 
-from core.charts import SignupSeries, signups_chart
+from core.charts import MIN_DAYS, MIN_SIGNUPS, SignupSeries, signups_chart
 from core.context import Handlers, MaoContext
 from core.roles import is_organiser
 from core.text_limits import clip
@@ -130,14 +130,27 @@ async def show_stats(update: Update, context: MaoContext) -> None:
         for item in figures.upcoming
     ]
     if not any(s.moments for s in series):
+        await reply(update, context, _too_few(context, 0))
         return
     # Rendering a chart takes a few hundred milliseconds: not on the event loop.
-    png = await asyncio.to_thread(
-        signups_chart, series, context.text("stats_chart_title"), services.config.zone
+    chart = await asyncio.to_thread(
+        signups_chart,
+        series,
+        context.text("stats_chart_title"),
+        context.text("stats_chart_y"),
+        services.config.zone,
+        services.now().astimezone(services.config.zone).date(),
     )
+    if chart.png is None:
+        await reply(update, context, _too_few(context, chart.data.signups))
+        return
     chat = update.effective_chat
     if chat is not None:
-        await context.bot.send_photo(chat.id, InputFile(png, filename="aanmeldingen.png"))
+        await context.bot.send_photo(chat.id, InputFile(chart.png, filename="aanmeldingen.png"))
+
+
+def _too_few(context: MaoContext, signups: int) -> str:
+    return context.text("stats_chart_too_few", count=signups, signups=MIN_SIGNUPS, days=MIN_DAYS)
 
 
 def build_handlers() -> Handlers:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +13,16 @@ from bot import cli
 from bot.config import AppConfig
 from bot.offline.driver import BotDriver
 from bot.services import build_services
-from core.charts import PNG_SIGNATURE
+from core.charts import (
+    DPI,
+    FIGURE_INCHES,
+    MIN_DAYS,
+    MIN_SIGNUPS,
+    PNG_SIGNATURE,
+    SignupSeries,
+    chart_data,
+    signups_figure,
+)
 from storage.activities import ActivitySpec, get_activity, upsert_activities
 from storage.broadcasts import create_broadcast
 from storage.feedback import save_stars
@@ -91,7 +100,7 @@ async def seed(driver: BotDriver, clock: FakeClock) -> int:
     return broadcast_id
 
 
-async def test_stats_in_chat_with_chart(driver: BotDriver, clock: FakeClock) -> None:
+async def test_stats_in_chat(driver: BotDriver, clock: FakeClock) -> None:
     broadcast_id = await seed(driver, clock)
     with driver.services.db.session() as session:
         sent = broadcast_tally(session, broadcast_id).sent
@@ -105,10 +114,9 @@ async def test_stats_in_chat_with_chart(driver: BotDriver, clock: FakeClock) -> 
     assert "7 dagen: beantwoord 1 · “Bedoelde je…” 1 · niet beantwoord 1" in shown
     assert f"afgeleverd {sent} · onbevestigd 0 · geblokkeerd 0 · mislukt 0" in shown
     assert sent >= 1
-    photos = [c for c in calls if c.method == "sendPhoto"]
-    assert len(photos) == 1 and photos[0].chat_id == ADMIN_ID
-    (_, content), *_ = photos[0].files.values()
-    assert content.startswith(PNG_SIGNATURE)
+    # Two seats taken on one day: a sentence, not an empty chart.
+    assert not [c for c in calls if c.method == "sendPhoto"]
+    assert texts(calls)[-1].startswith("📈 Nog geen grafiek: er zijn 2 aanmeldingen.")
 
 
 async def test_stats_in_english(driver: BotDriver, clock: FakeClock) -> None:
@@ -141,3 +149,83 @@ async def test_cli_prints_the_same_figures(
     assert "voorbij" in out and "present 1, absent 1, unknown 1; feedback 2 (average 3.0)" in out
     assert "FAQ questions, 7 days: answered 1, 'did you mean' 1, not answered 1" in out
     assert f"delivered {sent}, unconfirmed 0, blocked 0, failed 0" in out
+
+
+# -- the chart (issue 19, §3) -------------------------------------------------------------------
+
+
+def series_of(count: int, days: int, activities: int = 1) -> list[SignupSeries]:
+    """`count` sign-ups spread over `days` days, over `activities` activities."""
+    start = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+    moments = [start + timedelta(days=n % days, minutes=n) for n in range(count)]
+    return [
+        SignupSeries(
+            f"Activiteit {a} met een heel lange titel die niet past", moments[a::activities]
+        )
+        for a in range(activities)
+    ]
+
+
+def shown_ticks(count: int, days: int, activities: int = 1) -> tuple[list[float], list[str]]:
+    """The y-ticks within the axis and the x-tick labels, read from the figure, not drawn."""
+    data = chart_data(series_of(count, days, activities), ZONE)
+    assert data.enough
+    figure = signups_figure(data, "Aanmeldingen per activiteit", "aanmeldingen")
+    [axes] = figure.axes
+    bottom, top = axes.get_ylim()
+    assert bottom == 0
+    y = [float(v) for v in axes.get_yticks() if bottom <= v <= top]
+    x = [label.get_text() for label in axes.get_xticklabels()]
+    # Readable on a phone: the 960-pixel-wide photo is shown about 360 points wide.
+    assert float(axes.title.get_fontsize()) >= 14
+    assert x and float(axes.get_xticklabels()[0].get_fontsize()) >= 12
+    return y, x
+
+
+@pytest.mark.parametrize("count", [0, 1, MIN_SIGNUPS - 1])
+def test_too_few_sign_ups_give_no_chart(count: int) -> None:
+    assert not chart_data(series_of(count, max(count, 1)), ZONE).enough
+
+
+def test_sign_ups_on_too_few_days_give_no_chart() -> None:
+    assert not chart_data(series_of(50, MIN_DAYS - 1), ZONE).enough
+
+
+def test_five_sign_ups_whole_numbers_and_each_date_once() -> None:
+    y, x = shown_ticks(5, 5)
+    assert y == [0, 1, 2, 3, 4, 5]
+    assert x == ["01-02", "02-02", "03-02", "04-02", "05-02"]
+
+
+def test_five_hundred_sign_ups_readable() -> None:
+    y, x = shown_ticks(500, 40, activities=7)
+    assert y[0] == 0 and all(v == int(v) for v in y) and 3 <= len(y) <= 8
+    assert len(x) == len(set(x)) and 3 <= len(x) <= 7
+    data = chart_data(series_of(500, 40, activities=7), ZONE)
+    assert len(data.lines) == 5 and data.signups == 500  # the five busiest drawn
+    assert all(len(label) <= 32 for label, _ in data.lines)
+
+
+async def test_chart_in_chat_at_phone_size(driver: BotDriver, clock: FakeClock) -> None:
+    """Five seats taken on five days: the chart, 960 x 720 pixels."""
+    with driver.services.db.session() as session:
+        upsert_activities(
+            session,
+            (activity("later", "Dialoog later", timedelta(days=30), clock),),
+            ZONE,
+            clock(),
+        )
+        later = get_activity(session, "later")
+        assert later is not None
+        for user in range(6001, 6006):
+            touch_user(session, user, clock())
+            details = SignupDetails(f"Deelnemer {user}", Role.OUDER, None, None, None)
+            register(session, later.id, user, details, clock(), join_waitlist=True)
+            clock.advance(timedelta(days=1))
+    calls = await driver.say(ADMIN_ID, "/cijfers")
+    photos = [c for c in calls if c.method == "sendPhoto"]
+    assert len(photos) == 1 and photos[0].chat_id == ADMIN_ID
+    (_, content), *_ = photos[0].files.values()
+    assert content.startswith(PNG_SIGNATURE)
+    width, height = int.from_bytes(content[16:20]), int.from_bytes(content[20:24])
+    assert (width, height) == (FIGURE_INCHES[0] * DPI, FIGURE_INCHES[1] * DPI)
