@@ -89,7 +89,10 @@ async def run(seconds: float, seed: int) -> None:
             update={
                 "storage": base.storage.model_copy(update={"url": f"sqlite:///{folder}/f.db"}),
                 "activities": base.activities.model_copy(update={"file": None}),
-                "broadcast": base.broadcast.model_copy(update={"messages_per_second": 200.0}),
+                # Its clock runs x60 through nights: no quiet hours holding announcements.
+                "broadcast": base.broadcast.model_copy(
+                    update={"messages_per_second": 200.0, "quiet_hours": None}
+                ),
                 "telegram": base.telegram.model_copy(update={"read_timeout": 0.5}),
             }
         )

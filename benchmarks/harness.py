@@ -141,6 +141,8 @@ def write_config(folder: Path, database: Path, **changes: Any) -> Path:
     raw["storage"] = {"url": f"sqlite:///{database}"}
     raw["faq"]["content"] = str(ROOT / "faq" / "content")
     raw["activities"]["file"] = None
+    # Measured at any hour: announcements must not wait for the end of the quiet hours.
+    raw["broadcast"]["quiet_hours"] = None
     for section, values in changes.items():
         raw.setdefault(section, {}).update(values)
     path = folder / f"{database.stem}.yaml"

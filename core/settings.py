@@ -6,7 +6,7 @@ module is only the vocabulary that handlers and jobs read.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from faq.matching import Thresholds
 from storage.durations import parse_duration
+from storage.quiet_hours import QuietHours
 
 MATCHER_DEFAULTS = Thresholds()
 
@@ -43,7 +44,23 @@ def _duration(value: object) -> object:
     return parse_duration(value) if isinstance(value, str) else value
 
 
+def _clock_time(value: object) -> object:
+    # An hour alone (22, as older config files wrote it) is that hour, not 22 seconds.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= 23:
+            raise ValueError("an hour is between 0 and 23")
+        return time(value)
+    return value
+
+
+def _whole_minutes(value: time) -> time:
+    if value.second or value.microsecond or value.tzinfo is not None:
+        raise ValueError("write a time of day as HH:MM, without a zone (timezone applies)")
+    return value
+
+
 Percent = Annotated[float, AfterValidator(_percent)]
+ClockTime = Annotated[time, BeforeValidator(_clock_time), AfterValidator(_whole_minutes)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
@@ -140,7 +157,10 @@ class BroadcastConfig(_Section):
     # this budget; sends are spaced 5% wider than this (jobs/outbox.py, SendBudget).
     # Telegram allows about 30/s; higher values are only for a self-hosted Bot API or tests.
     messages_per_second: float = Field(default=30.0, gt=0, le=1000)
-    quiet_hours: tuple[int, int] | None = None
+    # Local times [start, end] (21:00-08:00 spans midnight): announcements and feedback
+    # questions wait until the end, reminders go the evening before (storage/quiet_hours.py).
+    # null: no quiet hours. An hour alone (22) means 22:00.
+    quiet_hours: tuple[ClockTime, ClockTime] | None = (time(21), time(8))
     # How long a message claimed by the outbox may stay in flight; after a crash, another
     # start (or instance) sends it again once this has run out.
     lease: Duration = timedelta(seconds=30)
@@ -209,6 +229,13 @@ class AppConfig(_Section):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def quiet_hours(self) -> QuietHours | None:
+        window = self.broadcast.quiet_hours
+        if window is None or window[0] == window[1]:
+            return None
+        return QuietHours(window[0], window[1], self.zone)
 
     def is_admin(self, telegram_id: int) -> bool:
         return telegram_id in self.admins

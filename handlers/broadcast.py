@@ -53,6 +53,7 @@ class Step(IntEnum):
     ENGLISH = 5
     MOMENT = 6
     SIGNUP = 7
+    NIGHT = 8
 
 
 END = ConversationHandler.END
@@ -264,7 +265,11 @@ async def _show_preview(update: Update, context: MaoContext) -> int:
 
 
 async def _create(
-    update: Update, context: MaoContext, status_text: str, scheduled_for: datetime | None
+    update: Update,
+    context: MaoContext,
+    status_text: str,
+    scheduled_for: datetime | None,
+    night_allowed: bool = False,
 ) -> int | None:
     """Store the broadcast and owe it to every recipient; None when nobody would get it."""
     draft = _draft(context)
@@ -288,6 +293,8 @@ async def _create(
             text_en=draft.get("text_en"),
             scheduled_for=scheduled_for,
             signup_activity_id=draft.get("signup_activity_id"),
+            quiet=services.config.quiet_hours,
+            night_allowed=night_allowed,
         )
         if status is not None:
             set_status_message(session, broadcast_id, status.chat_id, status.message_id)
@@ -306,9 +313,51 @@ async def confirm(update: Update, context: MaoContext) -> int:
         await reply(update, context, context.text("stale_button"))
         return END
     await close_buttons(update)
-    if await _create(update, context, context.text("broadcast_started"), None) is None:
+    quiet = context.services.config.quiet_hours
+    if quiet is not None and quiet.contains(context.services.now()):
+        # Asked once, here: the organiser may know that it cannot wait.
+        labels = {"start": f"{quiet.start:%H:%M}", "end": f"{quiet.end:%H:%M}"}
+        choices = [
+            [(context.text("broadcast_night_now"), callbacks.BROADCAST_NIGHT_NOW.data())],
+            [
+                (
+                    context.text("broadcast_night_morning", **labels),
+                    callbacks.BROADCAST_NIGHT_MORNING.data(),
+                )
+            ],
+        ]
+        await reply(
+            update, context, context.text("broadcast_night_ask", **labels), keyboard(choices)
+        )
+        return Step.NIGHT
+    return await _send_now(update, context, night_allowed=False)
+
+
+async def _send_now(update: Update, context: MaoContext, *, night_allowed: bool) -> int:
+    text = context.text("broadcast_started")
+    if await _create(update, context, text, None, night_allowed) is None:
         return Step.AUDIENCE
     return END
+
+
+async def send_at_night(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
+    if "text" not in _draft(context):
+        await reply(update, context, context.text("stale_button"))
+        return END
+    return await _send_now(update, context, night_allowed=True)
+
+
+async def send_in_the_morning(update: Update, context: MaoContext) -> int:
+    if not await _pressed_by_organiser(update, context):
+        return END
+    await close_buttons(update)
+    if "text" not in _draft(context):
+        await reply(update, context, context.text("stale_button"))
+        return END
+    return await _schedule(update, context, context.services.now())
 
 
 async def edit_text(update: Update, context: MaoContext) -> int:
@@ -348,6 +397,14 @@ async def receive_moment(update: Update, context: MaoContext) -> int:
     if when <= now:
         await reply(update, context, context.text("broadcast_past_moment"))
         return Step.MOMENT
+    return await _schedule(update, context, when)
+
+
+async def _schedule(update: Update, context: MaoContext, when: datetime) -> int:
+    """Owed from `when`, or from the end of the quiet hours it falls in (said as such)."""
+    quiet = context.services.config.quiet_hours
+    if quiet is not None:
+        when = quiet.release(when)
     count = _recipient_count(context, _draft(context))
     text = context.text("broadcast_scheduled", moment=moment(when, context), count=count)
     if await _create(update, context, text, when) is None:
@@ -494,6 +551,15 @@ def build_handlers() -> Handlers:
                     MessageHandler(typed, expect_button),
                 ),
                 Step.MOMENT: state_handlers(MessageHandler(typed, receive_moment)),
+                Step.NIGHT: state_handlers(
+                    CallbackQueryHandler(
+                        send_at_night, pattern=callbacks.BROADCAST_NIGHT_NOW.pattern
+                    ),
+                    CallbackQueryHandler(
+                        send_in_the_morning, pattern=callbacks.BROADCAST_NIGHT_MORNING.pattern
+                    ),
+                    MessageHandler(typed, expect_button),
+                ),
                 Step.SIGNUP: state_handlers(
                     CallbackQueryHandler(
                         choose_signup_activity, pattern=callbacks.BROADCAST_SIGNUP.pattern

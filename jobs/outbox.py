@@ -67,6 +67,8 @@ from storage.feedback import feedback_owed
 from storage.inbox import INBOX_KINDS
 from storage.outbox import (
     CALENDAR_FILES,
+    HELD_AT_NIGHT,
+    NIGHT_ALLOWED,
     PRIORITY,
     OutboxKind,
     OutboxStatus,
@@ -75,6 +77,7 @@ from storage.outbox import (
     Tally,
     broadcast_tally,
     claim_next,
+    keep_reminders_out_of_quiet_hours,
     lead_due_at,
     plan_feedback_requests,
     release_stale_claims,
@@ -298,21 +301,6 @@ def budget_of(application: AnyApplication) -> SendBudget:
     return budget
 
 
-def seconds_until_allowed(now_local: datetime, quiet: tuple[int, int] | None) -> float:
-    """0 outside quiet hours; otherwise the wait until they end. (22, 8) spans midnight."""
-    if quiet is None:
-        return 0.0
-    start, end = quiet
-    hour = now_local.hour
-    inside = start <= hour < end if start < end else (hour >= start or hour < end)
-    if not inside:
-        return 0.0
-    end_time = now_local.replace(hour=end, minute=0, second=0, microsecond=0)
-    if end_time <= now_local:
-        end_time += timedelta(days=1)
-    return (end_time - now_local).total_seconds()
-
-
 class Place:
     """A message's place in a round's window of `in_flight` messages on their way."""
 
@@ -356,6 +344,7 @@ class OutboxSender:
         self.stopping = False
         self.task: asyncio.Task[None] | None = None
         self.feedback_planned_at: datetime | None = None
+        self.quiet_checked_at: datetime | None = None
 
     # -- running ------------------------------------------------------------------------------
 
@@ -442,6 +431,7 @@ class OutboxSender:
         with services.db.session() as session:
             release_stale_claims(session, services.now())
             self._plan_feedback(session, services.now())
+            self._keep_reminders_quiet(session, services.now())
         delivered = 0
         window = asyncio.Semaphore(self.in_flight)
         running: dict[asyncio.Task[OutboxStatus], OwedMessage] = {}
@@ -547,7 +537,19 @@ class OutboxSender:
         if last is not None and timedelta(0) <= now - last < FEEDBACK_SWEEP:
             return
         self.feedback_planned_at = now
-        plan_feedback_requests(session, now, feedback.after)
+        plan_feedback_requests(session, now, feedback.after, self.services.config.quiet_hours)
+
+    def _keep_reminders_quiet(self, session: Session, now: datetime) -> None:
+        """Reminders that would fall in the quiet hours go the evening before (looked for
+        at most once a minute, as feedback is planned)."""
+        quiet = self.services.config.quiet_hours
+        if quiet is None:
+            return
+        last = self.quiet_checked_at
+        if last is not None and timedelta(0) <= now - last < FEEDBACK_SWEEP:
+            return
+        self.quiet_checked_at = now
+        keep_reminders_out_of_quiet_hours(session, now, quiet)
 
     def _feedback_wanted(self, message: OwedMessage, now: datetime) -> bool:
         """Decided at send time: present (or nobody checked in), still registered, the
@@ -582,15 +584,16 @@ class OutboxSender:
         context = MaoContext(self.application, chat_id=message.user_id, user_id=message.user_id)
         context.cached_language = language
         now = services.now()
-        if message.kind is OutboxKind.BROADCAST:
-            wait = seconds_until_allowed(
-                now.astimezone(services.config.zone), services.config.broadcast.quiet_hours
-            )
-            if wait > 0:
-                with services.db.session() as session:
-                    return retry_later(
-                        session, message, now, "quiet hours", timedelta(seconds=wait)
-                    )
+        quiet = services.config.quiet_hours
+        if (
+            quiet is not None
+            and message.kind in HELD_AT_NIGHT
+            and not message.payload.get(NIGHT_ALLOWED)
+            and quiet.contains(now)
+        ):
+            # Planned outside them, due in them (a retry, a broadcast still going at 21:00).
+            with services.db.session() as session:
+                return retry_later(session, message, now, "quiet hours", quiet.release(now) - now)
         if message.kind in CALENDAR_FILES:
             with services.db.session() as session:
                 lead = lead_due_at(session, message)

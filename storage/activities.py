@@ -28,6 +28,7 @@ from storage.models import Activity, Registration, User
 from storage.outbox import (
     DEFAULT_REMINDER_OFFSETS,
     OutboxKind,
+    Priority,
     drop_open,
     offsets_text,
     owe,
@@ -277,7 +278,7 @@ def cancel_activity(session: Session, activity: Activity, now: datetime) -> int:
         )
         if had_seat:
             # After the notice (same priority, later id): the event leaves their calendar.
-            owe_calendar_cancel(session, activity, registration, now)
+            owe_calendar_cancel(session, activity, registration, now, Priority.NOTICE)
     return len(people)
 
 
@@ -335,6 +336,8 @@ def move_activity(
                 registration_id=registration.id,
                 deadline=activity.starts_at,
                 payload={"from": old_start.isoformat()},
+                # The new file after the notice that explains it: same priority, later id.
+                priority=Priority.NOTICE,
             )
     replan_reminders(session, activity, now, join_link_before)
     return len(people)

@@ -6,6 +6,7 @@ other message the bot owes, at the lowest priority.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from storage.models import Activity, Broadcast, Profile, Registration, User
 from storage.outbox import (
     DEFAULT_TRY_FOR,
+    NIGHT_ALLOWED,
     PRIORITY,
     OutboxKind,
     OutboxStatus,
@@ -23,6 +25,7 @@ from storage.outbox import (
     owe_many,
     retry_failed,
 )
+from storage.quiet_hours import QuietHours
 from storage.vocabulary import (
     BroadcastStatus,
     CancelReason,
@@ -103,8 +106,14 @@ def create_broadcast(
     text_en: str | None = None,
     scheduled_for: datetime | None = None,
     signup_activity_id: int | None = None,
+    quiet: QuietHours | None = None,
+    night_allowed: bool = False,
 ) -> int:
-    """Owe the announcement to every recipient; scheduled ones fall due at `scheduled_for`."""
+    """Owe the announcement to every recipient; scheduled ones fall due at `scheduled_for`.
+
+    A moment in the `quiet` hours waits until they end, unless the organiser chose to send
+    at night (`night_allowed`): then the messages are marked so that the sender does not
+    hold them either."""
     broadcast = Broadcast(
         created_by=created_by,
         audience=audience.value,
@@ -117,6 +126,9 @@ def create_broadcast(
         created_at=now,
     )
     due = scheduled_for if scheduled_for is not None and scheduled_for > now else now
+    if quiet is not None and not night_allowed:
+        due = quiet.release(due)
+    payload = json.dumps({NIGHT_ALLOWED: True}) if night_allowed else None
     session.add(broadcast)
     session.flush()
     owe_many(
@@ -131,6 +143,7 @@ def create_broadcast(
                 "deadline": due + DEFAULT_TRY_FOR,
                 "attempts": 0,
                 "broadcast_id": broadcast.id,
+                "payload": payload,
                 "created_at": now,
                 "updated_at": now,
             }

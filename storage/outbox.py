@@ -19,12 +19,23 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, exists, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.durations import parse_duration
 from storage.models import Activity, OutboxMessage, Registration
+from storage.quiet_hours import QuietHours
 from storage.vocabulary import RegistrationStatus
 
 # How long a claimed message may stay "sending" before another sender takes it over.
@@ -86,10 +97,10 @@ class Priority(IntEnum):
 PRIORITY = {
     OutboxKind.CONFIRMATION: Priority.PERSONAL,
     OutboxKind.PROMOTED: Priority.PERSONAL,
-    # With the message it belongs to (a confirmation, a move's notice), which always goes
-    # first: at the priority of a notice, never before one (see `lead_due_at`).
-    OutboxKind.CALENDAR: Priority.NOTICE,
-    OutboxKind.CALENDAR_CANCEL: Priority.NOTICE,
+    # A file goes after the message it belongs to (see `lead_due_at`); one that follows a
+    # notice (a move, a cancelled activity) is owed at the notice's priority.
+    OutboxKind.CALENDAR: Priority.PERSONAL,
+    OutboxKind.CALENDAR_CANCEL: Priority.PERSONAL,
     OutboxKind.WAITLISTED: Priority.PERSONAL,
     OutboxKind.OFFERED: Priority.NOTICE,
     OutboxKind.OFFER_EXPIRED: Priority.NOTICE,
@@ -139,16 +150,18 @@ def owe(
     offset_seconds: int | None = None,
     payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
+    priority: Priority | None = None,
 ) -> None:
     """Record a message owed to a user, in the caller's transaction.
 
     With a `dedupe_key`, recording the same message twice (two instances planning at once)
-    keeps one row: INSERT ... ON CONFLICT DO NOTHING."""
+    keeps one row: INSERT ... ON CONFLICT DO NOTHING. `priority` only for a message that
+    must not go before another one of lower priority (a calendar file after its notice)."""
     values = {
         "user_id": user_id,
         "kind": kind.value,
         "status": OutboxStatus.PENDING.value,
-        "priority": int(PRIORITY[kind]),
+        "priority": int(PRIORITY[kind] if priority is None else priority),
         "due_at": due_at or now,
         "deadline": deadline if deadline is not None else now + DEFAULT_TRY_FOR,
         "attempts": 0,
@@ -221,7 +234,11 @@ def calendar_delivered(session: Session, registration_id: int) -> bool:
 
 
 def owe_calendar_cancel(
-    session: Session, activity: Activity, registration: Registration, now: datetime
+    session: Session,
+    activity: Activity,
+    registration: Registration,
+    now: datetime,
+    priority: Priority | None = None,
 ) -> bool:
     """The event of a seat that ended leaves the calendar it was sent to (nothing owed when
     no file went out, or the activity is over). True when owed."""
@@ -235,6 +252,7 @@ def owe_calendar_cancel(
         activity_id=activity.id,
         registration_id=registration.id,
         deadline=activity.ends_at,
+        priority=priority,
     )
     return True
 
@@ -354,18 +372,74 @@ def replan_reminders(
         plan_reminders(session, activity, registration, now, join_link_before)
 
 
+# Held in the quiet hours until they end (storage/quiet_hours.py), unless the organiser
+# chose to send at night: then the row's payload says so.
+HELD_AT_NIGHT = (OutboxKind.BROADCAST, OutboxKind.FEEDBACK_REQUEST)
+NIGHT_ALLOWED = "night_allowed"
+
+# Reminders are planned with the seat, wherever in the day they fall; the sender moves those
+# due within this horizon out of the quiet hours (`keep_reminders_out_of_quiet_hours`).
+QUIET_HORIZON = timedelta(hours=36)
+
+
+def keep_reminders_out_of_quiet_hours(session: Session, now: datetime, quiet: QuietHours) -> int:
+    """Pending reminders that fall in the quiet hours of the next QUIET_HORIZON go the
+    evening before instead (QuietHours.reminder_moment). Each is looked at once: the moment
+    first planned is kept in its payload. Returns how many were looked at.
+
+    Done by the sender once a minute rather than where seats are taken (a dozen places),
+    and for the next day and a half only: the evening before is never further ahead."""
+    windows = quiet.windows(now - timedelta(hours=1), now + QUIET_HORIZON)
+    if not windows:
+        return 0
+    inside = or_(
+        *(
+            and_(OutboxMessage.due_at >= start, OutboxMessage.due_at < end)
+            for start, end in windows
+        )
+    )
+    rows = session.execute(
+        select(
+            OutboxMessage.id, OutboxMessage.due_at, Registration.registered_at, Activity.starts_at
+        )
+        .join(Registration, Registration.id == OutboxMessage.registration_id)
+        .join(Activity, Activity.id == Registration.activity_id)
+        .where(
+            OutboxMessage.kind == OutboxKind.REMINDER.value,
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.payload.is_(None),
+            inside,
+        )
+    ).all()
+    for message_id, due, signed_up, starts_at in rows:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(
+                due_at=quiet.reminder_moment(due, signed_up, now, starts_at),
+                payload=json.dumps({"planned": due.isoformat()}),
+                updated_at=now,
+            ),
+            execution_options={"synchronize_session": False},
+        )
+    return len(rows)
+
+
 # -- feedback: asked some time after the activity ends ---------------------------------------
 
 # A feedback question is answered within days or not at all.
 FEEDBACK_TRY_FOR = timedelta(days=7)
 
 
-def plan_feedback_requests(session: Session, now: datetime, after: timedelta) -> int:
+def plan_feedback_requests(
+    session: Session, now: datetime, after: timedelta, quiet: QuietHours | None = None
+) -> int:
     """Owe the feedback question to every seat of an activity that ended `after` ago (and
     at most FEEDBACK_TRY_FOR before that). Planned when due rather than with the seat, so
     it always follows the activity's end as it is now (moved, lengthened) with no replanning.
     Whether the person should really get it (present, or nobody checked in) is decided at
-    send time. Returns how many were planned; planning twice keeps one row (dedupe key)."""
+    send time. Due in the `quiet` hours, it waits until they end. Returns how many were
+    planned; planning twice keeps one row (dedupe key)."""
     # The few activities that just ended first, then their seats (by the (activity, status)
     # index): one join let SQLite start from every registered seat, 140-300 ms at 100k
     # registrations, on the event loop, once a minute.
@@ -392,6 +466,8 @@ def plan_feedback_requests(session: Session, now: datetime, after: timedelta) ->
     ).all()
     for registration_id, user_id, activity_id, ends_at in rows:
         due = ends_at + after
+        if quiet is not None:
+            due = quiet.release(max(due, now))
         owe(
             session,
             user_id,
