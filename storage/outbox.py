@@ -405,8 +405,11 @@ def keep_reminders_out_of_quiet_hours(session: Session, now: datetime, quiet: Qu
         .join(Registration, Registration.id == OutboxMessage.registration_id)
         .join(Activity, Activity.id == Registration.activity_id)
         .where(
+            # The partial index ix_outbox_due (priority, due_at): a range probe per window
+            # however many reminders are planned further ahead.
+            OutboxMessage.status == _PENDING,
+            OutboxMessage.priority == int(PRIORITY[OutboxKind.REMINDER]),
             OutboxMessage.kind == OutboxKind.REMINDER.value,
-            OutboxMessage.status == OutboxStatus.PENDING.value,
             OutboxMessage.payload.is_(None),
             inside,
         )
