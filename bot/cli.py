@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot.config import AppConfig, ConfigError, bot_token, config_path, load_config
+from bot.config import (
+    AppConfig,
+    ConfigError,
+    bot_token,
+    config_path,
+    load_config,
+    webhook_secret,
+)
 from bot.logs import redact, setup_logging
 from bot.services import build_faq, build_services
 from core.i18n import Catalogue
@@ -129,12 +136,16 @@ def _run(config: AppConfig) -> int:
     from bot.app import build_application, prepare_storage
 
     token = bot_token()
-    setup_logging(secrets=[token, *_database_secrets(os.environ.get("DATABASE_URL", ""))])
+    # Checked before anything starts: webhook mode without its secret would trust any POST.
+    secret = webhook_secret() if config.telegram.mode == "webhook" else None
+    setup_logging(
+        secrets=[token, secret or "", *_database_secrets(os.environ.get("DATABASE_URL", ""))]
+    )
     services = build_services(config)
     prepare_storage(services)
     application = build_application(services, token)
     try:
-        _serve(config, application)
+        _serve(config, application, secret)
     except InvalidToken:
         raise StartupError("Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)") from None
     except NetworkError as error:
@@ -164,13 +175,15 @@ def _database_secrets(url: str) -> list[str]:
     return [url, str(password)] if len(str(password)) >= 4 else [url]
 
 
-def _serve(config: AppConfig, application: MaoApplication) -> None:
+def _serve(config: AppConfig, application: MaoApplication, secret: str | None) -> None:
     from bot.app import allowed_updates
 
     telegram = config.telegram
     if telegram.mode == "webhook":
         if not telegram.webhook_url:
             raise ConfigError("telegram.webhook_url: is required when telegram.mode is webhook")
+        if secret is None:
+            raise ConfigError("TELEGRAM_WEBHOOK_SECRET: is required when telegram.mode is webhook")
         from bot.webhook import WebhookEndpoint, serve_webhook
         from core.context import services_of
 
@@ -183,7 +196,7 @@ def _serve(config: AppConfig, application: MaoApplication) -> None:
                     url=telegram.webhook_url,
                     listen=telegram.webhook_listen,
                     port=telegram.webhook_port,
-                    secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+                    secret_token=secret,
                     allowed_updates=allowed_updates(),
                 ),
             )
@@ -270,6 +283,11 @@ def _check_config(config: AppConfig, path: Path) -> int:
     if config.activities.file is not None and config.activities.file.exists():
         read_activity_file(config.activities.file)
     problems = [f"message catalogue: {p}" for p in Catalogue.load().problems()]
+    if config.telegram.mode == "webhook":
+        try:
+            webhook_secret()
+        except ConfigError as error:
+            problems.append(str(error))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
