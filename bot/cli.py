@@ -122,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
         organiser = admin.add_parser(action, help=text)
         organiser.add_argument("telegram_id", type=int, help="their Telegram user id")
     admin.add_parser("list", help="organisers from config.yaml and from the database")
+
+    block = commands.add_parser(
+        "block", help="stop someone's messages to the programme office ('list': who is blocked)"
+    )
+    block.add_argument("telegram_id", metavar="ID|list", help="their Telegram user id, or list")
+    unblock = commands.add_parser("unblock", help="let someone write to the programme office")
+    unblock.add_argument("telegram_id", type=int, metavar="ID", help="their Telegram user id")
     return parser
 
 
@@ -477,6 +484,43 @@ def _admin(config: AppConfig, action: str, telegram_id: int | None) -> int:
     return 0 if removed else 1
 
 
+def _block(config: AppConfig, action: str, target: str) -> int:
+    """Organisers stop (or allow again) what one person sends to the programme office."""
+    from storage.blocks import block_user, blocked_users, unblock_user
+
+    if target != "list" and not (target.isascii() and target.lstrip("-").isdecimal()):
+        print(f"error: '{target}' is not a Telegram user id (a number) or 'list'", file=sys.stderr)
+        return 2
+    services = build_services(config)
+    services.db.upgrade()
+    with services.db.session() as session:
+        if target == "list":
+            blocked = blocked_users(session)
+            for telegram_id, since in blocked:
+                moment = since.astimezone(config.zone)
+                print(f"{telegram_id}  blocked since {moment:%Y-%m-%d %H:%M}")
+            if not blocked:
+                print("nobody is blocked")
+            return 0
+        telegram_id = int(target)
+        if action == "block":
+            done = block_user(session, telegram_id, services.now())
+            print(
+                f"{telegram_id} is blocked: their questions, stories, bottlenecks and replies "
+                "no longer reach the programme office (they are told so, politely)"
+                if done
+                else f"{telegram_id} was blocked already"
+            )
+            return 0
+        done = unblock_user(session, telegram_id)
+    print(
+        f"{telegram_id} may write to the programme office again"
+        if done
+        else f"{telegram_id} was not blocked"
+    )
+    return 0 if done else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Opt in to PTB's timedelta durations (RetryAfter.retry_after) before they become the
     # default, so the rate limiter does not warn on every 429.
@@ -504,6 +548,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _stats(config)
         if args.command == "admin":
             return _admin(config, args.admin_command, getattr(args, "telegram_id", None))
+        if args.command in ("block", "unblock"):
+            return _block(config, args.command, str(args.telegram_id))
         if args.command == "db":
             setup_logging(secrets=_database_secrets(os.environ.get("DATABASE_URL", "")))
             Database(config.storage.url).upgrade()
