@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot.config import AppConfig, ConfigError, bot_token, config_path, load_config
+from bot.config import (
+    AppConfig,
+    ConfigError,
+    bot_token,
+    config_path,
+    load_config,
+    webhook_secret,
+)
 from bot.logs import redact, setup_logging
 from bot.services import build_faq, build_services
 from core.i18n import Catalogue
@@ -115,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
         organiser = admin.add_parser(action, help=text)
         organiser.add_argument("telegram_id", type=int, help="their Telegram user id")
     admin.add_parser("list", help="organisers from config.yaml and from the database")
+
+    block = commands.add_parser(
+        "block", help="stop someone's messages to the programme office ('list': who is blocked)"
+    )
+    block.add_argument("telegram_id", metavar="ID|list", help="their Telegram user id, or list")
+    unblock = commands.add_parser("unblock", help="let someone write to the programme office")
+    unblock.add_argument("telegram_id", type=int, metavar="ID", help="their Telegram user id")
     return parser
 
 
@@ -129,12 +143,16 @@ def _run(config: AppConfig) -> int:
     from bot.app import build_application, prepare_storage
 
     token = bot_token()
-    setup_logging(secrets=[token, *_database_secrets(os.environ.get("DATABASE_URL", ""))])
+    # Checked before anything starts: webhook mode without its secret would trust any POST.
+    secret = webhook_secret() if config.telegram.mode == "webhook" else None
+    setup_logging(
+        secrets=[token, secret or "", *_database_secrets(os.environ.get("DATABASE_URL", ""))]
+    )
     services = build_services(config)
     prepare_storage(services)
     application = build_application(services, token)
     try:
-        _serve(config, application)
+        _serve(config, application, secret)
     except InvalidToken:
         raise StartupError("Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)") from None
     except NetworkError as error:
@@ -164,13 +182,15 @@ def _database_secrets(url: str) -> list[str]:
     return [url, str(password)] if len(str(password)) >= 4 else [url]
 
 
-def _serve(config: AppConfig, application: MaoApplication) -> None:
+def _serve(config: AppConfig, application: MaoApplication, secret: str | None) -> None:
     from bot.app import allowed_updates
 
     telegram = config.telegram
     if telegram.mode == "webhook":
         if not telegram.webhook_url:
             raise ConfigError("telegram.webhook_url: is required when telegram.mode is webhook")
+        if secret is None:
+            raise ConfigError("TELEGRAM_WEBHOOK_SECRET: is required when telegram.mode is webhook")
         from bot.webhook import WebhookEndpoint, serve_webhook
         from core.context import services_of
 
@@ -183,7 +203,7 @@ def _serve(config: AppConfig, application: MaoApplication) -> None:
                     url=telegram.webhook_url,
                     listen=telegram.webhook_listen,
                     port=telegram.webhook_port,
-                    secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+                    secret_token=secret,
                     allowed_updates=allowed_updates(),
                 ),
             )
@@ -270,6 +290,11 @@ def _check_config(config: AppConfig, path: Path) -> int:
     if config.activities.file is not None and config.activities.file.exists():
         read_activity_file(config.activities.file)
     problems = [f"message catalogue: {p}" for p in Catalogue.load().problems()]
+    if config.telegram.mode == "webhook":
+        try:
+            webhook_secret()
+        except ConfigError as error:
+            problems.append(str(error))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -459,6 +484,43 @@ def _admin(config: AppConfig, action: str, telegram_id: int | None) -> int:
     return 0 if removed else 1
 
 
+def _block(config: AppConfig, action: str, target: str) -> int:
+    """Organisers stop (or allow again) what one person sends to the programme office."""
+    from storage.blocks import block_user, blocked_users, unblock_user
+
+    if target != "list" and not (target.isascii() and target.lstrip("-").isdecimal()):
+        print(f"error: '{target}' is not a Telegram user id (a number) or 'list'", file=sys.stderr)
+        return 2
+    services = build_services(config)
+    services.db.upgrade()
+    with services.db.session() as session:
+        if target == "list":
+            blocked = blocked_users(session)
+            for telegram_id, since in blocked:
+                moment = since.astimezone(config.zone)
+                print(f"{telegram_id}  blocked since {moment:%Y-%m-%d %H:%M}")
+            if not blocked:
+                print("nobody is blocked")
+            return 0
+        telegram_id = int(target)
+        if action == "block":
+            done = block_user(session, telegram_id, services.now())
+            print(
+                f"{telegram_id} is blocked: their questions, stories, bottlenecks and replies "
+                "no longer reach the programme office (they are told so, politely)"
+                if done
+                else f"{telegram_id} was blocked already"
+            )
+            return 0
+        done = unblock_user(session, telegram_id)
+    print(
+        f"{telegram_id} may write to the programme office again"
+        if done
+        else f"{telegram_id} was not blocked"
+    )
+    return 0 if done else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Opt in to PTB's timedelta durations (RetryAfter.retry_after) before they become the
     # default, so the rate limiter does not warn on every 429.
@@ -486,6 +548,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _stats(config)
         if args.command == "admin":
             return _admin(config, args.admin_command, getattr(args, "telegram_id", None))
+        if args.command in ("block", "unblock"):
+            return _block(config, args.command, str(args.telegram_id))
         if args.command == "db":
             setup_logging(secrets=_database_secrets(os.environ.get("DATABASE_URL", "")))
             Database(config.storage.url).upgrade()

@@ -7,6 +7,7 @@ environment only. The settings' shape lives in core.settings.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,14 @@ from pydantic import ValidationError
 
 from core.settings import AppConfig
 
-__all__ = ["AppConfig", "ConfigError", "bot_token", "config_path", "load_config"]
+__all__ = [
+    "AppConfig",
+    "ConfigError",
+    "bot_token",
+    "config_path",
+    "load_config",
+    "webhook_secret",
+]
 
 DEFAULT_CONFIG_NAME = "config.yaml"
 
@@ -113,3 +121,28 @@ def bot_token(environ: dict[str, str] | None = None) -> str:
             "(or use `mao-bot console` to try the bot offline)"
         )
     return token
+
+
+WEBHOOK_SECRET_VARIABLE = "TELEGRAM_WEBHOOK_SECRET"
+# Telegram accepts 1-256 of these characters; fewer than 16 could be guessed by whoever can
+# reach the webhook (and a very short one cannot be redacted from logs without garbling them).
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
+MAKE_WEBHOOK_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def webhook_secret(environ: dict[str, str] | None = None) -> str:
+    """The secret Telegram sends with every webhook update; webhook mode never runs without
+    one (anyone who finds the URL could otherwise post updates "from" an organiser)."""
+    environ = dict(os.environ) if environ is None else environ
+    secret = environ.get(WEBHOOK_SECRET_VARIABLE, "").strip()
+    if not secret:
+        raise ConfigError(
+            f"{WEBHOOK_SECRET_VARIABLE} is not set, and webhook mode needs it; make one with: "
+            f"{MAKE_WEBHOOK_SECRET}"
+        )
+    if _WEBHOOK_SECRET.fullmatch(secret) is None:
+        raise ConfigError(
+            f"{WEBHOOK_SECRET_VARIABLE} must be 16-256 characters of A-Z, a-z, 0-9, _ and - "
+            f"(it has {len(secret)}); make one with: {MAKE_WEBHOOK_SECRET}"
+        )
+    return secret

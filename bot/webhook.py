@@ -3,10 +3,11 @@
 PTB's `run_webhook` serves only Telegram's updates; a load balancer also wants to know
 whether an instance can do its work. So this server (tornado, as PTB's) answers:
 
-- POST <path of telegram.webhook_url>: an update from Telegram. With a secret token set
-  (TELEGRAM_WEBHOOK_SECRET), a request without the same X-Telegram-Bot-Api-Secret-Token
-  header is refused (403). The update goes to `application.update_queue`, as PTB's own
-  webhook server does; the answer (200) does not wait for it to be handled.
+- POST <path of telegram.webhook_url>: an update from Telegram. A request without the
+  secret token (TELEGRAM_WEBHOOK_SECRET, required) in X-Telegram-Bot-Api-Secret-Token is
+  refused (403); a body over MAX_BODY_BYTES is refused (400) from its Content-Length,
+  before it is read. The update goes to `application.update_queue`, as PTB's own webhook
+  server does; the answer (200) does not wait for it to be handled.
 - GET /healthz: 200 {"ok": true, "database": "ok"} when the database answers, else 503.
 
 Any instance may get any update (bot/persistence.py reads conversation state per update),
@@ -41,6 +42,9 @@ logger = logging.getLogger(__name__)
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 HEALTH_PATH = "/healthz"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram's updates are a few kB (a message is at most 4,096 characters); tornado would
+# otherwise read up to 100 MB of a body into memory before any handler sees it.
+MAX_BODY_BYTES = 1024 * 1024
 # Longer than a load balancer's usual health-check timeout would be pointless.
 HEALTH_TIMEOUT_SECONDS = 5.0
 
@@ -53,16 +57,17 @@ def webhook_path(webhook_url: str) -> str:
 class _UpdateHandler(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("POST",)
 
-    def initialize(self, bot_application: AnyApplication, secret_token: str | None) -> None:
+    def initialize(self, bot_application: AnyApplication, secret_token: str) -> None:
+        if not secret_token:
+            raise ValueError("the webhook needs a secret token")
         self.bot_application = bot_application
         self.secret_token = secret_token
 
     async def post(self) -> None:
-        if self.secret_token is not None:
-            given = self.request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
-                logger.debug("Webhook request without the right secret token refused")
-                raise tornado.web.HTTPError(403)
+        given = self.request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
+            logger.debug("Webhook request without the right secret token refused")
+            raise tornado.web.HTTPError(403)
         try:
             data = json.loads(self.request.body)
             update = Update.de_json(data, self.bot_application.bot)
@@ -108,8 +113,10 @@ class WebhookServer:
         listen: str,
         port: int,
         path: str,
-        secret_token: str | None,
+        secret_token: str,
     ) -> None:
+        if not secret_token:
+            raise ValueError("the webhook needs a secret token (TELEGRAM_WEBHOOK_SECRET)")
         self.app = tornado.web.Application(
             [
                 (HEALTH_PATH, _HealthHandler, {"database": database}),
@@ -128,7 +135,12 @@ class WebhookServer:
     async def start(self) -> None:
         sockets = tornado.netutil.bind_sockets(self.port, address=self.listen)
         self.port = sockets[0].getsockname()[1]
-        self._server = tornado.httpserver.HTTPServer(self.app)
+        # max_body_size: a larger Content-Length is answered 400 and the connection closed
+        # before the body is read (a chunked body stops at the limit); max_buffer_size keeps
+        # the read buffer at that size too.
+        self._server = tornado.httpserver.HTTPServer(
+            self.app, max_body_size=MAX_BODY_BYTES, max_buffer_size=2 * MAX_BODY_BYTES
+        )
         self._server.add_sockets(sockets)
         logger.info("Webhook server listening on %s:%d", self.listen, self.port)
 
@@ -147,7 +159,7 @@ class WebhookEndpoint:
     url: str
     listen: str
     port: int
-    secret_token: str | None
+    secret_token: str
     allowed_updates: Sequence[str]
 
 

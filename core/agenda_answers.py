@@ -559,7 +559,7 @@ def activity_reply(
     if kind == "kind":
         found: Found | None = Found(tuple(a for a in _upcoming(context) if a.kind == value), value)
     else:
-        ids = [int(part) for part in value.split(",") if part.isdigit()]
+        ids = [int(part) for part in value.split(",") if part.isascii() and part.isdigit()]
         services = context.services
         with services.db.reading() as session:
             known = [get_activity_by_id(session, i) for i in ids]

@@ -50,6 +50,8 @@ for _number, _names in enumerate(
     for _name in _names:
         WEEKDAYS[_name] = _number
 
+# An activity is planned at most this many years ahead (or looked back on).
+MAX_YEARS_AWAY = 5
 RELATIVE_DAYS = {"vandaag": 0, "today": 0, "morgen": 1, "tomorrow": 1, "overmorgen": 2}
 # Words that may stand around a date without meaning anything for it.
 FILLER = {"om", "at", "van", "from", "op", "on", "uur", "u", "h", "de", "the", "vanaf"}
@@ -71,7 +73,7 @@ class Moment:
     """A start (aware, in the configured zone) and, for a typed range, an end; or why not.
 
     reason: "empty", "no_date", "no_time", "no_such_date", "no_such_time",
-    "weekday_mismatch", "end_before_start" or "unclear"."""
+    "weekday_mismatch", "end_before_start", "too_far" or "unclear"."""
 
     start: datetime | None = None
     end: datetime | None = None
@@ -187,6 +189,9 @@ def parse_moment(text: str, now: datetime, zone: ZoneInfo) -> Moment:
         return Moment(reason="weekday_mismatch")
     if day is None:
         return Moment(reason="no_date")
+    if abs(day.year - today.year) > MAX_YEARS_AWAY:
+        # Year 9999 would overflow as soon as a duration or a time zone is added to it.
+        return Moment(reason="too_far")
     if start_time is None:
         return Moment(reason="no_time")
     start = datetime.combine(day, start_time, tzinfo=zone)
@@ -199,7 +204,7 @@ def parse_moment(text: str, now: datetime, zone: ZoneInfo) -> Moment:
 
 
 DURATION = re.compile(
-    r"^\s*(\d+(?:[.,]\d+)?|½|1½|2½)\s*(min|minuten|minutes|m|u|uur|h|hours?|hrs?)?\s*$"
+    r"^\s*(\d{1,5}(?:[.,]\d{1,3})?|½|1½|2½)\s*(min|minuten|minutes|m|u|uur|h|hours?|hrs?)?\s*$"
 )
 
 

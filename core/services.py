@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from core.faq_live import AdditionsState
 from core.i18n import Catalogue
+from core.inbox_limits import InboxLimiter
 from core.settings import AppConfig
 from faq.content import FaqContent
 from faq.matching import FaqMatcher
@@ -34,6 +35,8 @@ class Services:
     # Organisers' additions to the FAQ ("Voeg toe aan FAQ"): core/faq_live.py swaps `matcher`
     # for one that includes them whenever they change in the database (on every instance).
     faq_additions: AdditionsState = field(default_factory=AdditionsState)
+    # Threads each person started lately, in memory only (see core/inbox_limits.py).
+    inbox_limiter: InboxLimiter = field(default_factory=InboxLimiter)
 
     def now(self) -> datetime:
         return self.clock()

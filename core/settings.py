@@ -196,6 +196,13 @@ class AnswerWithinConfig(_Section):
         return self.en if language == "en" else self.nl
 
 
+class InboxLimitsConfig(_Section):
+    """How many threads one person may start (core/inbox_limits.py), anonymous ones included."""
+
+    per_hour: int = Field(default=5, ge=1, le=1000)
+    per_day: int = Field(default=20, ge=1, le=10000)
+
+
 class InboxConfig(_Section):
     """The inbox: questions the FAQ could not answer, stories and bottlenecks, handed over to
     the programme office (handlers/inbox.py)."""
@@ -206,6 +213,7 @@ class InboxConfig(_Section):
     answer_within: AnswerWithinConfig = AnswerWithinConfig()
     # A thread (its messages and who sent them) is deleted this long after its last message.
     retention: Duration = Field(default=timedelta(days=365), ge=timedelta(days=1))
+    limits: InboxLimitsConfig = InboxLimitsConfig()
 
 
 class AppConfig(_Section):

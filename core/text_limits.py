@@ -67,6 +67,18 @@ def clean_text(text: str, *, multiline: bool = True) -> str:
     return "".join(kept)
 
 
+# Zero-width joiners shape scripts and emoji; every other format character (bidi overrides
+# and isolates, zero-width spaces, BOM, invisible operators) only hides or reorders text.
+_NAME_FORMAT_KEPT = frozenset("\u200c\u200d")
+
+
+def plain_name(name: str) -> str:
+    """A name as organisers see it: without bidi overrides and invisible characters, which
+    could make "Anna" read as someone else or hide text; spaces tidied."""
+    kept = (c for c in name if unicodedata.category(c) != "Cf" or c in _NAME_FORMAT_KEPT)
+    return " ".join("".join(kept).split())
+
+
 def clip(value: str, limit: int) -> str:
     """Plain text of at most `limit` characters, ending in "…" when it was cut."""
     if len(value) <= limit:

@@ -273,7 +273,7 @@ class _Query:
 class _Stemmer:
     """A snowball stemmer with a cache (the vocabulary is small and repeats a lot).
 
-    The cache travels with a pickled matcher (the disk cache) and is shared by a matcher built
+    The cache travels with a stored matcher (the disk cache) and is shared by a matcher built
     with organisers' extra phrasings, so neither stems the content's words again."""
 
     def __init__(self, algorithm: str) -> None:
@@ -708,14 +708,14 @@ class FaqMatcher:
         "Voeg toe aan FAQ"): each becomes one more way of asking its entry."""
         merged = with_phrasings(content, extra)
         key = cache.cache_key("content", merged.model_dump_json(), repr(self._thresholds))
-        cached = cache.load(key)
+        cached = cache.load(key, kinds=STORED_KINDS)
         if isinstance(cached, FaqMatcher):
             return cached
         matcher = FaqMatcher.__new__(FaqMatcher)
         # The stemmers' caches already hold nearly every word: stemming is most of a build.
         stemmers = [index.stem for index in self._indexes]
         matcher._build(merged, self._thresholds, stemmers)
-        cache.store(key, matcher)
+        cache.store(key, matcher, kinds=STORED_KINDS)
         return matcher
 
     def match(self, question: str) -> MatchResult:
@@ -923,15 +923,25 @@ def _build_matcher(
     fingerprint: str, path: Path, thresholds: Thresholds
 ) -> tuple[FaqContent, FaqMatcher]:
     key = cache.cache_key("files", fingerprint, repr(thresholds))
-    cached = cache.load(key)
+    cached = cache.load(key, kinds=STORED_KINDS)
     if (
         isinstance(cached, tuple)
         and len(cached) == 2
-        and isinstance(cached[0], FaqContent)
+        and isinstance(cached[0], str)
         and isinstance(cached[1], FaqMatcher)
     ):
-        return cached[0], cached[1]
+        try:
+            return FaqContent.model_validate_json(cached[0]), cached[1]
+        except ValueError:
+            pass  # content of another shape: build it again
     content = load_faq(path)
     matcher = FaqMatcher(content, thresholds)
-    cache.store(key, (content, matcher))
+    # The content as its JSON: the cache stores data, and pydantic checks it on the way back.
+    cache.store(key, (content.model_dump_json(), matcher), kinds=STORED_KINDS)
     return content, matcher
+
+
+# The only classes the disk cache may rebuild (faq/cache.py stores data, never code).
+STORED_KINDS: dict[str, type] = {
+    kind.__name__: kind for kind in (FaqMatcher, Thresholds, _Vocabulary, _Index, _Stemmer)
+}

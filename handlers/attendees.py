@@ -20,7 +20,7 @@ from core import callbacks
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, one_per_row
 from core.roles import is_organiser
-from core.text_limits import clip, visible_length
+from core.text_limits import clip, plain_name, visible_length
 from handlers.replies import pressed, reply
 from storage.activities import ActivityInfo, get_activity_by_id, recent_and_upcoming
 from storage.exports import attendees_xlsx
@@ -72,7 +72,7 @@ def _counted(context: MaoContext, prefix: str, values: list[str | None]) -> str:
 
 
 def _person(context: MaoContext, row: ExportRow) -> str:
-    line = f"• {html.escape(clip(row.name, 100))}"
+    line = f"• {html.escape(clip(plain_name(row.name), 100))}"
     details = [context.text(f"role_{row.role}")]
     if row.sector:
         details.append(context.text(f"sector_{row.sector}"))

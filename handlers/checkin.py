@@ -2,7 +2,9 @@
 
 The organiser taps a person to move them on (◻️ not yet -> ✅ present -> ❌ absent); the list
 is edited in place. Attendees scan t.me/<bot>?start=checkin_<code> and are marked present
-when they hold a seat, on the activity's day.
+when they hold a seat. The code is the day's (storage/registrations.py: door_code): it works
+from DOOR_WINDOW before the start (not before that day) until the activity ends, so a QR
+code seen at the door does not check anyone in from home another day.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from core.dates import format_datetime
 from core.keyboards import Button, keyboard, one_per_row
 from core.links import checkin_link, qr_png
 from core.roles import is_organiser
+from core.text_limits import plain_name
 from handlers.attendees import activity_label, refuse
 from handlers.replies import edit_pressed, pressed, reply
-from storage.activities import ActivityInfo, ensure_checkin_code, get_activity_by_id
+from storage.activities import ActivityInfo, get_activity_by_id
 from storage.activities import recent_and_upcoming as activities_around
 from storage.registrations import (
     CheckIn,
     DoorEntry,
     Turnout,
     check_in_by_code,
+    door_code,
     door_list,
     toggle_attendance,
     turnout,
@@ -36,7 +40,8 @@ from storage.registrations import (
 from storage.vocabulary import Status
 
 logger = logging.getLogger(__name__)
-# A code scanned this long before the start or after the end still counts ("on the day").
+# The door opens this long before the start (but not before that day); /incheck lists what
+# starts within it or ended within it.
 DOOR_WINDOW = timedelta(hours=4)
 DEEP_LINK = r"^/start checkin_[A-Za-z0-9_-]{4,32}$"
 MARKS = {True: "✅", False: "❌", None: "◻️"}
@@ -78,7 +83,7 @@ def _door_markup(activity_id: int, people: list[DoorEntry]) -> InlineKeyboardMar
     rows: list[Sequence[Button]] = [
         [
             (
-                f"{MARKS[p.attended]} {p.name}"[:60],
+                f"{MARKS[p.attended]} {plain_name(p.name)}"[:60],
                 callbacks.CHECKIN_TOGGLE.data(
                     activity=activity_id, registration=p.registration_id
                 ),
@@ -122,8 +127,9 @@ async def open_door(update: Update, context: MaoContext) -> None:
     if not await _show_door(update, context, activity_id):
         await reply(update, context, context.text("signup_not_found"))
         return
-    with context.services.db.session() as session:
-        code = ensure_checkin_code(session, activity_id)
+    services = context.services
+    with services.db.session() as session:
+        code = door_code(session, activity_id, services.now(), services.config.zone)
     link = checkin_link(context.bot.username, code)
     # A QR code to print or show at the door; scanning it opens the bot and checks in.
     await context.bot.send_photo(
@@ -158,17 +164,22 @@ async def scanned(update: Update, context: MaoContext) -> None:
     code = message.text.split("checkin_", 1)[1]
     services = context.services
     with services.db.session() as session:
-        result = check_in_by_code(session, code, user.id, services.now(), DOOR_WINDOW)
+        result = check_in_by_code(
+            session, code, user.id, services.now(), services.config.zone, DOOR_WINDOW
+        )
     title = result.activity.title(context.language) if result.activity else ""
     key = {
         CheckIn.PRESENT: "checkin_welcome",
         CheckIn.ALREADY: "checkin_already",
         CheckIn.NOT_REGISTERED: "checkin_not_registered",
         CheckIn.UNKNOWN_CODE: "checkin_unknown",
-        CheckIn.NOT_TODAY: "checkin_not_today",
+        CheckIn.TOO_EARLY: "checkin_too_early",
+        CheckIn.ENDED: "checkin_ended",
     }[result.outcome]
+    opens = result.opens_at
+    when = format_datetime(opens, context.language, services.config.zone) if opens else ""
     logger.info("Check-in by code: %s", result.outcome.value)
-    await reply(update, context, context.text(key, title=title))
+    await reply(update, context, context.text(key, title=title, opens=when))
 
 
 def build_deep_link_handlers() -> Handlers:

@@ -44,10 +44,11 @@ from core.i18n import Html
 from core.keyboards import Button, keyboard
 from core.roles import is_organiser
 from core.services import Services
-from core.text_limits import clean_text, clip, fit_html
+from core.text_limits import clean_text, clip, fit_html, plain_name
 from handlers.replies import close_buttons, edit_pressed, pressed, reply
 from jobs.inbox_delivery import label, organiser_buttons, organiser_chats, who
 from jobs.outbox import deliver_now
+from storage.blocks import blocked_since
 from storage.inbox import (
     MAX_TEXT,
     Direction,
@@ -126,7 +127,25 @@ async def _draft_pressed(
 
 def _first_name(update: Update) -> str:
     user = update.effective_user
-    return clip(clean_text(user.first_name or "", multiline=False).strip(), 40) if user else ""
+    return clip(plain_name(clean_text(user.first_name or "", multiline=False)), 40) if user else ""
+
+
+def held_back(context: MaoContext, user_id: int) -> str | None:
+    """Why this person cannot send anything to the programme office now (blocked by an
+    organiser, or over `inbox.limits`), as the friendly text to tell them; None: they can."""
+    services = context.services
+    with services.db.reading() as session:
+        blocked = blocked_since(session, user_id) is not None
+    if blocked:
+        return context.text("inbox_blocked", email=services.config.contact.email)
+    limits = services.config.inbox.limits
+    again = services.inbox_limiter.next_allowed(
+        user_id, services.now(), limits.per_hour, limits.per_day
+    )
+    if again is None:
+        return None
+    when = format_datetime(again, context.language, services.config.zone)
+    return context.text("inbox_limit_reached", when=when, email=services.config.contact.email)
 
 
 def preview_text(context: MaoContext, draft: dict[str, Any], first_name: str) -> str:
@@ -173,7 +192,11 @@ async def show_preview(update: Update, context: MaoContext, draft: dict[str, Any
 
 async def ask_handover(update: Update, context: MaoContext) -> int:
     """ "Stel je vraag aan het programmabureau": show what would be sent."""
-    await pressed(update)
+    query = await pressed(update)
+    refusal = held_back(context, query.from_user.id)
+    if refusal is not None:
+        await reply(update, context, refusal)
+        return END
     remembered = _user_data(context).get(UNANSWERED_KEY)
     if not isinstance(remembered, dict) or not remembered.get("question"):
         # Nothing remembered (after /vergeetmij, an old button, or "are you a person?"):
@@ -213,6 +236,12 @@ async def send_draft(update: Update, context: MaoContext) -> int:
     anonymous = bool(draft.get("anonymous"))
     user = update.effective_user
     assert user is not None
+    refusal = held_back(context, user.id)
+    if refusal is not None:
+        data.pop(DRAFT_KEY, None)
+        await close_buttons(update)
+        await reply(update, context, refusal)
+        return END
     with services.db.session() as session:
         recipients = organiser_chats(services, session)
         thread_id = start_thread(
@@ -226,6 +255,7 @@ async def send_draft(update: Update, context: MaoContext) -> int:
             now=services.now(),
             recipients=recipients,
         )
+    services.inbox_limiter.record(user.id, services.now())
     logger.info("Inbox thread %s (%s) handed over to %d chats", thread_id, kind, len(recipients))
     data.pop(DRAFT_KEY, None)
     if kind is ThreadKind.QUESTION:
@@ -260,6 +290,12 @@ async def abort_draft(update: Update, context: MaoContext) -> int:
 
 
 async def _start(update: Update, context: MaoContext, kind: ThreadKind) -> int:
+    # Told before they type a whole story, not after.
+    user = update.effective_user
+    refusal = held_back(context, user.id) if user is not None else None
+    if refusal is not None:
+        await reply(update, context, refusal)
+        return END
     _user_data(context)[DRAFT_KEY] = {"kind": kind.value}
     await reply(update, context, context.text(f"inbox_intro_{kind.value}"))
     return Step.TEXT
@@ -440,8 +476,14 @@ async def _person_answers_back(
         thread = get_thread(session, answer.thread_id)
         if thread is None or thread.user_id != user.id:
             return
-        recipients = organiser_chats(services, session)
-        add_follow_up(session, thread.id, text, services.now(), recipients)
+        blocked = blocked_since(session, user.id) is not None
+        recipients = [] if blocked else organiser_chats(services, session)
+        if not blocked:
+            add_follow_up(session, thread.id, text, services.now(), recipients)
+    if blocked:
+        email = services.config.contact.email
+        await reply(update, context, context.text("inbox_blocked", email=email))
+        return
     logger.info("Inbox thread %s: the person answered back", thread.id)
     await reply(update, context, context.text("inbox_follow_up_sent", thread=thread.id))
     for chat_id in recipients:

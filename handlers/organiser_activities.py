@@ -49,7 +49,6 @@ from storage.activities import (
     cancel_activity_in_chat,
     create_activity,
     duplicate_activity,
-    ensure_checkin_code,
     get_activity_by_id,
     move_reach,
     organiser_activities,
@@ -57,6 +56,7 @@ from storage.activities import (
     set_registration_closed,
     update_activity,
 )
+from storage.registrations import door_code
 from storage.vocabulary import Audience, Kind, Status, WaitlistMode
 
 logger = logging.getLogger(__name__)
@@ -407,8 +407,10 @@ async def receive_capacity(update: Update, context: MaoContext) -> int:
         _draft(context)["capacity"] = None
         return await _answered(update, context, "capacity")
     digits = text.split()[0] if text.split() else ""
-    if not digits.isdigit() or not 1 <= int(digits) <= MAX_CAPACITY:
-        await reply(update, context, context.text("oa_capacity_unclear"))
+    # isdecimal, not isdigit: "²" and "①" are digits that int() refuses; the length keeps
+    # int() far from its limit on digits.
+    if not (digits.isdecimal() and len(digits) <= 6) or not 1 <= int(digits) <= MAX_CAPACITY:
+        await reply(update, context, context.text("oa_capacity_unclear", max=MAX_CAPACITY))
         return Step.CAPACITY
     _draft(context)["capacity"] = int(digits)
     return await _answered(update, context, "capacity")
@@ -780,8 +782,9 @@ async def share(update: Update, context: MaoContext) -> int:
     activity = _activity(context)
     if activity is None:
         return await _not_found(update, context)
-    with context.services.db.session() as session:
-        code = ensure_checkin_code(session, activity.id)
+    services = context.services
+    with services.db.session() as session:
+        code = door_code(session, activity.id, services.now(), services.config.zone)
     chat_id = _user_id(update)
     link = signup_link(context.bot.username, activity.slug)
     title = activity.title(context.language)

@@ -47,6 +47,10 @@ async def show_privacy(update: Update, context: MaoContext) -> None:
     )
     # The inbox's retention goes before the closing paragraph (the commands and the address).
     inbox = context.text("privacy_inbox", inbox_days=config.inbox.retention.days)
+    limits = config.inbox.limits
+    inbox += "\n" + context.text(
+        "privacy_limits", per_hour=limits.per_hour, per_day=limits.per_day
+    )
     head, _, tail = text.rpartition("\n\n")
     await reply(update, context, f"{head}\n{inbox}\n\n{tail}" if head else f"{text}\n\n{inbox}")
 
@@ -201,6 +205,8 @@ def my_data_text(data: PersonalData, draft_title: str | None, context: MaoContex
         tail.append(_inbox_text(data, context))
     if data.broadcasts:
         tail.append(context.text("mydata_broadcasts", count=len(data.broadcasts)))
+    if data.blocked_since is not None:
+        tail.append(context.text("mydata_blocked", since=_when(data.blocked_since, context)))
     tail.append(context.text("mydata_file_note"))
     # The lists share what room the fixed parts leave: two thirds for registrations.
     room = CHAT_ROOM - sum(len(part) + 2 for part in head + tail)

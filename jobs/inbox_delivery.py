@@ -21,7 +21,7 @@ from core import callbacks
 from core.context import MaoContext
 from core.keyboards import Button, keyboard
 from core.services import Services
-from core.text_limits import clip, fit_html
+from core.text_limits import clip, fit_html, plain_name
 from storage.inbox import (
     INBOX_KINDS,
     MessageInfo,
@@ -65,7 +65,8 @@ def who(context: MaoContext, thread: ThreadInfo) -> str:
     """The sender as organisers see them: the first name only, or "anoniem"."""
     if thread.anonymous:
         return context.text("inbox_anonymous_name")
-    return clip(thread.first_name or "", 40) or context.text("inbox_no_name")
+    # Cleaned again here: threads stored before names were cleaned at input.
+    return clip(plain_name(thread.first_name or ""), 40) or context.text("inbox_no_name")
 
 
 def label(context: MaoContext, kind: ThreadKind) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -578,17 +577,6 @@ def forget_chat_changes(session: Session, slugs: Collection[str]) -> None:
     """After a forced load the file is the truth again for these activities."""
     for activity in session.scalars(select(Activity).where(Activity.slug.in_(list(slugs)))):
         activity.changed_in_chat = None
-
-
-def ensure_checkin_code(session: Session, activity_id: int) -> str:
-    """The activity's door code (t.me/<bot>?start=checkin_<code>), made on first use."""
-    activity = session.get(Activity, activity_id)
-    if activity is None:
-        raise LookupError(f"no activity {activity_id}")
-    if not activity.checkin_code:
-        activity.checkin_code = secrets.token_urlsafe(8)
-        session.flush()
-    return activity.checkin_code
 
 
 # -- made and managed in chat by organisers ---------------------------------------------------

@@ -255,6 +255,16 @@ class Organiser(Base):
     note: Mapped[str | None] = mapped_column(String(200))
 
 
+class BlockedUser(Base):
+    """Someone an organiser blocked (`mao-bot block`): nothing they send reaches the
+    programme office any more. Kept after /vergeetmij, or the block would undo itself."""
+
+    __tablename__ = "blocked_users"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    blocked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class FaqCount(Base):
     """How many questions got each answer band on a day: no text, no user, just counts."""
 

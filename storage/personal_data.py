@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.blocks import blocked_since
 from storage.inbox import MessageInfo, ThreadInfo, threads_of_user
 from storage.models import (
     Activity,
@@ -135,6 +136,8 @@ class PersonalData:
     feedback: tuple[FeedbackRecord, ...] = ()
     # Conversations with the programme office (storage/inbox.py), each with its messages.
     inbox: tuple[tuple[ThreadInfo, tuple[MessageInfo, ...]], ...] = ()
+    # Blocked from the inbox by an organiser (storage/blocks.py); kept after /vergeetmij.
+    blocked_since: datetime | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -148,6 +151,7 @@ class PersonalData:
             or self.broadcasts
             or self.feedback
             or self.inbox
+            or self.blocked_since
         )
 
     @property
@@ -254,6 +258,7 @@ def personal_data(session: Session, telegram_id: int) -> PersonalData:
             ).all()
         ),
         inbox=tuple(threads_of_user(session, telegram_id)),
+        blocked_since=blocked_since(session, telegram_id),
     )
 
 
@@ -376,4 +381,5 @@ def personal_data_json(data: PersonalData, zone: tzinfo) -> dict[str, Any]:
             }
             for thread, messages in data.inbox
         ],
+        "blocked_from_programme_office_since": _time(data.blocked_since, zone),
     }

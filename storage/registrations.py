@@ -9,10 +9,15 @@ two taps race.
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
+import hmac
 import io
+import re
+import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 from sqlalchemy import and_, delete, func, or_, select
@@ -619,26 +624,88 @@ class CheckIn(StrEnum):
     ALREADY = "already"  # was marked present before
     NOT_REGISTERED = "not_registered"  # no seat (waiting, cancelled, never signed up)
     UNKNOWN_CODE = "unknown_code"
-    NOT_TODAY = "not_today"  # outside the activity's day (± the window)
+    TOO_EARLY = "too_early"  # the code of a day whose door is not open yet
+    ENDED = "ended"  # the code of a day (or an activity) that is over
 
 
 @dataclass(frozen=True)
 class CheckInResult:
     outcome: CheckIn
     activity: ActivityInfo | None = None
+    opens_at: datetime | None = None  # with TOO_EARLY: from when the code works
+
+
+# `<activity id>_<day code>`: the id says which activity, the day code proves the person saw
+# that day's QR code (it cannot be derived without the activity's secret).
+_DOOR_CODE = re.compile(r"(?P<activity>[0-9]{1,12})_(?P<code>[A-Za-z0-9_-]{12})")
+
+
+def _day_code(secret: str, activity_id: int, day: date) -> str:
+    mac = hmac.new(
+        secret.encode(), f"checkin:{activity_id}:{day.isoformat()}".encode(), hashlib.sha256
+    )
+    return base64.urlsafe_b64encode(mac.digest()[:9]).decode()
+
+
+def _days(activity: Activity, zone: tzinfo) -> list[date]:
+    first = activity.starts_at.astimezone(zone).date()
+    last = max(first, activity.ends_at.astimezone(zone).date())
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _door_opens(activity: Activity, day: date, zone: tzinfo, before: timedelta) -> datetime:
+    """`before` the start on the first day, but never before that day begins."""
+    midnight = datetime.combine(day, time(0), tzinfo=zone)
+    return max(midnight, activity.starts_at - before)
+
+
+def door_code(session: Session, activity_id: int, now: datetime, zone: tzinfo) -> str:
+    """What the QR code at the door carries (t.me/<bot>?start=checkin_<door code>): a code for
+    one day, today's on a day of the activity, else its first day's (to print in advance).
+    It works only on that day, until the activity ends."""
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        raise LookupError(f"no activity {activity_id}")
+    if not activity.checkin_code:
+        # The activity's own secret for its day codes, made on first use.
+        activity.checkin_code = secrets.token_urlsafe(16)
+        session.flush()
+    days = _days(activity, zone)
+    today = now.astimezone(zone).date()
+    day = today if today in days else days[0]
+    return f"{activity_id}_{_day_code(activity.checkin_code, activity_id, day)}"
 
 
 def check_in_by_code(
-    session: Session, code: str, user_id: int, now: datetime, window: timedelta
+    session: Session,
+    code: str,
+    user_id: int,
+    now: datetime,
+    zone: tzinfo,
+    opens_before: timedelta,
 ) -> CheckInResult:
-    """A scanned door code: mark this user present if they hold a seat, from `window` before
-    the start until `window` after the end."""
-    activity = session.scalars(select(Activity).where(Activity.checkin_code == code)).first()
-    if activity is None:
+    """A scanned door code: mark this user present if they hold a seat, on the code's day
+    from the door's opening until the activity ends."""
+    found = _DOOR_CODE.fullmatch(code)
+    activity = session.get(Activity, int(found["activity"])) if found else None
+    if found is None or activity is None or not activity.checkin_code:
+        return CheckInResult(CheckIn.UNKNOWN_CODE)
+    day = next(
+        (
+            d
+            for d in _days(activity, zone)
+            if hmac.compare_digest(_day_code(activity.checkin_code, activity.id, d), found["code"])
+        ),
+        None,
+    )
+    if day is None:
         return CheckInResult(CheckIn.UNKNOWN_CODE)
     info = get_activity_by_id(session, activity.id)
-    if not activity.starts_at - window <= now <= activity.ends_at + window:
-        return CheckInResult(CheckIn.NOT_TODAY, info)
+    opens = _door_opens(activity, day, zone, opens_before)
+    if now < opens:
+        return CheckInResult(CheckIn.TOO_EARLY, info, opens)
+    if now > activity.ends_at or now.astimezone(zone).date() > day:
+        return CheckInResult(CheckIn.ENDED, info)
     registration = _own(session, activity.id, user_id)
     if registration is None or registration.status != RegistrationStatus.REGISTERED:
         return CheckInResult(CheckIn.NOT_REGISTERED, info)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,8 @@ from bot.config import AppConfig
 from bot.offline.driver import BotDriver
 from bot.offline.standin import ApiCall
 from core import callbacks
-from storage.activities import ensure_checkin_code, get_activity
-from storage.models import Registration
+from storage.activities import get_activity
+from storage.models import Activity, Registration
 from storage.registrations import SignupDetails, Turnout, no_shows, register, turnout
 from storage.vocabulary import Role
 
@@ -80,16 +81,30 @@ async def test_organiser_checks_people_in_by_toggle(driver: BotDriver, clock: Fa
     assert attended(driver, BRAM) is None
 
 
+async def door_qr_code(driver: BotDriver) -> str:
+    """The code in the QR code /incheck shows the organiser now."""
+    await driver.say(ADMIN_ID, "/incheck")
+    calls = await driver.press(ADMIN_ID, "Kleine dialoog")
+    [photo] = [c for c in calls if c.method == "sendPhoto"]
+    found = re.search(r"start=checkin_(\S+)", str(photo.params.get("caption")))
+    assert found is not None
+    return found.group(1)
+
+
 async def test_attendee_checks_in_by_qr_deep_link(driver: BotDriver, clock: FakeClock) -> None:
     activity_id = await seat(driver, ANNA, "Anna")
-    with driver.services.db.session() as session:
-        code = ensure_checkin_code(session, activity_id)
-    with driver.services.db.session() as session:
-        assert ensure_checkin_code(session, activity_id) == code  # made once
-    # Weeks before, the code does not check anyone in.
+    await seat(driver, BRAM, "Bram")
+    clock.moment = DOOR_TIME
+    code = await door_qr_code(driver)
+    # Weeks before, the code does not check anyone in; it says when it will.
+    clock.moment = datetime(2027, 5, 1, 9, 0, tzinfo=UTC)
     calls = await driver.say(ANNA, f"/start checkin_{code}")
-    assert "alleen op de dag" in texts(calls)[0]
+    assert "kan vanaf dinsdag 18 mei 2027, 10:00" in texts(calls)[0]
     assert attended(driver, ANNA) is None
+    # On the day, 4 hours before the start: still too early.
+    clock.moment = datetime(2027, 5, 18, 7, 59, tzinfo=UTC)
+    calls = await driver.say(ANNA, f"/start checkin_{code}")
+    assert "kan vanaf dinsdag 18 mei 2027, 10:00" in texts(calls)[0]
     clock.moment = DOOR_TIME
     calls = await driver.say(ANNA, f"/start checkin_{code}")
     assert "Je bent ingecheckt" in texts(calls)[0]
@@ -103,6 +118,36 @@ async def test_attendee_checks_in_by_qr_deep_link(driver: BotDriver, clock: Fake
         assert session.query(Registration).filter_by(user_id=STRANGER).count() == 0
     calls = await driver.say(STRANGER, "/start checkin_onbekend1")
     assert "ken ik niet" in texts(calls)[0]
+    # The activity's secret alone (what a link used to carry) is no code.
+    with driver.services.db.session() as session:
+        secret = session.get(Activity, activity_id).checkin_code  # type: ignore[union-attr]
+    assert secret and secret not in code
+    assert "ken ik niet" in texts(await driver.say(BRAM, f"/start checkin_{secret}"))[0]
+    forged = code[:-1] + ("B" if code.endswith("A") else "A")
+    assert "ken ik niet" in texts(await driver.say(BRAM, f"/start checkin_{forged}"))[0]
+    # Once it has ended (16:00), the day's code no longer checks anyone in, from home either.
+    clock.moment = datetime(2027, 5, 18, 14, 30, tzinfo=UTC)
+    calls = await driver.say(BRAM, f"/start checkin_{code}")
+    assert "geldt niet meer" in texts(calls)[0]
+    assert attended(driver, BRAM) is None
+
+
+async def test_the_qr_code_is_the_days_own(driver: BotDriver, clock: FakeClock) -> None:
+    """Every day of an activity has its own code; the QR shows the current day's."""
+    activity_id = await seat(driver, ANNA, "Anna")
+    with driver.services.db.session() as session:
+        activity = session.get(Activity, activity_id)
+        assert activity is not None
+        activity.ends_at = activity.starts_at + timedelta(days=1)  # now over two days
+    clock.moment = DOOR_TIME
+    first_day = await door_qr_code(driver)
+    clock.moment = DOOR_TIME + timedelta(days=1)
+    second_day = await door_qr_code(driver)
+    assert first_day != second_day
+    calls = await driver.say(ANNA, f"/start checkin_{first_day}")
+    assert "geldt niet meer" in texts(calls)[0]
+    calls = await driver.say(ANNA, f"/start checkin_{second_day}")
+    assert "Je bent ingecheckt" in texts(calls)[0]
 
 
 async def test_only_organisers_check_people_in(driver: BotDriver, clock: FakeClock) -> None:

@@ -3,7 +3,12 @@ organisers' extra phrasings and measured accuracy."""
 
 from __future__ import annotations
 
+import logging
+import os
+import pickle
+import stat
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -439,7 +444,66 @@ def test_corrupt_cache_falls_back_to_building(cache_dir: Path) -> None:
         _, rebuilt = load_matcher(CONTENT, Thresholds())
         assert _results(rebuilt) == _results(built)
     # The rebuild wrote a good file again.
-    assert cache.load(path.stem) is not None
+    from faq.matching import STORED_KINDS
+
+    assert cache.load(path.stem, kinds=STORED_KINDS) is not None
+
+
+class _Planted:
+    """Unpickling this runs code: it makes the directory `marker`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.mkdir, (str(self.marker),)
+
+
+def test_a_planted_pickle_in_the_cache_is_never_run(
+    cache_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file a start reads, replaced by a pickle that would run code: it is data to the
+    cache, not code, so the next start ignores it and builds the index again."""
+    _, built = load_matcher(CONTENT, Thresholds())
+    (path,) = cache_dir.glob("*.faqindex")
+    marker = tmp_path / "planted-code-ran"
+    payload = pickle.dumps(_Planted(marker))
+    # With the header a pickle cache would expect, and as a member of an .npz archive.
+    with zipfile.ZipFile(tmp_path / "planted.npz", "w") as archive:
+        archive.writestr("document.npy", payload)
+    for planted in (
+        b"mao-faq-index/1\n" + payload,
+        payload,
+        (tmp_path / "planted.npz").read_bytes(),
+    ):
+        path.write_bytes(planted)
+        path.chmod(0o600)  # the owner's own file, as the cache writes it
+        _build_matcher.cache_clear()
+        _, rebuilt = load_matcher(CONTENT, Thresholds())
+        assert not marker.exists(), "planted file ran code"
+        assert _results(rebuilt) == _results(built)
+    print("\nplanted file ignored: yes")
+
+
+def test_a_cache_file_others_can_write_is_ignored(
+    cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    load_matcher(CONTENT, Thresholds())
+    (path,) = cache_dir.glob("*.faqindex")
+    assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0  # written for its owner only
+    path.chmod(0o666)
+    _build_matcher.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="faq.cache"):
+        _, matcher = load_matcher(CONTENT, Thresholds())
+    assert "writable by others" in caplog.text
+    assert matcher.match("hoe meld ik me af").answer_id == "afmelden"
+
+
+def test_the_cache_stores_data_only() -> None:
+    with pytest.raises(TypeError):
+        cache._encode(object(), {})  # an unknown type is never stored (nor pickled)
+    round_trip = cache._decode(cache._encode({"x": (1, 2.5, None)}, {}), {})
+    assert round_trip == {"x": (1, 2.5, None)}
 
 
 def test_unwritable_cache_directory_is_no_error(

@@ -47,7 +47,7 @@ async def test_webhook_mode_serves_updates_and_checks_the_secret(tmp_path: Path)
         **os.environ,
         "TELEGRAM_BOT_TOKEN": standin.token,
         "TELEGRAM_BASE_URL": f"http://127.0.0.1:{standin.port}",
-        "TELEGRAM_WEBHOOK_SECRET": "s3cret-token",
+        "TELEGRAM_WEBHOOK_SECRET": "s3cret-token-0123456789",
         "MAO_CONFIG": str(config),
     }
     process = await asyncio.create_subprocess_exec(
@@ -64,7 +64,7 @@ async def test_webhook_mode_serves_updates_and_checks_the_secret(tmp_path: Path)
         await wait_for_call(standin, "setWebhook")
         hook = next(c for c in standin.calls if c.method == "setWebhook")
         assert hook.params["url"] == f"http://127.0.0.1:{port}/telegram/hook"
-        assert hook.params["secret_token"] == "s3cret-token"
+        assert hook.params["secret_token"] == "s3cret-token-0123456789"
         update = {
             "update_id": 1,
             "message": {
@@ -98,7 +98,7 @@ async def test_webhook_mode_serves_updates_and_checks_the_secret(tmp_path: Path)
                 break
             except (ConnectionError, urllib.error.URLError):
                 await asyncio.sleep(0.1)
-        assert await asyncio.to_thread(post, "s3cret-token") == 200
+        assert await asyncio.to_thread(post, "s3cret-token-0123456789") == 200
         await wait_for_call(standin, "sendMessage")
         greeting = next(c for c in standin.calls if c.method == "sendMessage")
         assert greeting.params["chat_id"] == 42

@@ -295,10 +295,12 @@ class Console:
         await self.driver.press_data(self.user, str(chosen["callback_data"]), message)
 
     def switch(self, argument: str | None) -> None:
-        if argument is None or not argument.isdigit() or int(argument) < 1:
+        # ASCII digits only: "²" is a digit to isdigit() that int() refuses.
+        digits = argument or ""
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 15 and int(digits) >= 1):
             self.show(self.text("console_user_usage", user=self.user))
             return
-        self.user = int(argument)
+        self.user = int(digits)
         self.driver.languages.setdefault(self.user, self.language)
         organiser = self.driver.services.config.is_admin(self.user)
         key = "console_user_organiser" if organiser else "console_user_now"
