@@ -209,7 +209,8 @@ def _console_commands() -> str:
     """The console's own commands (`#1`, `>3 text`, `/als`…), as its `/console` shows them."""
     from core.i18n import Catalogue
 
-    return Catalogue.load().text("en", "console_help")
+    language = "en"  # as the rest of --help
+    return Catalogue.load().text(language, "console_help")
 
 
 CONSOLE_DATABASE = "console.sqlite3"

@@ -108,6 +108,12 @@ def remember_unanswered(context: MaoContext, question: str, guesses: Sequence[st
         }
 
 
+def forget_unanswered(context: MaoContext) -> None:
+    """Nothing to hand over: the hand-over button asks for the question."""
+    if context.user_data is not None:
+        context.user_data.pop(UNANSWERED_KEY, None)
+
+
 # -- the person: preview, send, abort -----------------------------------------------------------
 
 

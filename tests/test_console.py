@@ -490,3 +490,15 @@ async def test_a_terminal_gets_formatting(
     )
     assert "\x1b[1mWat ik kan\x1b[22m" in out.getvalue()
     assert "<b>" not in out.getvalue()
+
+
+async def test_the_picker_shortens_the_place_before_the_title(
+    consoles: Start, config: AppConfig, clock: FakeClock, tmp_path: Path
+) -> None:
+    session = await consoles(config, clock, tmp_path / "files")
+    [(_, _, labels)] = own_messages(await session.type("/aanmelden"))
+    [werksessie] = [label for label in labels if label.startswith("Werksessie")]
+    assert werksessie.startswith("Werksessie inspiratienetwerk · ")
+    assert " · Plaats" in werksessie and len(werksessie) <= 60
+    assert labels[0].startswith("Schone Lei werksessie – Arnhem · ")  # what fits stays whole
+    await session.close()
