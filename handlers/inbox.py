@@ -8,7 +8,8 @@
   with the person's first name or anonymously.
 - An organiser answers by replying to a copy (in the group or privately); the answer is
   relayed to the person through the outbox, and the person's reply to it goes back to the
-  same thread. `/vragen` lists the open threads; "Afgehandeld" marks one answered.
+  same thread. `/vragen` lists the open threads; "Afgehandeld" closes one, with the standard
+  closing line, a typed one, or (said plainly) no word to the person.
 
 Replies are matched before anything else in group 0 (bot/app.py): a person's reply to an
 answer belongs to the thread, not to the FAQ or a flow that happens to be going on.

@@ -208,7 +208,10 @@ class Console:
     def text(self, key: str, **values: Any) -> str:
         return plain(self.catalogue.text(self.language, key, **values))
 
-    def body(self, value: object) -> str:
+    def body(self, value: object, params: dict[str, Any]) -> str:
+        """A text or caption as sent: HTML rendered (the bot's default), anything else as is."""
+        if str(params.get("parse_mode", "")).upper() != "HTML":
+            return str(value)
         return render(str(value), self.ansi)
 
     def show(self, text: str) -> None:
@@ -249,7 +252,8 @@ class Console:
         params = call.params
         if call.method == "answerCallbackQuery":
             answer = params.get("text")
-            return f"{REPLY} ({self.body(answer)})" if reply and answer else None
+            # A toast is plain text (no parse mode).
+            return f"{REPLY} ({answer})" if reply and answer else None
         chat_id = call.chat_id
         if chat_id is None:
             return None
@@ -263,11 +267,11 @@ class Console:
         extra: list[str] = []
         if call.method in {"sendMessage", "copyMessage"}:
             message_id = self.standin.created.get(index)
-            body = self.body(params.get("text", params.get("caption", "")))
+            body = self.body(params.get("text", params.get("caption", "")), params)
             edited = ""
         elif call.method == "editMessageText":
             message_id = _int(params.get("message_id"))
-            body = self.body(params.get("text", ""))
+            body = self.body(params.get("text", ""), params)
         elif call.method == "editMessageReplyMarkup":
             # Only a new keyboard is worth showing; removing one is what a press does.
             if not buttons_of({"reply_markup": params.get("reply_markup")}):
@@ -279,7 +283,7 @@ class Console:
             message_id = self.standin.created.get(index)
             names = [name for name, _ in call.files.values()]
             icon = "🖼" if call.method == "sendPhoto" else "📎"
-            caption = self.body(params.get("caption", ""))
+            caption = self.body(params.get("caption", ""), params)
             body = f"{icon} {', '.join(names)} {caption}".rstrip()
             edited = ""
             for name, content in call.files.values():
