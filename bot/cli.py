@@ -49,7 +49,14 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", help="run the bot on Telegram (needs TELEGRAM_BOT_TOKEN)")
 
-    console = commands.add_parser("console", help="talk to the bot offline in this terminal")
+    console = commands.add_parser(
+        "console",
+        help="talk to the bot offline in this terminal",
+        description="Talk to the real bot offline, as a user would: type questions and"
+        " /commands (also piped, one per line).",
+        epilog=_console_commands(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     console.add_argument("--user-id", type=int, default=1001, help="your pretend Telegram id")
     console.add_argument("--lang", choices=["nl", "en"], default="nl", help="client language")
     console.add_argument(
@@ -61,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument(
         "--log", type=Path, metavar="FILE", help="log file (default: console.log in --files)"
+    )
+    console.add_argument(
+        "--database",
+        metavar="URL",
+        help="database of the console (default: $DATABASE_URL, else console.sqlite3 in --files;"
+        " never the config's, which `mao-bot run` uses)",
     )
     console.add_argument(
         "--organiser",
@@ -212,10 +225,36 @@ def _serve(config: AppConfig, application: MaoApplication, secret: str | None) -
         application.run_polling(allowed_updates=allowed_updates())
 
 
+def _console_commands() -> str:
+    """The console's own commands (`#1`, `>3 text`, `/als`…), as its `/console` shows them."""
+    from core.i18n import Catalogue
+
+    language = "en"  # as the rest of --help
+    return Catalogue.load().text(language, "console_help")
+
+
+CONSOLE_DATABASE = "console.sqlite3"
+
+
+def console_database(args: argparse.Namespace, environ: dict[str, str]) -> str:
+    """The console's database: `--database`, else DATABASE_URL, else a file of its own in
+    its files folder. Never the config file's: that is the real bot's (`mao-bot run`), and a
+    demo's activities and sign-ups must not show up there."""
+    if args.database:
+        return str(args.database)
+    if environ.get("DATABASE_URL"):
+        return environ["DATABASE_URL"]
+    args.files.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(args.files / CONSOLE_DATABASE).resolve()}"
+
+
 def _console(config: AppConfig, args: argparse.Namespace) -> int:
     from bot.offline.console import run_console
 
-    _console_logging(args.log or args.files / "console.log")
+    url = console_database(args, dict(os.environ))
+    _console_logging(args.log or args.files / "console.log", _database_secrets(url))
+    storage = config.storage.model_copy(update={"url": url})
+    config = config.model_copy(update={"storage": storage})
     return asyncio.run(
         run_console(
             lambda: build_services(config),
@@ -223,13 +262,14 @@ def _console(config: AppConfig, args: argparse.Namespace) -> int:
             args.lang,
             files=args.files,
             organiser=args.organiser,
+            database=safe_url(url),
         )
     )
 
 
-def _console_logging(log_file: Path) -> None:
+def _console_logging(log_file: Path, secrets: list[str]) -> None:
     """The console's chat stays clean: logs go to a file; only errors also to stderr."""
-    setup_logging(level=os.environ.get("MAO_LOG_LEVEL", "INFO"))
+    setup_logging(level=os.environ.get("MAO_LOG_LEVEL", "INFO"), secrets=secrets)
     root = logging.getLogger()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     to_file = logging.FileHandler(log_file, encoding="utf-8")

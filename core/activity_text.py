@@ -19,6 +19,7 @@ from storage.vocabulary import Audience, RegistrationStatus
 LABEL_LIMIT = 60
 MIN_TITLE = 14
 SHORT_PLACE = 20
+MIN_PLACE = 8  # a shortened place keeps its first word or so: "Plaats…"
 POSTCODE = re.compile(r"^\d{4}\s?[A-Za-z]{2}\s+")
 
 
@@ -83,17 +84,22 @@ def choice_label(
     """A button label that tells apart sessions of the same title, e.g.
     "Schone Lei · di 18 mei · Arnhem" (plain text: labels are not HTML)."""
     title = activity.title(context.language)
-    details = [
-        format_short_date(activity.starts_at, context.language, context.services.config.zone)
-    ]
-    where = short_place(activity, context)
-    if where.lower() not in title.lower():
-        details.append(where)
+    when = format_short_date(activity.starts_at, context.language, context.services.config.zone)
+    where: str | None = short_place(activity, context)
+    if where is not None and where.lower() in title.lower():
+        where = None
     marker = choice_marker(activity, held, context)
-    if marker:
-        details.append(marker)
-    tail = "".join(f" · {detail}" for detail in details)
-    return shorten(title, max(MIN_TITLE, LABEL_LIMIT - len(tail))) + tail
+
+    def tail(place: str | None) -> str:
+        return "".join(f" · {detail}" for detail in (when, place, marker) if detail)
+
+    if where is not None and len(title + tail(where)) > LABEL_LIMIT:
+        # The title says what it is: the place is shortened first ("Plaats…"), the title
+        # only when that is not enough.
+        room = LABEL_LIMIT - len(title + tail(None)) - len(" · ")
+        where = shorten(where, max(MIN_PLACE, room))
+    rest = tail(where)
+    return shorten(title, max(MIN_TITLE, LABEL_LIMIT - len(rest))) + rest
 
 
 def signup_button(activity: ActivityInfo, context: MaoContext) -> Button:

@@ -147,6 +147,10 @@ INBOX_SEND = CallbackFormat("inbox:send")  # yes, send what was shown
 INBOX_ABORT = CallbackFormat("inbox:abort")
 INBOX_ANONYMOUS = CallbackFormat("inbox:anon:{answer}", {"answer": YES_NO})
 INBOX_ANSWERED = CallbackFormat("inbox:done:{thread}", {"thread": ID})
+# After "Afgehandeld": send the standard closing line, type one, or close without a word.
+INBOX_CLOSE = CallbackFormat(
+    "inbox:close:{thread}:{how}", {"thread": ID, "how": choice("standard", "type", "quiet")}
+)
 INBOX_SHOW = CallbackFormat("inbox:show:{thread}", {"thread": ID})
 INBOX_PAGE = CallbackFormat("inbox:page:{page}", {"page": r"\d{1,3}"})
 

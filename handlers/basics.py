@@ -21,7 +21,7 @@ from core.context import Handlers, MaoContext, language_from_client
 from core.keyboards import keyboard
 from core.roles import is_organiser
 from handlers.groups import command_for_another_bot
-from handlers.menus import set_chat_commands
+from handlers.menus import ADMIN_COMMANDS, set_chat_commands
 from handlers.replies import close_buttons, pressed, reply
 from storage.users import set_flags, set_language, touch_user
 
@@ -88,8 +88,18 @@ async def show_help(update: Update, context: MaoContext) -> None:
     text = context.text("help", email=context.services.config.contact.email)
     user = update.effective_user
     if user is not None and is_organiser(context.services, user.id):
-        text += "\n" + context.text("help_admin")
+        text += "\n\n" + organiser_help(context)
     await reply(update, context, text)
+
+
+def organiser_help(context: MaoContext) -> str:
+    """Every organiser command, from the one list the command menu is made of."""
+    index = 1 if context.language == "en" else 0
+    lines = [context.text("help_admin")]
+    lines += [
+        f"/{names[index]} – {context.text(f'help_admin_{names[1]}')}" for names in ADMIN_COMMANDS
+    ]
+    return "\n".join(lines)
 
 
 async def choose_language(update: Update, context: MaoContext) -> None:

@@ -41,7 +41,7 @@ from faq.misses import is_question_worth_keeping
 from faq.smalltalk import Talk, refers_back, small_talk
 from handlers.basics import show_help
 from handlers.flood import may_store_miss
-from handlers.inbox import handover_button, remember_unanswered
+from handlers.inbox import forget_unanswered, handover_button, remember_unanswered
 from handlers.replies import close_buttons, pressed, reply
 from storage.faq_misses import count_band, record_miss
 
@@ -191,9 +191,9 @@ async def answer_small_talk(update: Update, context: MaoContext, talk: Talk, mes
         await show_help(update, context)
         return
     if talk is Talk.HUMAN:
-        # Honest: a bot. And a person is one tap away: the hand-over shows this very
-        # message before it is sent, and whoever answers it starts the conversation.
-        remember_unanswered(context, message, [])
+        # Honest: a bot. And a person is one tap away: the hand-over asks for the question
+        # ("ben je een mens?" is not one, nor is an older question the person moved on from).
+        forget_unanswered(context)
         await reply(
             update,
             context,

@@ -8,7 +8,8 @@
   with the person's first name or anonymously.
 - An organiser answers by replying to a copy (in the group or privately); the answer is
   relayed to the person through the outbox, and the person's reply to it goes back to the
-  same thread. `/vragen` lists the open threads; "Afgehandeld" marks one answered.
+  same thread. `/vragen` lists the open threads; "Afgehandeld" closes one, with the standard
+  closing line, a typed one, or (said plainly) no word to the person.
 
 Replies are matched before anything else in group 0 (bot/app.py): a person's reply to an
 answer belongs to the thread, not to the FAQ or a flow that happens to be going on.
@@ -24,7 +25,7 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import Any
 
-from telegram import Message, Update
+from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import (
@@ -77,6 +78,9 @@ DRAFT_KEY = "inbox_draft"
 SENT_KEY = "inbox_sent"
 # The /vragen page an organiser looks at ("Afgehandeld" there shows the same page again).
 PAGE_KEY = "inbox_page"
+# "Afgehandeld" pressed: the thread, the message with the closing choices, and where it was
+# pressed (see _origin).
+CLOSING_KEY = "inbox_closing"
 PAGE_SIZE = 5
 LISTED_SNIPPET = 140
 SHOWN_MESSAGE = 700  # characters of each message when a whole thread is shown
@@ -104,6 +108,12 @@ def remember_unanswered(context: MaoContext, question: str, guesses: Sequence[st
             # The language the FAQ answered in: the question's own, when it was clear.
             "language": context.language,
         }
+
+
+def forget_unanswered(context: MaoContext) -> None:
+    """Nothing to hand over: the hand-over button asks for the question."""
+    if context.user_data is not None:
+        context.user_data.pop(UNANSWERED_KEY, None)
 
 
 # -- the person: preview, send, abort -----------------------------------------------------------
@@ -462,6 +472,11 @@ async def _organiser_answers(
         message, context.text("inbox_reply_relayed", name=who(context, thread), **values)
     )
     await deliver_now(context, thread.user_id)
+    closing = context.user_data.get(CLOSING_KEY) if context.user_data is not None else None
+    if isinstance(closing, dict) and closing.get("thread") == thread.id:
+        # The closing line typed after "Afgehandeld" (or any answer meanwhile) closed it.
+        _user_data(context).pop(CLOSING_KEY, None)
+        await _after_close(context, thread, closing)
 
 
 async def _person_answers_back(
@@ -492,6 +507,7 @@ async def _person_answers_back(
 
 GROUP_BUTTONS = (
     callbacks.INBOX_ANSWERED,
+    callbacks.INBOX_CLOSE,
     callbacks.FAQ_ADD_THREAD,
     callbacks.FAQ_ADD_TOPIC,
     callbacks.FAQ_ADD_PAGE,
@@ -659,35 +675,170 @@ async def show_thread(update: Update, context: MaoContext) -> None:
 
 
 async def mark_done(update: Update, context: MaoContext) -> None:
-    """ "Afgehandeld", on a copy (group or private), a thread or the /vragen list."""
+    """ "Afgehandeld", on a copy (group or private), a thread or the /vragen list. When the
+    person can still be told and has had no answer, the organiser chooses how to close:
+    the standard line, a line of their own, or no message (the person then hears nothing)."""
     query = update.callback_query
     assert query is not None
     if _refused(update, context):
         await query.answer(context.text("admin_only"), show_alert=True)
         return
     services = context.services
-    with services.db.session() as session:
-        thread = mark_answered(session, int(context.matched("thread")), services.now())
+    thread_id = int(context.matched("thread"))
+    with services.db.reading() as session:
+        thread = get_thread(session, thread_id)
     if thread is None:
         await query.answer(context.text("inbox_thread_gone"), show_alert=True)
         return
-    await query.answer(
-        context.text("inbox_marked_answered", label=label(context, thread.kind), thread=thread.id)
+    origin = _origin(update)
+    if thread.user_id is None or thread.status is ThreadStatus.ANSWERED:
+        # Nobody to tell (anonymous), or answered already: closing is all there is to do.
+        with services.db.session() as session:
+            closed = mark_answered(session, thread_id, services.now())
+        await query.answer(
+            context.text(
+                "inbox_marked_answered", label=label(context, thread.kind), thread=thread_id
+            )
+        )
+        if closed is not None:
+            await _after_close(context, closed, origin)
+        return
+    await query.answer()
+    values = {
+        "label": label(context, thread.kind),
+        "thread": thread.id,
+        "name": who(context, thread),
+    }
+    sent = await reply(
+        update,
+        context,
+        context.text("inbox_close_ask", standard=_standard_line(context, thread), **values),
+        keyboard(
+            [
+                [
+                    (
+                        context.text(f"inbox_close_{how}_button"),
+                        callbacks.INBOX_CLOSE.data(thread=thread.id, how=how),
+                    )
+                ]
+                for how in ("standard", "type", "quiet")
+            ]
+        ),
     )
-    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    if sent is not None:
+        _user_data(context)[CLOSING_KEY] = {
+            "thread": thread.id,
+            "choice": sent.message_id,
+            **origin,
+        }
+
+
+def _origin(update: Update) -> dict[str, Any]:
+    """The message "Afgehandeld" was pressed on, and whether it is the /vragen list (which is
+    shown again once the thread is closed) or a copy (which keeps only "Voeg toe aan FAQ")."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if not isinstance(message, Message):
+        return {}
+    markup = message.reply_markup
     in_list = markup is not None and any(
         callbacks.INBOX_SHOW.parse(button.callback_data or "")
         for row in markup.inline_keyboard
         for button in row
         if isinstance(button.callback_data, str)
     )
-    if in_list:
-        page = _user_data(context).get(PAGE_KEY, 0) if context.user_data is not None else 0
-        text, new_markup = list_page(context, int(page) if isinstance(page, int) else 0)
-        await edit_pressed(update, context, text, new_markup)
+    return {"chat": message.chat.id, "message": message.message_id, "list": in_list}
+
+
+def _standard_line(context: MaoContext, thread: ThreadInfo) -> str:
+    """The standard closing line, in the person's language."""
+    return context.services.catalogue.text(thread.language, f"inbox_closing_{thread.kind.value}")
+
+
+async def _after_close(context: MaoContext, thread: ThreadInfo, origin: dict[str, Any]) -> None:
+    """The message "Afgehandeld" was pressed on no longer offers it."""
+    chat, message = origin.get("chat"), origin.get("message")
+    if not isinstance(chat, int) or not isinstance(message, int):
         return
-    # A copy or a shown thread keeps only "Voeg toe aan FAQ".
-    await _replace_buttons(update, organiser_buttons(context, thread, answered_button=False))
+    try:
+        if origin.get("list"):
+            page = _user_data(context).get(PAGE_KEY, 0)
+            text, markup = list_page(context, page if isinstance(page, int) else 0)
+            await context.bot.edit_message_text(text, chat, message, reply_markup=markup)
+        else:
+            markup = organiser_buttons(context, thread, answered_button=False)
+            await context.bot.edit_message_reply_markup(chat, message, reply_markup=markup)
+    except BadRequest as error:
+        if "not modified" not in str(error) and "not found" not in str(error):
+            raise
+
+
+async def close_thread(update: Update, context: MaoContext) -> None:
+    """The organiser's choice after "Afgehandeld". A closing line is an answer: stored in
+    the thread and owed to the person in the transaction that closes it."""
+    if _refused(update, context):
+        await pressed(update, alert=context.text("admin_only"))
+        return
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    services = context.services
+    thread_id = int(context.matched("thread"))
+    how = context.matched("how")
+    data = _user_data(context)
+    closing = data.get(CLOSING_KEY)
+    pressed_on = query.message.message_id if query.message is not None else None
+    if not isinstance(closing, dict) or closing.get("choice") != pressed_on:
+        await pressed(update, alert=context.text("inbox_close_stale"))
+        await close_buttons(update)
+        return
+    await pressed(update)
+    with services.db.session() as session:
+        thread = get_thread(session, thread_id)
+        if thread is None:
+            data.pop(CLOSING_KEY, None)
+            await close_buttons(update)
+            await reply(update, context, context.text("inbox_thread_gone"))
+            return
+        line = _standard_line(context, thread)
+        if how == "standard":
+            add_answer(session, thread_id, line, update.effective_user.id, services.now())
+        elif how == "quiet":
+            mark_answered(session, thread_id, services.now())
+        else:
+            latest_in = [
+                m for m in thread_messages(session, thread_id) if m.direction is Direction.IN
+            ][-1]
+    values = {
+        "label": label(context, thread.kind),
+        "thread": thread.id,
+        "name": who(context, thread),
+    }
+    if how == "type":
+        # A reply to the prompt is an answer to the thread (it is kept as a view of it),
+        # which closes it; ForceReply opens the reply box right away.
+        await close_buttons(update)
+        prompt = await reply(
+            update,
+            context,
+            context.text("inbox_close_type_prompt", **values),
+            ForceReply(input_field_placeholder=clip(line, 64)),
+        )
+        if prompt is not None:
+            with services.db.session() as session:
+                record_view(
+                    session, prompt.chat.id, prompt.message_id, latest_in.id, services.now()
+                )
+        return
+    data.pop(CLOSING_KEY, None)
+    if how == "standard":
+        text = context.text("inbox_closed_sent", text=html.escape(line), **values)
+    else:
+        text = context.text("inbox_closed_quiet", **values)
+    await edit_pressed(update, context, text)
+    if how == "standard" and thread.user_id is not None:
+        logger.info("Inbox thread %s closed with the standard line", thread.id)
+        await deliver_now(context, thread.user_id)
+    await _after_close(context, thread, closing)
 
 
 async def _replace_buttons(update: Update, markup: Any) -> None:
@@ -753,4 +904,5 @@ def build_handlers(timeout: timedelta) -> Handlers:
         CallbackQueryHandler(turn_page, pattern=callbacks.INBOX_PAGE.pattern),
         CallbackQueryHandler(show_thread, pattern=callbacks.INBOX_SHOW.pattern),
         CallbackQueryHandler(mark_done, pattern=callbacks.INBOX_ANSWERED.pattern),
+        CallbackQueryHandler(close_thread, pattern=callbacks.INBOX_CLOSE.pattern),
     ]

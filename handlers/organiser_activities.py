@@ -159,7 +159,8 @@ def _columns(draft: dict[str, Any]) -> dict[str, Any]:
         "online_url": draft.get("online_url"),
         "capacity": draft.get("capacity"),
         "audience": draft["audience"],
-        "waitlist_mode": draft["waitlist_mode"],
+        # Not asked without a maximum: the default, should a maximum come later (a file).
+        "waitlist_mode": draft.get("waitlist_mode", WaitlistMode.AUTO.value),
     }
 
 
@@ -260,6 +261,11 @@ async def _ask(update: Update, context: MaoContext, field: str) -> int:
     return Step.DESCRIPTION_EN
 
 
+def _waitlist_unasked(draft: dict[str, Any]) -> bool:
+    """A maximum given after "Geen maximum": what happens when it is full is still open."""
+    return draft.get("capacity") is not None and "waitlist_mode" not in draft
+
+
 async def _answered(update: Update, context: MaoContext, field: str) -> int:
     """After an answer: the next question, the preview, or (for an existing activity) the
     change itself."""
@@ -269,11 +275,15 @@ async def _answered(update: Update, context: MaoContext, field: str) -> int:
         if draft.get("editing"):
             if field == "when" and not draft.get("ends_at"):
                 return await _ask(update, context, "duration")
+            if field == "capacity" and _waitlist_unasked(draft):
+                return await _ask(update, context, "waitlist")
             return await _show_preview(update, context)
         following = ORDER[ORDER.index(field) + 1 :]
         for next_field in following:
             if next_field == "duration" and draft.get("ends_at"):
                 continue
+            if next_field == "waitlist" and draft.get("capacity") is None:
+                continue  # never full: "when it is full" has no answer
             return await _ask(update, context, next_field)
         return await _show_preview(update, context)
     if mode == "duplicate":

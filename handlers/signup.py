@@ -14,7 +14,7 @@ import logging
 import re
 import unicodedata
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from enum import IntEnum
 from typing import TypedDict, cast
@@ -38,6 +38,7 @@ from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row, shorten
 from core.text_limits import clean_text, clip
+from core.typed_choice import ROLE_WORDS, typed_choice
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import deliver_now
 from storage.activities import ActivityInfo, get_activity, get_activity_by_id, upcoming_activities
@@ -401,7 +402,40 @@ async def choose_profile(update: Update, context: MaoContext) -> int:
 async def choose_role(update: Update, context: MaoContext) -> int:
     await pressed(update)
     await close_buttons(update)
-    role = Role(context.matched("role"))
+    return await _take_role(update, context, Role(context.matched("role")))
+
+
+def _typed_option(
+    update: Update,
+    context: MaoContext,
+    prefix: str,
+    values: Iterable[str],
+    words: Mapping[str, Iterable[str]] | None = None,
+) -> str | None:
+    """The option a typed answer names ("ouder", "Parent", "profesional"): by its button's
+    label in either language, or by `words`."""
+    message = update.effective_message
+    catalogue = context.services.catalogue
+    options = {
+        value: [
+            *(catalogue.text(language, f"{prefix}_{value}") for language in ("nl", "en")),
+            *(words or {}).get(value, ()),
+        ]
+        for value in values
+    }
+    return typed_choice(message.text or "", options) if message is not None else None
+
+
+async def type_role(update: Update, context: MaoContext) -> int | None:
+    """ "ouder" typed where the role buttons are: the same as pressing "Ouder"."""
+    role = _typed_option(update, context, "role", Role, ROLE_WORDS)
+    if role is None:
+        await expect_button(update, context)
+        return None
+    return await _take_role(update, context, Role(role))
+
+
+async def _take_role(update: Update, context: MaoContext, role: Role) -> int:
     activity = _activity(context)
     if activity is None:
         return await _gone(update, context)
@@ -440,9 +474,21 @@ async def _ask_sector(update: Update, context: MaoContext) -> int:
 async def choose_sector(update: Update, context: MaoContext) -> int:
     await pressed(update)
     await close_buttons(update)
+    return await _take_sector(update, context, Sector(context.matched("sector")))
+
+
+async def type_sector(update: Update, context: MaoContext) -> int | None:
+    sector = _typed_option(update, context, "sector", Sector)
+    if sector is None:
+        await expect_button(update, context)
+        return None
+    return await _take_sector(update, context, Sector(sector))
+
+
+async def _take_sector(update: Update, context: MaoContext, sector: Sector) -> int:
     draft = _draft(context)
     draft["role"] = Role.PROFESSIONAL.value
-    draft["sector"] = Sector(context.matched("sector")).value
+    draft["sector"] = sector.value
     return await _after(Step.SECTOR, update, context)
 
 
@@ -877,11 +923,13 @@ def build_handlers(timeout: timedelta) -> Handlers:
                 Step.ROLE: state_handlers(
                     CallbackQueryHandler(choose_role, pattern=callbacks.SIGNUP_ROLE.pattern),
                     *_back_handlers(Step.ROLE),
+                    MessageHandler(typed, type_role),  # "ouder" typed, not tapped
                     stray_text,
                 ),
                 Step.SECTOR: state_handlers(
                     CallbackQueryHandler(choose_sector, pattern=callbacks.SIGNUP_SECTOR.pattern),
                     *_back_handlers(Step.SECTOR),
+                    MessageHandler(typed, type_sector),
                     stray_text,
                 ),
                 Step.NAME: state_handlers(

@@ -46,6 +46,17 @@ async def test_help_lists_commands_and_admin_tools_only_for_admins(driver: BotDr
     assert "/omroep" not in user_help
     admin_help = texts(await driver.say(ADMIN_ID, "/help"))[0]
     assert "/omroep" in admin_help
+    # Every command only the organiser's menu has is in their /help, each on its own line.
+    menus = {
+        c.params["scope"].get("chat_id"): {command["command"] for command in c.params["commands"]}
+        for c in driver.standin.calls
+        if c.method == "setMyCommands" and "language_code" not in c.params
+    }
+    lines = admin_help.splitlines()
+    for command in menus[ADMIN_ID] - menus[None]:
+        assert any(line.startswith(f"/{command} – ") for line in lines), command
+    for command in ("nieuweactiviteit", "activiteiten", "reacties", "cijfers", "vragen"):
+        assert f"/{command} – " in admin_help
 
 
 async def test_command_menus_are_registered_in_both_languages(driver: BotDriver) -> None:

@@ -22,7 +22,7 @@ from conftest import ADMIN_ID, ROOT, FakeClock
 from test_console_and_cli import mao_bot
 
 from bot.config import AppConfig
-from bot.offline.console import run_console
+from bot.offline.console import render, run_console
 from bot.services import build_services
 from core.i18n import Catalogue
 
@@ -335,8 +335,9 @@ async def test_the_organiser_sees_the_attendees_and_gets_the_csv_saved(
 
 def test_the_catalogues_explain_the_console_commands() -> None:
     catalogue = Catalogue.load()
-    english = catalogue.text("en", "console_banner", organiser=9001, files="x")
+    english = catalogue.text("en", "console_help")
     assert "#3.2" in english and "/user 1002" in english and "/wait 2d" in english
+    assert ">3 text" in english and "/console" in english
 
 
 # -- the command line: logs stay out of the chat, `faq match` shows no fallback topic ---------
@@ -387,3 +388,117 @@ def test_faq_match_shows_no_topic_for_the_fallback(tmp_path: Path) -> None:
     fallback, answer = out.splitlines()
     assert re.fullmatch(r"fallback\s+0\.0 -\s+vertel eens een mop", fallback)
     assert re.fullmatch(r"answer\s+\d+\.\d fieldlab\s+wat is een fieldlab", answer)
+
+
+# -- answering a thread: `>M text` is Telegram's reply ----------------------------------------
+
+QUESTION = "Mijn zoon <12> & zijn juf praten langs elkaar heen, wie kan daar eens naar kijken?"
+
+
+def numbered(text: str, pattern: str) -> str:
+    """The number of the newest message whose first line matches `pattern`."""
+    found: list[str] = re.findall(rf"^\[(\d+)\] {pattern}", text, re.M)
+    assert found, f"no message like {pattern!r} in:\n{text}"
+    return found[-1]
+
+
+async def test_an_organiser_answers_a_question_and_the_parent_answers_back_in_the_console(
+    consoles: Start, test_config: AppConfig, clock: FakeClock, tmp_path: Path
+) -> None:
+    session = await consoles(test_config, clock, tmp_path / "files")
+    await session.type(QUESTION)
+    await session.press("programmabureau")
+    sent = await session.press("Ja, versturen")
+    assert "Verstuurd naar het programmabureau" in sent
+    # The copy went to the organiser's chat; as the organiser, reply to it by its number.
+    copy = numbered(session.transcript, rf"bot ⇢ aan gebruiker {ADMIN_ID}: 📥 Vraag #1")
+    await session.type(f"/als {ADMIN_ID}")
+    answered = await session.type(f">{copy} Bel ons gerust op dinsdag.")
+    assert "✅ Je antwoord gaat naar Test (Vraag #1)." in answered
+    assert "bot ⇢ aan gebruiker 1001: 💬 Antwoord van het programmabureau" in answered
+    # The parent replies to the answer the same way: it goes back to the thread, not the FAQ.
+    answer = numbered(answered, "bot ⇢ aan gebruiker 1001: 💬 Antwoord")
+    await session.type("/als 1001")
+    back = await session.type(f">{answer} Dank je, dan bel ik dinsdag!")
+    assert "✅ Doorgestuurd naar het programmabureau (#1)." in back
+    assert f"bot ⇢ aan gebruiker {ADMIN_ID}: ↩️ Vraag #1: reactie" in back
+
+    # Closing with a line of one's own: the bot asks for it, and a plain line answers.
+    await session.type(f"/als {ADMIN_ID}")
+    await session.type("/vragen")
+    await session.press("#1 afgehandeld")
+    await session.press("Zelf een zin typen")
+    assert "(typ je antwoord: het wordt een antwoord op dit bericht)" in session.transcript
+    closed = await session.type("Fijn, succes dinsdag!")
+    assert "✅ Je antwoord gaat naar Test (Vraag #1)." in closed
+    assert "bot ⇢ aan gebruiker 1001: 💬 Antwoord van het programmabureau" in closed
+    assert "Er zijn geen open berichten" in await session.type("/vragen")
+    assert "(er is geen bericht [999]" in await session.type(">999 hallo")
+    await session.close()
+    # The bot's HTML is text: the quote is indented, no tag is shown.
+    assert "  │ Mijn zoon <12> & zijn juf" in session.transcript
+    assert not re.search(r"</?(b|i|blockquote|a|code)>", session.transcript)
+
+
+# -- images, formatting, help -------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_qr_codes_are_saved_like_documents(
+    consoles: Start, test_config: AppConfig, clock: FakeClock, tmp_path: Path
+) -> None:
+    files = tmp_path / "files"
+    session = await consoles(test_config, clock, files, user_id=ADMIN_ID)
+    await session.type("/activiteiten")
+    await session.press("Kleine dialoog")
+    shared = await session.press("Link en QR-code")
+    images = saved_files(shared)
+    assert [path.name for path in images] == [
+        "aanmelden-kleine-dialoog.png",
+        "inchecken-kleine-dialoog.png",
+    ]
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in images)
+    assert re.search(r"^\[\d+\] bot> 🖼 aanmelden-kleine-dialoog.png ", shared, re.M)
+    # The console's own commands, also when piped.
+    shown = await session.type("/console")
+    assert ">3 tekst" in shown and "#3.2" in shown and "/als 1002" in shown
+    await session.close()
+
+
+def test_html_is_terminal_formatting_on_a_terminal_and_plain_text_in_a_pipe() -> None:
+    text = (
+        "<b>Vet</b> <i>schuin</i>\n<blockquote>regel 1\nregel 2</blockquote>\n"
+        '<a href="https://x.nl">site</a> &amp; <code>c</code>'
+    )
+    assert render(text) == "Vet schuin\n  │ regel 1\n  │ regel 2\nsite (https://x.nl) & c"
+    ansi = render(text, ansi=True)
+    assert "\x1b[1mVet\x1b[22m" in ansi and "\x1b[3mschuin\x1b[23m" in ansi
+    assert "  │ regel 1" in ansi and "<" not in ansi
+
+
+async def test_a_terminal_gets_formatting(
+    test_config: AppConfig, clock: FakeClock, tmp_path: Path
+) -> None:
+    out = Terminal()
+    stdin = io.StringIO("/help\n")
+    await run_console(
+        lambda: build_services(test_config, clock), 1001, "nl", stdin, out, files=tmp_path
+    )
+    assert "\x1b[1mWat ik kan\x1b[22m" in out.getvalue()
+    assert "<b>" not in out.getvalue()
+
+
+async def test_the_picker_shortens_the_place_before_the_title(
+    consoles: Start, config: AppConfig, clock: FakeClock, tmp_path: Path
+) -> None:
+    session = await consoles(config, clock, tmp_path / "files")
+    [(_, _, labels)] = own_messages(await session.type("/aanmelden"))
+    [werksessie] = [label for label in labels if label.startswith("Werksessie")]
+    assert werksessie.startswith("Werksessie inspiratienetwerk · ")
+    assert " · Plaats" in werksessie and len(werksessie) <= 60
+    assert labels[0].startswith("Schone Lei werksessie – Arnhem · ")  # what fits stays whole
+    await session.close()

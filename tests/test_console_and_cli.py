@@ -85,9 +85,32 @@ def test_console_buttons_and_signup(env: dict[str, str]) -> None:
     assert "📎 mao-" in result.stdout and ".ics" in result.stdout
     assert "✅ Aangemeld" in result.stdout
     assert "(geen knop met dat nummer)" in result.stdout
-    # The console is a demo: its first example activity takes a (demo) sign-up.
+    # The console is a demo: its first example activity takes a (demo) sign-up, in the
+    # console's own database (in its files folder), not in the one `mao-bot run` uses.
     export = run(["export", "registrations", "schone-lei-arnhem"], "", env)
+    assert "Anna de Vries" not in export.stdout
+    files = Path(env["MAO_CONFIG"]).parent / "console-files"
+    demo = {**env, "DATABASE_URL": f"sqlite:///{files / 'console.sqlite3'}"}
+    export = run(["export", "registrations", "schone-lei-arnhem"], "", demo)
     assert "Anna de Vries" in export.stdout
+
+
+def test_console_help_lists_its_own_commands_and_database_choice(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    shown = run(["console", "--help"], "", env).stdout
+    for command in ("#3.2", ">3 text", "/user 1002", "/wait 2d", "/console", "--database"):
+        assert command in shown
+    # Its database: `--database`, else DATABASE_URL, else its own file; never the config's.
+    from bot.cli import _parser, console_database
+
+    files = tmp_path / "files"
+    args = _parser().parse_args(["console", "--files", str(files)])
+    own = f"sqlite:///{(files / 'console.sqlite3').resolve()}"
+    assert console_database(args, {}) == own
+    assert console_database(args, {"DATABASE_URL": "postgresql://db/x"}) == "postgresql://db/x"
+    args = _parser().parse_args(["console", "--database", "sqlite:///demo.db"])
+    assert console_database(args, {"DATABASE_URL": "postgresql://db/x"}) == "sqlite:///demo.db"
 
 
 def test_console_in_english(env: dict[str, str]) -> None:

@@ -269,18 +269,93 @@ async def test_a_non_organiser_replying_in_the_group_is_ignored(driver: BotDrive
     assert len(pointer) == 1 and "privégesprek" in pointer[0]
 
 
-async def test_organiser_marks_a_copy_answered_in_the_group(driver: BotDriver) -> None:
+async def afgehandeld_on_the_copy(
+    driver: BotDriver,
+) -> tuple[InboxThread, dict[str, Any], dict[str, Any]]:
+    """A parent's question, and an organiser's "Afgehandeld" on its copy in the group: the
+    thread, the copy, and the message with the closing choices."""
     await hand_over(driver, PARENT)
     [thread] = threads(driver)
     await driver.messages_to(GROUP, "Vraag #")
     copy = message_with(driver, GROUP, f"Vraag #{thread.id}")
-    calls = await driver.press_data(
-        ADMIN_ID, callbacks.INBOX_ANSWERED.data(thread=thread.id), copy
+    await driver.press_data(ADMIN_ID, callbacks.INBOX_ANSWERED.data(thread=thread.id), copy)
+    return thread, copy, message_with(driver, GROUP, f"Hoe sluit je <b>Vraag #{thread.id}</b>")
+
+
+async def test_afgehandeld_in_the_group_offers_how_to_close_and_says_the_person_hears_nothing(
+    driver: BotDriver,
+) -> None:
+    thread, copy, choice = await afgehandeld_on_the_copy(driver)
+    # Not closed yet: the organiser chooses how, and is told what each choice means.
+    assert threads(driver)[0].status == ThreadStatus.OPEN
+    assert "We hebben je vraag afgehandeld" in choice["text"]  # the standard line, shown
+    assert "Zonder bericht hoort Test niets meer van ons" in choice["text"]
+    assert [label for label, _ in buttons_of(choice)] == [
+        "💬 Standaardzin sturen",
+        "✏️ Zelf een zin typen",
+        "🔕 Afsluiten zonder bericht",
+    ]
+    # Somebody else in the group cannot choose for the organiser.
+    await driver.press_data(
+        MEMBER, callbacks.INBOX_CLOSE.data(thread=thread.id, how="quiet"), choice
+    )
+    assert threads(driver)[0].status == ThreadStatus.OPEN
+
+    await driver.press_data(
+        ADMIN_ID, callbacks.INBOX_CLOSE.data(thread=thread.id, how="quiet"), choice
     )
     assert threads(driver)[0].status == ThreadStatus.ANSWERED
-    [toast] = [c for c in calls if c.method == "answerCallbackQuery"]
-    assert f"Vraag #{thread.id} is afgehandeld." in str(toast.params.get("text"))
+    assert outbox_rows(driver, OutboxKind.INBOX_TO_USER) == []
+    closed = driver.standin.messages[(GROUP, choice["message_id"])]
+    assert "zonder bericht: Test hoort hier niets meer over" in closed["text"]
+    assert not buttons_of(closed)
     # The copy keeps only "Voeg toe aan FAQ".
+    assert buttons_of(driver.standin.messages[(GROUP, copy["message_id"])]) == [
+        ("➕ Voeg toe aan FAQ", callbacks.FAQ_ADD_THREAD.data(thread=thread.id))
+    ]
+    # A second tap on the old choice does nothing more.
+    await driver.press_data(
+        ADMIN_ID, callbacks.INBOX_CLOSE.data(thread=thread.id, how="standard"), choice
+    )
+    assert outbox_rows(driver, OutboxKind.INBOX_TO_USER) == []
+
+
+async def test_closing_with_the_standard_line_tells_the_parent(driver: BotDriver) -> None:
+    await hand_over(driver, PARENT)
+    [thread] = threads(driver)
+    await driver.say(ADMIN_ID, "/vragen")
+    listing = message_with(driver, ADMIN_ID, "Open berichten")
+    await driver.press_data(ADMIN_ID, callbacks.INBOX_ANSWERED.data(thread=thread.id), listing)
+    await driver.press(ADMIN_ID, "Standaardzin sturen")
+    assert threads(driver)[0].status == ThreadStatus.ANSWERED
+    # Owed: an outbox row, and the line kept in the thread as the office's answer.
+    [(user, _, payload)] = outbox_rows(driver, OutboxKind.INBOX_TO_USER)
+    assert user == PARENT and payload["message"]
+    assert messages_of(driver, thread.id)[-1][:2] == (
+        "out",
+        "We hebben je vraag afgehandeld. Heb je nog een vraag? Stel hem gerust hier in de chat.",
+    )
+    [told] = texts(await driver.messages_to(PARENT, "We hebben je vraag afgehandeld"))
+    assert "Antwoord van het programmabureau" in told
+    assert message_with(driver, ADMIN_ID, "Test krijgt: <i>We hebben je vraag afgehandeld")
+    # The list shows it no longer.
+    updated = driver.standin.messages[(ADMIN_ID, listing["message_id"])]
+    assert "Er zijn geen open berichten" in updated["text"]
+
+
+async def test_closing_with_a_typed_line_relays_it_and_the_parent_can_answer_back(
+    driver: BotDriver,
+) -> None:
+    thread, copy, choice = await afgehandeld_on_the_copy(driver)
+    await driver.press_data(
+        ADMIN_ID, callbacks.INBOX_CLOSE.data(thread=thread.id, how="type"), choice
+    )
+    prompt = message_with(driver, GROUP, "Typ je afsluitende zin voor Test")
+    assert (GROUP, prompt["message_id"]) in driver.standin.force_reply  # the reply box opens
+    assert threads(driver)[0].status == ThreadStatus.OPEN
+    await organiser_replies(driver, ADMIN_ID, prompt, "Fijn dat het gelukt is, succes!")
+    assert threads(driver)[0].status == ThreadStatus.ANSWERED
+    assert await driver.messages_to(PARENT, "Fijn dat het gelukt is, succes!")
     assert buttons_of(driver.standin.messages[(GROUP, copy["message_id"])]) == [
         ("➕ Voeg toe aan FAQ", callbacks.FAQ_ADD_THREAD.data(thread=thread.id))
     ]
@@ -435,6 +510,7 @@ async def test_organisers_list_open_threads_show_one_and_mark_it_answered(
     await driver.press_data(
         ADMIN_ID, callbacks.INBOX_ANSWERED.data(thread=second.id), listing_message
     )
+    await driver.press(ADMIN_ID, "Afsluiten zonder bericht")
     assert threads(driver)[1].status == ThreadStatus.ANSWERED
     updated = driver.standin.messages[(ADMIN_ID, listing_message["message_id"])]
     assert "Er zijn geen open berichten" in updated["text"]

@@ -207,8 +207,8 @@ async def test_unclear_and_weekend_dates_are_asked_again(driver: BotDriver) -> N
     calls = await driver.say(ADMIN_ID, "online http://example.org/meet")
     assert "https://" in texts(calls)[0]
     await driver.say(ADMIN_ID, "https://example.org/meet")
-    await driver.press(ADMIN_ID, "Geen maximum")
-    await driver.press(ADMIN_ID, "Plek aanbieden")
+    # Without a maximum it is never full: no question about what happens then.
+    assert "Voor wie" in texts(await driver.press(ADMIN_ID, "Geen maximum"))[0]
     await driver.press(ADMIN_ID, "Professionals")
     await driver.say(ADMIN_ID, "Samen werken.")
     calls = await driver.say(ADMIN_ID, "Working together.")
@@ -219,6 +219,12 @@ async def test_unclear_and_weekend_dates_are_asked_again(driver: BotDriver) -> N
     await driver.press(ADMIN_ID, "Titel")
     calls = await driver.say(ADMIN_ID, "Werksessie online")
     assert "Zo zien deelnemers het" in texts(calls)[0] and "Werksessie online" in texts(calls)[1]
+    # A maximum given later asks it after all.
+    await driver.press(ADMIN_ID, "Wijzig iets")
+    await driver.press(ADMIN_ID, "Aantal plekken")
+    assert "Als het vol is" in texts(await driver.say(ADMIN_ID, "20"))[0]
+    calls = await driver.press(ADMIN_ID, "Plek aanbieden")
+    assert "Zo zien deelnemers het" in texts(calls)[0]
     calls = await driver.press(ADMIN_ID, "Weggooien")
     assert "weggegooid" in texts(calls)[0]
     assert activities(driver) == []

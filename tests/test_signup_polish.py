@@ -17,6 +17,7 @@ from bot.offline.driver import BotDriver, buttons_of
 from bot.offline.standin import ApiCall
 from core.dates import format_period
 from core.i18n import Catalogue
+from core.typed_choice import ROLE_WORDS, typed_choice
 from handlers.signup import SignupDraft, Step, previous_step
 from storage.activities import (
     ActivitySpec,
@@ -183,6 +184,31 @@ async def test_typing_terug_goes_back_and_keeps_the_answer(driver: BotDriver) ->
     calls = await driver.press(PARENT, "Bevestigen")
     assert "Je bent aangemeld" in texts(calls)[0]
     assert registrations(driver) == [(PARENT, "Anna de Vries", "ouder", "registered")]
+
+
+async def test_a_role_typed_instead_of_tapped_is_taken(driver: BotDriver) -> None:
+    asked = texts(await driver.say(PARENT, "/start signup_schone-lei-den-haag"))
+    assert "ouder of als professional" in asked[-1]
+    assert "Kies een van de knoppen" in texts(await driver.say(PARENT, "wat is dit?"))[0]
+    assert "Wat is je naam" in texts(await driver.say(PARENT, "Ouder"))[0]
+    await driver.say(PARENT, "/annuleer")
+    await driver.say(PRO, "/start signup_schone-lei-den-haag")
+    assert "sector" in texts(await driver.say(PRO, "ik ben profesional"))[0]
+    assert "Wat is je naam" in texts(await driver.say(PRO, "onderwijs"))[0]
+    await driver.say(PRO, "Piet Bakker")
+    await driver.press(PRO, "Overslaan")
+    await driver.press(PRO, "Geen vraag")
+    await driver.press(PRO, "akkoord")
+    assert "Je bent aangemeld" in texts(await driver.press(PRO, "Bevestigen"))[0]
+    assert registrations(driver) == [(PRO, "Piet Bakker", "professional", "registered")]
+
+
+def test_typed_choice_tolerates_case_typos_and_english_but_not_two_answers() -> None:
+    options = {"ouder": ["Ouder", "Parent", *ROLE_WORDS["ouder"]], "professional": ["prof"]}
+    for typed in ("ouder", "OUDER", "Oudr", "parent", "Parents!", "ik ben ouder", "moeder"):
+        assert typed_choice(typed, options) == "ouder", typed
+    for typed in ("", "ouder en prof", "wat is een ouderavond precies voor iets", "zorg"):
+        assert typed_choice(typed, options) is None, typed
 
 
 async def test_back_button_walks_every_step_back_to_the_picker(driver: BotDriver) -> None:

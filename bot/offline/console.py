@@ -5,18 +5,20 @@ sends is numbered (`[3] bot> ...`); what it sends on its own (a promotion, an of
 reminder, an announcement) is marked `bot ⇢`, with the chat it went to when that is not the
 current user's. `#1` presses button 1 of the latest message with buttons, `#3.2` button 2 of
 message [3]. `/als 1002` (`/user`) switches user, `/wacht 2d` (`/wait`) moves the bot's clock
-forward so reminders and offers fall due. Documents are saved in a folder.
+forward so reminders and offers fall due. `>3 text` replies to message [3], as Telegram's
+"Reply" does (a plain line replies to a message that asked for an answer). Documents and
+photos are saved in a folder; the bot's HTML is shown as terminal formatting (`render`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import re
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +28,6 @@ from core.i18n import Catalogue
 from core.services import Clock, Services
 from storage.durations import parse_duration
 
-_TAG = re.compile(r"</?(b|i|u|s|a|code|pre)(\s[^>]*)?>")
 DEFAULT_FILES = Path("mao-console-files")
 DEFAULT_ORGANISER = 9001
 REPLY = "bot>"
@@ -35,10 +36,74 @@ WATCH_SECONDS = 0.05
 _PRESS = re.compile(r"#(?:(\d+)\.)?(\d+)")
 _SWITCH = re.compile(r"/(?:als|user)(?:\s+(\S+))?")
 _WAIT = re.compile(r"/(?:wacht|wait)(?:\s+(.+))?")
+_REPLY = re.compile(r">(\d+)\s+(.+)", re.DOTALL)
+_HELP = re.compile(r"/console")
+# Telegram HTML as terminal text: (on, off) escape codes of each tag.
+_STYLES = {
+    "b": ("\x1b[1m", "\x1b[22m"),
+    "strong": ("\x1b[1m", "\x1b[22m"),
+    "i": ("\x1b[3m", "\x1b[23m"),
+    "em": ("\x1b[3m", "\x1b[23m"),
+    "u": ("\x1b[4m", "\x1b[24m"),
+    "ins": ("\x1b[4m", "\x1b[24m"),
+    "s": ("\x1b[9m", "\x1b[29m"),
+    "strike": ("\x1b[9m", "\x1b[29m"),
+    "del": ("\x1b[9m", "\x1b[29m"),
+    "code": ("\x1b[2m", "\x1b[22m"),
+    "pre": ("\x1b[2m", "\x1b[22m"),
+}
+QUOTE = "  │ "
+
+
+class _Terminal(HTMLParser):
+    """Telegram HTML as a terminal shows it: styles as escape codes (or none), a quote
+    indented, a link followed by its address."""
+
+    def __init__(self, ansi: bool) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ansi = ansi
+        self.parts: list[list[str]] = [[]]  # one buffer per open blockquote
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "blockquote":
+            self.parts.append([])
+        elif tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
+            self.parts[-1].append("")
+        elif self.ansi and tag in _STYLES:
+            self.parts[-1].append(_STYLES[tag][0])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "blockquote" and len(self.parts) > 1:
+            quoted = "".join(self.parts.pop()).strip("\n")
+            self.parts[-1].append("\n".join(QUOTE + line for line in quoted.split("\n")))
+        elif tag == "a" and self.links:
+            href = self.links.pop()
+            if href and not href.startswith("tg://"):
+                self.parts[-1].append(f" ({href})")
+        elif self.ansi and tag in _STYLES:
+            self.parts[-1].append(_STYLES[tag][1])
+
+    def handle_data(self, data: str) -> None:
+        self.parts[-1].append(data)
+
+    def text(self) -> str:
+        while len(self.parts) > 1:  # an unclosed quote: Telegram would refuse it anyway
+            self.handle_endtag("blockquote")
+        return "".join(self.parts[0])
+
+
+def render(text: str, ansi: bool = False) -> str:
+    """The bot's HTML as terminal text: never tags; formatting only with `ansi`."""
+    parser = _Terminal(ansi)
+    parser.feed(text)
+    parser.close()
+    return parser.text()
 
 
 def plain(text: str) -> str:
-    return html.unescape(_TAG.sub("", text))
+    return render(text)
 
 
 class ConsoleClock:
@@ -135,11 +200,19 @@ class Console:
         self.saved: set[Path] = set()
         self.busy = False  # a line is being handled: its answer is printed by `handle`
         self.at_prompt = False
+        isatty = getattr(stdout, "isatty", None)
+        self.ansi = bool(isatty and isatty())  # formatting only for a terminal, not a pipe
 
     # -- output -------------------------------------------------------------------------------
 
     def text(self, key: str, **values: Any) -> str:
         return plain(self.catalogue.text(self.language, key, **values))
+
+    def body(self, value: object, params: dict[str, Any]) -> str:
+        """A text or caption as sent: HTML rendered (the bot's default), anything else as is."""
+        if str(params.get("parse_mode", "")).upper() != "HTML":
+            return str(value)
+        return render(str(value), self.ansi)
 
     def show(self, text: str) -> None:
         print(text, file=self.stdout, flush=True)
@@ -179,7 +252,8 @@ class Console:
         params = call.params
         if call.method == "answerCallbackQuery":
             answer = params.get("text")
-            return f"{REPLY} ({plain(str(answer))})" if reply and answer else None
+            # A toast is plain text (no parse mode).
+            return f"{REPLY} ({answer})" if reply and answer else None
         chat_id = call.chat_id
         if chat_id is None:
             return None
@@ -191,23 +265,26 @@ class Console:
             head = f"{PUSHED} {self.text('console_chat_of', user=chat_id)}"
         edited = f"({self.text('console_edited')}) "
         extra: list[str] = []
-        if call.method in {"sendMessage", "sendPhoto", "copyMessage"}:
+        if call.method in {"sendMessage", "copyMessage"}:
             message_id = self.standin.created.get(index)
-            body = plain(str(params.get("text", params.get("caption", ""))))
+            body = self.body(params.get("text", params.get("caption", "")), params)
             edited = ""
         elif call.method == "editMessageText":
             message_id = _int(params.get("message_id"))
-            body = plain(str(params.get("text", "")))
+            body = self.body(params.get("text", ""), params)
         elif call.method == "editMessageReplyMarkup":
             # Only a new keyboard is worth showing; removing one is what a press does.
             if not buttons_of({"reply_markup": params.get("reply_markup")}):
                 return None
             message_id = _int(params.get("message_id"))
             body = ""
-        elif call.method == "sendDocument":
+        elif call.method in {"sendDocument", "sendPhoto"}:
+            # A photo (the /cijfers chart, a QR code) is a file to open, like a document.
             message_id = self.standin.created.get(index)
             names = [name for name, _ in call.files.values()]
-            body = f"📎 {', '.join(names)} {plain(str(params.get('caption', '')))}".rstrip()
+            icon = "🖼" if call.method == "sendPhoto" else "📎"
+            caption = self.body(params.get("caption", ""), params)
+            body = f"{icon} {', '.join(names)} {caption}".rstrip()
             edited = ""
             for name, content in call.files.values():
                 if self.files is not None:
@@ -218,6 +295,8 @@ class Console:
         number = f"[{self.number(chat_id, message_id)}] " if message_id is not None else ""
         lines = [f"{number}{head} {edited}{body}".rstrip()]
         markup = params.get("reply_markup")
+        if isinstance(markup, dict) and markup.get("force_reply") and message_id is not None:
+            extra.insert(0, "    " + self.text("console_force_reply"))
         if isinstance(markup, dict):
             labels = buttons_of({"reply_markup": markup})
             lines += [f"  [{n}] {label}" for n, (label, _) in enumerate(labels, 1)]
@@ -249,6 +328,18 @@ class Console:
         if wait := _WAIT.fullmatch(command):
             await self.wait(wait.group(1))
             return
+        if _HELP.fullmatch(command):
+            self.show(self.text("console_help"))
+            return
+        replying = _REPLY.fullmatch(command)
+        replied: dict[str, Any] | None = None
+        if replying:
+            replied = self.replied(int(replying.group(1)))
+            if replied is None:
+                return
+            text = replying.group(2)
+        else:
+            replied = self.asked_for_answer()
         self.busy = True
         try:
             before = len(self.standin.calls)
@@ -257,13 +348,38 @@ class Console:
                 message = int(press.group(1)) if press.group(1) else None
                 await self.press(message, int(press.group(2)))
             else:
-                await self.driver.say(self.user, text)
+                chat = replied["chat"] if replied and replied["chat"]["id"] < 0 else None
+                await self.driver.say(self.user, text, chat=chat, reply_to=replied)
             self.flush(before, len(self.standin.calls))
             # What the line set in motion for others (a freed seat), shown right away.
             await self.driver.deliver_owed()
             self.flush()
         finally:
             self.busy = False
+
+    def replied(self, number: int) -> dict[str, Any] | None:
+        """Message [number], to reply to: in this user's chat, or in a group (where the
+        organisers' copies may go); None, and said why, otherwise."""
+        key = self.messages.get(number)
+        message = self.standin.messages.get(key) if key else None
+        if key is None or message is None:
+            self.show(self.text("console_no_message", number=number))
+            return None
+        if key[0] != self.user and key[0] > 0:
+            self.show(self.text("console_other_chat", number=number, user=key[0]))
+            return None
+        return message
+
+    def asked_for_answer(self) -> dict[str, Any] | None:
+        """The newest message in this user's chat, when it asked for an answer (ForceReply):
+        Telegram opens the reply box for it, so a plain line replies to it."""
+        newest = max(
+            (message_id for chat, message_id in self.standin.messages if chat == self.user),
+            default=None,
+        )
+        if newest is None or (self.user, newest) not in self.standin.force_reply:
+            return None
+        return self.standin.messages[(self.user, newest)]
 
     async def press(self, number: int | None, button: int) -> None:
         if button < 1:
@@ -357,9 +473,11 @@ async def run_console(
     *,
     files: Path | None = None,
     organiser: int | None = DEFAULT_ORGANISER,
+    database: str = "-",
 ) -> int:
     """The console on these streams. Documents are saved in `files` (`mao-bot console`: by
-    default DEFAULT_FILES) and not at all without it; `organiser` is made an organiser."""
+    default DEFAULT_FILES) and not at all without it; `organiser` is made an organiser;
+    `database` names the services' database in the banner (without a password)."""
     clock = ConsoleClock()
     standin = ConsoleStandIn()
     driver = BotDriver(as_demo(services_factory, organiser, clock), standin)
@@ -371,8 +489,11 @@ async def run_console(
         if console.interactive:
             banner = console.text(
                 "console_banner",
+                help=console.text("console_help"),
+                user=user_id,
                 organiser=organiser if organiser is not None else "-",
                 files=str(files) if files is not None else "-",
+                database=database,
             )
             console.show(banner)
         watcher = asyncio.create_task(console.watch(), name="console-watch")

@@ -299,6 +299,7 @@ class BotApiStandIn:
             lambda: itertools.count(1000)
         )
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self.force_reply: set[tuple[int, int]] = set()  # messages sent with ForceReply
         self._new_update = asyncio.Event()
         self.closing = False
         self._server: tornado.httpserver.HTTPServer | None = None
@@ -482,8 +483,13 @@ class BotApiStandIn:
         }
         if "text" in params:
             message["text"] = params["text"]
-        if "reply_markup" in params and isinstance(params["reply_markup"], dict):
-            message["reply_markup"] = params["reply_markup"]
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        elif isinstance(markup, dict) and markup.get("force_reply"):
+            # Telegram's message carries only inline keyboards; the client opens the reply
+            # box for a ForceReply (the console replies to it with a plain line).
+            self.force_reply.add((chat_id, message["message_id"]))
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
