@@ -72,8 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument(
         "--database",
         metavar="URL",
-        help="database of the console (default: $DATABASE_URL, else console.sqlite3 in --files;"
-        " never the config's, which `mao-bot run` uses)",
+        help="database of the console (default: console.sqlite3 in --files; never the config's"
+        " nor $DATABASE_URL, which `mao-bot run` uses)",
     )
     console.add_argument(
         "--organiser",
@@ -237,13 +237,11 @@ CONSOLE_DATABASE = "console.sqlite3"
 
 
 def console_database(args: argparse.Namespace, environ: dict[str, str]) -> str:
-    """The console's database: `--database`, else DATABASE_URL, else a file of its own in
-    its files folder. Never the config file's: that is the real bot's (`mao-bot run`), and a
-    demo's activities and sign-ups must not show up there."""
+    """The console's database: `--database`, else a file of its own in its files folder.
+    Never the config file's nor DATABASE_URL: those are the real bot's (`mao-bot run`, set on
+    the server it runs on), and a demo's activities and sign-ups must not show up there."""
     if args.database:
         return str(args.database)
-    if environ.get("DATABASE_URL"):
-        return environ["DATABASE_URL"]
     args.files.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(args.files / CONSOLE_DATABASE).resolve()}"
 

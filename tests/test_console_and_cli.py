@@ -101,14 +101,15 @@ def test_console_help_lists_its_own_commands_and_database_choice(
     shown = run(["console", "--help"], "", env).stdout
     for command in ("#3.2", ">3 text", "/user 1002", "/wait 2d", "/console", "--database"):
         assert command in shown
-    # Its database: `--database`, else DATABASE_URL, else its own file; never the config's.
+    # Its database: `--database`, else its own file; never the config's nor DATABASE_URL
+    # (set on a server for the real bot).
     from bot.cli import _parser, console_database
 
     files = tmp_path / "files"
     args = _parser().parse_args(["console", "--files", str(files)])
     own = f"sqlite:///{(files / 'console.sqlite3').resolve()}"
     assert console_database(args, {}) == own
-    assert console_database(args, {"DATABASE_URL": "postgresql://db/x"}) == "postgresql://db/x"
+    assert console_database(args, {"DATABASE_URL": "postgresql://db/x"}) == own
     args = _parser().parse_args(["console", "--database", "sqlite:///demo.db"])
     assert console_database(args, {"DATABASE_URL": "postgresql://db/x"}) == "sqlite:///demo.db"
 
