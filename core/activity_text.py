@@ -21,6 +21,8 @@ MIN_TITLE = 14
 SHORT_PLACE = 20
 MIN_PLACE = 8  # a shortened place keeps its first word or so: "Plaats…"
 POSTCODE = re.compile(r"^\d{4}\s?[A-Za-z]{2}\s+")
+# A meeting link typed into the address (a file's `location: https://teams…`) is a link too.
+LINK = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
 def shows_zone(context: MaoContext) -> bool:
@@ -49,17 +51,37 @@ def moment(when: datetime, context: MaoContext) -> str:
     return format_datetime(when, context.language, context.services.config.zone)
 
 
-def place(activity: ActivityInfo) -> str:
-    parts = [p for p in (activity.location, activity.online_url) if p]
+def place(activity: ActivityInfo, context: MaoContext, *, with_link: bool = False) -> str:
+    """The address and the meeting link. The link only `with_link` (someone with a seat, an
+    organiser): a meeting link in a public listing lets anyone in, so everyone else reads
+    that they get it after signing up."""
+    if with_link:
+        parts = [p for p in (activity.location, activity.online_url) if p]
+        return " · ".join(parts)
+    location = address(activity)
+    parts = [location] if location else []
+    if is_online(activity):
+        parts.append(context.text("activity_online_after_signup"))
     return " · ".join(parts)
+
+
+def address(activity: ActivityInfo) -> str:
+    """The address without any link in it (empty for an activity that is only online)."""
+    return " ".join(LINK.sub(" ", activity.location or "").split()).strip(" ,-·")
+
+
+def is_online(activity: ActivityInfo) -> bool:
+    """Whether one can take part online (a meeting link, also one typed as the address)."""
+    return bool(activity.online_url or LINK.search(activity.location or ""))
 
 
 def short_place(activity: ActivityInfo, context: MaoContext) -> str:
     """The town of the address ("Karakter, Arnhem" -> "Arnhem"), or "online"."""
-    if not activity.location:
+    location = address(activity)
+    if not location:
         return context.text("activity_online")
-    town = POSTCODE.sub("", activity.location.rsplit(",", 1)[-1].strip())
-    return shorten(town or activity.location, SHORT_PLACE)
+    town = POSTCODE.sub("", location.rsplit(",", 1)[-1].strip())
+    return shorten(town or location, SHORT_PLACE)
 
 
 def choice_marker(
@@ -137,15 +159,17 @@ def describe(
     *,
     with_seats: bool = True,
     with_description: bool = False,
+    with_link: bool = False,
 ) -> str:
-    """Title, date, place (and seats): the block used everywhere an activity is shown."""
+    """Title, date, place (and seats): the block used everywhere an activity is shown. The
+    meeting link of an online activity only `with_link` (see `place`)."""
     language = context.language
     text = context.text(
         "activity_block",
         title=activity.title(language),
         kind=context.text(f"kind_{activity.kind.replace('-', '_')}"),
         period=period(activity, context),
-        place=place(activity),
+        place=place(activity, context, with_link=with_link),
     )
     strict = activity.audience_strict and activity.audience != Audience.IEDEREEN
     text += "\n" + context.text(f"audience_{'only' if strict else 'for'}_{activity.audience}")

@@ -28,8 +28,10 @@ from rapidfuzz.distance import OSA
 
 from core import callbacks
 from core.activity_text import (
+    address,
     choice_label,
     describe,
+    is_online,
     moment,
     period,
     seats,
@@ -423,9 +425,10 @@ def _leads(activity: ActivityInfo, aspects: frozenset[Aspect], context: MaoConte
     """Direct answers to yes/no questions ("is de dialoog online?"), before the details."""
     lines: list[str] = []
     if Aspect.ONLINE in aspects:
-        if activity.online_url and activity.location:
+        # The place itself says the link comes after signing up (core.activity_text.place).
+        if is_online(activity) and address(activity):
             lines.append(context.text("agenda_answer_online_both"))
-        elif activity.online_url:
+        elif is_online(activity):
             lines.append(context.text("agenda_answer_online_yes"))
         else:
             lines.append(context.text("agenda_answer_online_no"))

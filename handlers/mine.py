@@ -61,9 +61,10 @@ async def show_mine(update: Update, context: MaoContext) -> None:
         return
     await reply(update, context, context.text("mine_header", count=len(items)))
     for item in items:
-        text = (
-            describe(item.activity, context, with_seats=False) + "\n" + _status_line(item, context)
-        )
+        # The meeting link of an online activity is for those with a seat.
+        seat = item.status == RegistrationStatus.REGISTERED
+        block = describe(item.activity, context, with_seats=False, with_link=seat)
+        text = block + "\n" + _status_line(item, context)
         await reply(update, context, text, keyboard(_buttons(item, context)))
 
 

@@ -489,7 +489,9 @@ async def _show_preview(update: Update, context: MaoContext) -> int:
             (context.text("oa_discard"), callbacks.ORG_DISCARD.data()),
         ],
     ]
-    await reply(update, context, describe(info, context, with_description=True), keyboard(actions))
+    # Organisers see the meeting link; the public listing says it comes after signing up.
+    block = describe(info, context, with_description=True, with_link=True)
+    await reply(update, context, block, keyboard(actions))
     return Step.PREVIEW
 
 
@@ -584,7 +586,7 @@ async def list_activities(update: Update, context: MaoContext) -> int:
 
 async def _show_card(update: Update, context: MaoContext, activity: ActivityInfo) -> None:
     text = context.text
-    body = describe(activity, context)
+    body = describe(activity, context, with_link=True)
     registration_open = activity.registration_closes_at is None
     if activity.status == Status.CANCELLED:
         body += "\n" + text("oa_status_cancelled")

@@ -810,7 +810,10 @@ def _render(
         return None
     activity = registration.activity
     status = registration.status
-    block = describe(activity, context, with_seats=False)
+    # The meeting link only for a seat (a move notice also reaches the waiting list).
+    block = describe(
+        activity, context, with_seats=False, with_link=status == RegistrationStatus.REGISTERED
+    )
     title = activity.title(context.language)
     if kind is OutboxKind.ACTIVITY_CANCELLED:
         return Rendered(text=f"{context.text('notice_cancelled')}\n\n{block}")
@@ -880,7 +883,11 @@ def _render(
     if status != RegistrationStatus.REGISTERED or now >= activity.starts_at:
         return None
     if kind is OutboxKind.CONFIRMATION:
-        return Rendered(text=context.text("signup_done", title=title))
+        text = context.text("signup_done", title=title)
+        if activity.online_url:
+            # The seat is what the link was kept back for (see core.activity_text.place).
+            text += "\n\n" + context.text("signup_done_link", url=activity.online_url)
+        return Rendered(text=text)
     if kind is OutboxKind.PROMOTED:
         return Rendered(text=f"{context.text('notice_promoted')}\n\n{block}")
     if kind is OutboxKind.CALENDAR:

@@ -288,7 +288,9 @@ async def test_online_seats_place_and_audience(driver: BotDriver, clock: FakeClo
     seed(driver, clock)
     answer = texts(await driver.say(PARENT, "is de dialoog online?"))[0]
     assert answer.startswith("Ja, deze activiteit is online.")
-    assert "https://example.org/dialoog" in answer and "Voor ouders" in answer
+    # The meeting link is for people with a seat (issue 17): the answer says so.
+    assert "https://example.org/dialoog" not in answer and "Voor ouders" in answer
+    assert "Online (de link krijg je na aanmelding)" in answer
     assert when(driver, "dialoog-thuiszitters") in answer
 
     answer = texts(await driver.say(PARENT, "is de masterclass netwerkregie online"))[0]
