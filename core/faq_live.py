@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import yaml
 from rapidfuzz import fuzz, process
 
+from faq import cache
 from faq.content import FaqContent
 from faq.matching import FaqMatcher, Phrasing, normalise
 from storage.faq_additions import (
@@ -46,6 +47,7 @@ class AdditionsState:
 
     base: FaqMatcher | None = None  # the matcher of faq/content alone (set at first refresh)
     version: AdditionsVersion = NO_ADDITIONS
+    ids: frozenset[int] = frozenset()  # the additions in `Services.matcher`
     failed: AdditionsVersion | None = None  # a build that raised is not retried per question
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -74,6 +76,13 @@ async def refresh_matcher(services: Services) -> bool:
             return False  # another update built it while this one waited
         base = state.base = state.base or services.matcher
         extra = tuple(Phrasing(a.entry_id, a.language, a.question) for a in additions)
+        ids = frozenset(a.id for a in additions)
+        if state.ids - ids:
+            # An addition was erased (/vergeetmij) or moved: no index built with it may stay,
+            # on disk (faq/cache.py, keyed on the content) or in this process.
+            _build.cache_clear()
+            removed = await asyncio.to_thread(cache.clear)
+            logger.info("FAQ additions removed: %d index cache files dropped", removed)
         try:
             matcher = await asyncio.to_thread(_build, base, services.faq, extra) if extra else base
         except Exception:
@@ -82,6 +91,7 @@ async def refresh_matcher(services: Services) -> bool:
             return False
         services.matcher = matcher
         state.version = version
+        state.ids = ids
         logger.info("FAQ matcher now includes %d additions", len(extra))
         return True
 

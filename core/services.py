@@ -37,6 +37,9 @@ class Services:
     faq_additions: AdditionsState = field(default_factory=AdditionsState)
     # Threads each person started lately, in memory only (see core/inbox_limits.py).
     inbox_limiter: InboxLimiter = field(default_factory=InboxLimiter)
+    # Called with a person's Telegram id once /vergeetmij erased them: the console removes
+    # the files it saved from their chat (`mao-bot console --files`).
+    on_erased: list[Callable[[int], None]] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock()

@@ -35,7 +35,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["cache_dir", "cache_key", "code_version", "load", "store"]
+__all__ = ["cache_dir", "cache_key", "clear", "code_version", "load", "store"]
 
 CACHE_ENV = "MAO_CACHE_DIR"
 # Bumped when the stored layout changes in a way the code hash would not show.
@@ -291,6 +291,26 @@ def store(
                 os.unlink(temporary)
     _prune(path.parent)
     return True
+
+
+def clear(directory: Path | None = None) -> int:
+    """Remove every entry (and any half-written one). An index holds the words of the FAQ
+    additions it was built with: when one is erased (/vergeetmij), no file may keep it.
+    Returns how many files went; the next start builds the index again."""
+    folder = directory or cache_dir()
+    removed = 0
+    for pattern in (f"*{_SUFFIX}", "*.tmp"):
+        try:
+            found = list(folder.glob(pattern))
+        except OSError:
+            continue
+        for path in found:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError as error:
+                logger.warning("FAQ index cache %s not removed: %s", path, error)
+    return removed
 
 
 def _prune(directory: Path) -> None:

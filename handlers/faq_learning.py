@@ -214,7 +214,9 @@ async def _offer_topics(
     question: str,
     language: str,
     misses: list[int],
+    source: tuple[int, int] | None = None,
 ) -> None:
+    """`source`: (user id, thread id) when these are someone's own words from their thread."""
     services = context.services
     question = tidy_question(question)
     # The matcher's best guesses first: usually the topic is one of them.
@@ -228,6 +230,8 @@ async def _offer_topics(
         "misses": misses,
         "order": order,
     }
+    if source is not None:
+        waiting["source_user"], waiting["source_thread"] = source
     text, markup = topics_page(context, waiting, 0)
     message = await reply(update, context, text, markup)
     if message is None or context.user_data is None:
@@ -265,7 +269,10 @@ async def add_from_thread(update: Update, context: MaoContext) -> None:
         await pressed(update, alert=context.text("faqlearn_gone"))
         return
     await pressed(update)
-    await _offer_topics(update, context, found.question, found.language, [])
+    thread_id = int(context.matched("thread"))
+    # The person's own words: they go with the person (/vergeetmij).
+    source = (found.user_id, thread_id) if found.user_id is not None else None
+    await _offer_topics(update, context, found.question, found.language, [], source)
 
 
 async def turn_topics_page(update: Update, context: MaoContext) -> None:
@@ -308,9 +315,18 @@ async def choose_topic(update: Update, context: MaoContext) -> None:
     await pressed(update)
     question = str(waiting["question"])
     handled = {int(i) for i in waiting.get("misses", [])}
+    source_user = waiting.get("source_user")
+    source_thread = waiting.get("source_thread")
     with services.db.session() as session:
         add_addition(
-            session, entry.id, str(waiting["language"]), question, user.id, services.now()
+            session,
+            entry.id,
+            str(waiting["language"]),
+            question,
+            user.id,
+            services.now(),
+            source_user_id=source_user if isinstance(source_user, int) else None,
+            source_thread_id=source_thread if isinstance(source_thread, int) else None,
         )
         # The same question missed again (also before an inbox hand-over) is handled too.
         since = services.now() - timedelta(days=GAP_DAYS)
@@ -329,6 +345,10 @@ async def choose_topic(update: Update, context: MaoContext) -> None:
     )
     if removed:
         text += "\n" + context.text("faqlearn_handled", count=removed)
+    # Whether it stays: someone's own words go with them when they ask to be forgotten.
+    text += "\n\n" + context.text(
+        "faqlearn_goes_with_asker" if isinstance(source_user, int) else "faqlearn_names_nobody"
+    )
     await edit_pressed(update, context, text)
 
 

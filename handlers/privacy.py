@@ -12,6 +12,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from core import callbacks
 from core.context import Handlers, MaoContext
 from core.dates import format_datetime
+from core.erasure import forget_traces
 from core.i18n import Html
 from core.keyboards import keyboard
 from handlers.basics import forget_seen
@@ -270,19 +271,22 @@ async def confirm_forget(update: Update, context: MaoContext) -> None:
         await close_buttons(update)
         await reply(update, context, context.text("forget_kept"))
         return
-    with context.services.db.session() as session:
-        erase_user(
-            session,
-            query.from_user.id,
-            context.services.now(),
-            context.services.config.reminders.join_link_before,
+    services = context.services
+    user_id = query.from_user.id
+    with services.db.session() as session:
+        erased = erase_user(
+            session, user_id, services.now(), services.config.reminders.join_link_before
         )
-    forget_seen(context, query.from_user.id)
-    await close_buttons(update)
+    forget_seen(context, user_id)
     if context.user_data is not None:
         context.user_data.clear()
+    await forget_traces(services, erased)
+    for listener in services.on_erased:
+        listener(user_id)
+    await close_buttons(update)
     await reply(update, context, context.text("forget_done"))
-    # A seat the user held has gone to the next person waiting: tell them now.
+    # A seat the user held has gone to the next person waiting, and the organisers' chats
+    # are owed the deletion of their copies: now.
     outbox_of(context.application).kick()
 
 

@@ -124,6 +124,9 @@ class Rendered:
     text: str | None = None
     markup: InlineKeyboardMarkup | None = None
     document: tuple[bytes, str] | None = None  # (content, file name); text is the caption
+    # Not a new message: the bot's message with this id in the chat is deleted, or where
+    # Telegram no longer allows that, its text replaced by `text` (/vergeetmij).
+    erase: int | None = None
 
 
 class Lane(IntEnum):
@@ -631,7 +634,9 @@ class OutboxSender:
         error_text = ""
         sent = None
         try:
-            if rendered.document is not None:
+            if rendered.erase is not None:
+                await _erase_copy(bot, message.user_id, rendered.erase, rendered.text or "")
+            elif rendered.document is not None:
                 content, filename = rendered.document
                 await bot.send_document(
                     message.user_id,
@@ -764,6 +769,28 @@ def report_text(services: Services, language: str, result: Tally, finished: bool
     return text
 
 
+async def _erase_copy(bot: Any, chat_id: int, message_id: int, replacement: str) -> None:
+    """Delete the bot's own message; where Telegram refuses (in a group, after 48 hours)
+    replace its text and drop its buttons. A message already gone is fine."""
+    try:
+        await bot.delete_message(chat_id, message_id, rate_limit_args=NO_LIMITER_RETRIES)
+        return
+    except BadRequest as error:
+        if "not found" in error.message.lower():
+            return
+    try:
+        await bot.edit_message_text(
+            replacement,
+            chat_id=chat_id,
+            message_id=message_id,
+            rate_limit_args=NO_LIMITER_RETRIES,
+        )
+    except BadRequest as error:
+        if "not found" in error.message.lower() or "not modified" in error.message.lower():
+            return
+        raise
+
+
 def _render_broadcast(
     broadcast: BroadcastInfo | None,
     context: MaoContext,
@@ -801,6 +828,14 @@ def _render(
 ) -> Rendered | None:
     """The message as the user should read it now, or None when it is no longer owed."""
     kind = message.kind
+    if kind is OutboxKind.COPY_ERASED:
+        copy = message.payload.get("copy")
+        if not isinstance(copy, int):
+            return None
+        return Rendered(text=context.text("inbox_copy_erased"), erase=copy)
+    if kind is OutboxKind.ERASURE_NOTICE:
+        count = message.payload.get("count")
+        return Rendered(text=context.text("inbox_erasure_notice", count=count or 0))
     if kind in INBOX_KINDS:
         copy = render_inbox(message, context, now)
         return Rendered(text=copy.text, markup=copy.markup) if copy is not None else None

@@ -48,6 +48,9 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted rows are overwritten with zeros rather than left in free pages, so what
+        # /vergeetmij deletes cannot be read back from the file (SQLite's default is off).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -141,6 +144,27 @@ class Database:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def checkpoint(self) -> None:
+        """After an erasure: SQLite's write-ahead log (the `-wal` file beside the database)
+        still holds the pages as they were before; copy them into the database and empty the
+        log (TRUNCATE). Nothing to do on PostgreSQL (see README, Privacy: VACUUM)."""
+        if self.dialect != "sqlite":
+            return
+        # The driver's own connection, in autocommit (_sqlite_engine): a checkpoint cannot run
+        # inside the transaction SQLAlchemy would begin.
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = cursor.fetchone()
+            busy = row[0] if row else 0
+            cursor.close()
+        finally:
+            connection.close()
+        if busy:
+            # A reader held an older snapshot: the log is emptied at a later checkpoint.
+            logger.info("WAL checkpoint after erasure postponed: the database was busy")
 
     def check_writable(self) -> None:
         """Fail at start, not at the first sign-up, when the database cannot be written

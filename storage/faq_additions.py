@@ -1,5 +1,7 @@
 """Organisers' additions to the FAQ ("Voeg toe aan FAQ"): a user's question stored as one more
-phrasing of the entry an organiser picked. Only the words are kept, never who asked.
+phrasing of the entry an organiser picked. A question from someone's inbox thread remembers
+whose words it is (`source_user_id`) and is deleted with them (/vergeetmij); one from
+/faqgaps (misses are stored without who asked) names nobody.
 
 Every instance reads them from here (core/faq_live.py), so an addition takes effect
 everywhere without a restart; `mao-bot faq export` writes them out for faq/content.
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,12 +30,15 @@ class Addition:
     question: str
     added_by: int | None
     added_at: datetime
+    source_user_id: int | None = None
+    source_thread_id: int | None = None
 
 
 @dataclass(frozen=True)
 class AdditionsVersion:
-    """Changes whenever an addition is made or moved to another entry: a cheap look at the
-    whole table. Rows are only removed by `add_addition`, after writing a newer one."""
+    """Changes whenever an addition is made, moved to another entry or erased: a cheap look
+    at the whole table. Ids are never handed out twice (AUTOINCREMENT on SQLite, a sequence
+    on PostgreSQL), so no other set of additions has the same count and highest id."""
 
     count: int
     last_id: int
@@ -56,9 +61,44 @@ def additions_version(session: Session) -> AdditionsVersion:
 
 def all_additions(session: Session) -> list[Addition]:
     rows = session.scalars(select(FaqAddition).order_by(FaqAddition.id))
-    return [
-        Addition(r.id, r.entry_id, r.language, r.question, r.added_by, r.added_at) for r in rows
-    ]
+    return [_addition(r) for r in rows]
+
+
+def _addition(row: FaqAddition) -> Addition:
+    return Addition(
+        row.id,
+        row.entry_id,
+        row.language,
+        row.question,
+        row.added_by,
+        row.added_at,
+        row.source_user_id,
+        row.source_thread_id,
+    )
+
+
+def additions_about(session: Session, user_id: int) -> list[Addition]:
+    """/mijngegevens: additions in this person's words, and those they added as organiser."""
+    rows = session.scalars(
+        select(FaqAddition)
+        .where(or_(FaqAddition.source_user_id == user_id, FaqAddition.added_by == user_id))
+        .order_by(FaqAddition.id)
+    )
+    return [_addition(r) for r in rows]
+
+
+def erase_additions(session: Session, user_id: int) -> int:
+    """/vergeetmij: additions in this person's words go; those they added as organiser stay
+    without their id. Returns how many went."""
+    result = session.execute(
+        delete(FaqAddition).where(FaqAddition.source_user_id == user_id),
+        execution_options={"synchronize_session": False},
+    )
+    session.execute(
+        update(FaqAddition).where(FaqAddition.added_by == user_id).values(added_by=None),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def add_addition(
@@ -68,8 +108,12 @@ def add_addition(
     question: str,
     added_by: int | None,
     at: datetime,
+    *,
+    source_user_id: int | None = None,
+    source_thread_id: int | None = None,
 ) -> bool:
     """Store `question` as a phrasing of `entry_id`; False when it was one already.
+    `source_user_id`: whose own words these are (None: nobody's, e.g. from /faqgaps).
 
     The latest choice wins: the same question stored earlier under another entry (an
     organiser correcting a mistake) is removed, so one question never points two ways."""
@@ -81,7 +125,13 @@ def add_addition(
     statement = (
         insert(FaqAddition)
         .values(
-            entry_id=entry_id, language=language, question=text, added_by=added_by, added_at=at
+            entry_id=entry_id,
+            language=language,
+            question=text,
+            added_by=added_by,
+            added_at=at,
+            source_user_id=source_user_id,
+            source_thread_id=source_thread_id,
         )
         .on_conflict_do_nothing(index_elements=["entry_id", "language", "question"])
     )
@@ -104,6 +154,7 @@ def add_addition(
 class ThreadQuestion:
     question: str
     language: str
+    user_id: int | None  # who asked (None: an anonymous thread)
 
 
 def thread_question(session: Session, thread_id: int) -> ThreadQuestion | None:
@@ -119,4 +170,4 @@ def thread_question(session: Session, thread_id: int) -> ThreadQuestion | None:
     ).first()
     if text is None or not text.strip():
         return None
-    return ThreadQuestion(text, thread.language)
+    return ThreadQuestion(text, thread.language, thread.user_id)

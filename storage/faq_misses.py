@@ -76,6 +76,19 @@ def delete_misses(session: Session, ids: Collection[int]) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def delete_questions(session: Session, questions: Collection[str]) -> int:
+    """Misses with exactly these words (a person's questions, when they are forgotten)."""
+    texts = list({q[:MAX_QUESTION_LENGTH] for q in questions})
+    deleted = 0
+    for start in range(0, len(texts), 200):
+        result = session.execute(
+            delete(FaqMiss).where(FaqMiss.question.in_(texts[start : start + 200])),
+            execution_options={"synchronize_session": False},
+        )
+        deleted += int(result.rowcount)  # type: ignore[attr-defined]
+    return deleted
+
+
 def purge_misses(session: Session, older_than: timedelta, now: datetime) -> int:
     result = session.execute(delete(FaqMiss).where(FaqMiss.asked_at < now - older_than))
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -335,16 +335,23 @@ def record_copy(
     if kind is OutboxKind.INBOX_TO_USER:
         message.user_chat_id = chat_id
         message.user_message_id = sent_message_id
+    elif kind is OutboxKind.INBOX_UNDELIVERED:
+        # It names the person: found and deleted with them (owe_copy_erasure).
+        _note_copy(session, outbox_id, inbox_message_id, sent_message_id)
     elif kind is OutboxKind.INBOX_TO_ORGANISERS:
         if message.organiser_chat_id is None:
             message.organiser_chat_id = chat_id
             message.organiser_message_id = sent_message_id
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id)
-            .values(payload=json.dumps({"message": inbox_message_id, "copy": sent_message_id})),
-            execution_options={"synchronize_session": False},
-        )
+        _note_copy(session, outbox_id, inbox_message_id, sent_message_id)
+
+
+def _note_copy(session: Session, outbox_id: int, inbox_message_id: int, copy_id: int) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id)
+        .values(payload=json.dumps({"message": inbox_message_id, "copy": copy_id})),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def record_view(
@@ -438,10 +445,85 @@ def _delete_threads(session: Session, thread_ids: Sequence[int]) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _delivered_copies(session: Session, thread_ids: Sequence[int]) -> set[tuple[int, int]]:
+    """(chat, message id) of every copy of these threads the bot put in an organiser's chat:
+    the first copy of each message, each organiser's private copy, the threads shown with
+    /vragen, and the notes that an answer did not arrive."""
+    found: set[tuple[int, int]] = set()
+    message_ids = list(
+        session.scalars(select(InboxMessage.id).where(InboxMessage.thread_id.in_(thread_ids)))
+    )
+    for chat_id, copy_id in session.execute(
+        select(InboxMessage.organiser_chat_id, InboxMessage.organiser_message_id).where(
+            InboxMessage.thread_id.in_(thread_ids),
+            InboxMessage.organiser_message_id.is_not(None),
+        )
+    ):
+        if chat_id is not None and copy_id is not None:
+            found.add((int(chat_id), int(copy_id)))
+    kinds = [OutboxKind.INBOX_TO_ORGANISERS.value, OutboxKind.INBOX_UNDELIVERED.value]
+    for start in range(0, len(message_ids), 200):
+        chunk = message_ids[start : start + 200]
+        about = or_(*(OutboxMessage.payload.like(f'{{"message": {m}, "copy": %') for m in chunk))
+        rows = session.execute(
+            select(OutboxMessage.user_id, OutboxMessage.payload).where(
+                OutboxMessage.kind.in_(kinds), about
+            )
+        )
+        for chat_id, payload in rows:
+            copy_id = json.loads(payload or "{}").get("copy")
+            if isinstance(copy_id, int):
+                found.add((int(chat_id), copy_id))
+    return found
+
+
+def owe_copy_erasure(session: Session, thread_ids: Sequence[int], now: datetime) -> int:
+    """Owe the deletion of every copy of these threads in the organisers' chats, and one
+    notice per chat that had any. Returns the number of copies."""
+    copies = _delivered_copies(session, thread_ids) if thread_ids else set()
+    per_chat: dict[int, int] = {}
+    for chat_id, copy_id in sorted(copies):
+        per_chat[chat_id] = per_chat.get(chat_id, 0) + 1
+        owe(
+            session,
+            chat_id,
+            OutboxKind.COPY_ERASED,
+            now,
+            deadline=now + TRY_FOR,
+            payload={"copy": copy_id},
+            dedupe_key=f"erase:{chat_id}:{copy_id}",
+        )
+    for chat_id, count in per_chat.items():
+        owe(
+            session,
+            chat_id,
+            OutboxKind.ERASURE_NOTICE,
+            now,
+            deadline=now + TRY_FOR,
+            payload={"count": count},
+        )
+    return len(copies)
+
+
+def thread_ids_of(session: Session, user_id: int) -> list[int]:
+    return list(session.scalars(select(InboxThread.id).where(InboxThread.user_id == user_id)))
+
+
 def erase_threads(session: Session, user_id: int) -> int:
-    """/vergeetmij: the person's threads and every copy of them, owed or sent."""
-    ids = list(session.scalars(select(InboxThread.id).where(InboxThread.user_id == user_id)))
-    return _delete_threads(session, ids)
+    """/vergeetmij: the person's threads and every copy of them owed or sent (the copies
+    already in the organisers' chats are deleted there by owe_copy_erasure)."""
+    return _delete_threads(session, thread_ids_of(session, user_id))
+
+
+def texts_of_user(session: Session, user_id: int) -> list[str]:
+    """What the person wrote in their threads (to find the same words kept elsewhere)."""
+    return list(
+        session.scalars(
+            select(InboxMessage.text)
+            .join(InboxThread, InboxThread.id == InboxMessage.thread_id)
+            .where(InboxThread.user_id == user_id, InboxMessage.direction == Direction.IN.value)
+        )
+    )
 
 
 def purge_old_threads(session: Session, keep: timedelta, now: datetime) -> int:

@@ -319,11 +319,19 @@ class InboxMessage(Base):
 
 
 class FaqAddition(Base):
-    """A user's question an organiser added to a FAQ entry as a phrasing ("Voeg toe aan
-    FAQ"). No user id: only the words. Effective at once on every instance."""
+    """A question an organiser added to a FAQ entry as a phrasing ("Voeg toe aan FAQ").
+    Effective at once on every instance. Added from someone's inbox thread in their own
+    words, it remembers whose (`source_user_id`) and goes with them (/vergeetmij, the
+    thread's retention); rewritten by the organiser, or from /faqgaps (misses have no
+    author), it names nobody and stays."""
 
     __tablename__ = "faq_additions"
-    __table_args__ = (UniqueConstraint("entry_id", "language", "question"),)
+    __table_args__ = (
+        UniqueConstraint("entry_id", "language", "question"),
+        # Ids are never handed out again (SQLite would reuse the highest after a delete):
+        # core/faq_live.py tells the set of additions apart by count and highest id.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entry_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -331,3 +339,6 @@ class FaqAddition(Base):
     question: Mapped[str] = mapped_column(String(500))
     added_by: Mapped[int | None] = mapped_column(BigInteger)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Whose words these are (the asker's Telegram id), and the thread they came from.
+    source_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    source_thread_id: Mapped[int | None] = mapped_column(Integer, index=True)

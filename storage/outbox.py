@@ -70,6 +70,11 @@ class OutboxKind(StrEnum):
     INBOX_TO_ORGANISERS = "inbox_to_organisers"
     INBOX_TO_USER = "inbox_to_user"
     INBOX_UNDELIVERED = "inbox_undelivered"
+    # /vergeetmij: a copy the bot put in an organisers' chat is deleted (or, where Telegram
+    # no longer allows that, edited to "[gewist op verzoek]"), and each such chat is told
+    # once. payload: {"copy": <message id in that chat>} / {"count": <copies>}.
+    COPY_ERASED = "copy_erased"
+    ERASURE_NOTICE = "erasure_notice"
 
 
 class OutboxStatus(StrEnum):
@@ -117,6 +122,9 @@ PRIORITY = {
     OutboxKind.INBOX_TO_ORGANISERS: Priority.PERSONAL,
     OutboxKind.INBOX_TO_USER: Priority.PERSONAL,
     OutboxKind.INBOX_UNDELIVERED: Priority.NOTICE,
+    # Before the notice that tells about them (one chat's messages go in priority order).
+    OutboxKind.COPY_ERASED: Priority.PERSONAL,
+    OutboxKind.ERASURE_NOTICE: Priority.NOTICE,
 }
 
 

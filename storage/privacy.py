@@ -3,30 +3,64 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from storage.faq_misses import purge_misses
+from storage.faq_additions import erase_additions
+from storage.faq_misses import delete_questions, purge_misses
 from storage.feedback import erase_feedback, purge_old_feedback
-from storage.inbox import erase_threads
-from storage.models import Broadcast, ConversationState, OutboxMessage, UserData
+from storage.inbox import erase_threads, owe_copy_erasure, texts_of_user, thread_ids_of
+from storage.models import (
+    Activity,
+    Broadcast,
+    ConversationState,
+    InboxMessage,
+    OutboxMessage,
+    UserData,
+)
 from storage.registrations import erase_registrations, purge_old_registrations
 from storage.users import delete_user
 
 
+@dataclass(frozen=True)
+class Erasure:
+    """What /vergeetmij took besides the person's own rows."""
+
+    faq_additions: int  # phrasings in their words, gone from the FAQ
+    copies: int  # copies in organisers' chats, owed a deletion
+
+
 def erase_user(
     session: Session, telegram_id: int, now: datetime, join_link_before: timedelta | None = None
-) -> None:
+) -> Erasure:
+    """Everything about one person. Deleted rows can still be read from the database file
+    until SQLite overwrites them: Database.session runs with secure_delete, and the caller
+    checkpoints the write-ahead log afterwards (Database.checkpoint)."""
     # Seats the user held go to the next person waiting before their rows disappear (with
     # the meeting link of an online activity owed `join_link_before` its start).
     erase_registrations(session, telegram_id, now, join_link_before)
     session.execute(delete(UserData).where(UserData.user_id == telegram_id))
     erase_feedback(session, telegram_id)
+    # Their words as a FAQ phrasing, and the same words kept (without who asked) as a
+    # question the FAQ missed: they were handed over, so they are known to be theirs.
+    additions = erase_additions(session, telegram_id)
+    delete_questions(session, texts_of_user(session, telegram_id))
     # Conversations with the programme office, with every copy still owed or sent (also
-    # those owed to the organisers' chat).
+    # those owed to the organisers' chat); the copies already there are owed a deletion.
+    copies = owe_copy_erasure(session, thread_ids_of(session, telegram_id), now)
     erase_threads(session, telegram_id)
+    # An organiser's traces in what others keep: their id goes, the thing stays.
+    session.execute(
+        update(InboxMessage).where(InboxMessage.author_id == telegram_id).values(author_id=None),
+        execution_options={"synchronize_session": False},
+    )
+    session.execute(
+        update(Activity).where(Activity.created_by == telegram_id).values(created_by=None),
+        execution_options={"synchronize_session": False},
+    )
     session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == telegram_id))
     session.execute(
         delete(ConversationState).where(
@@ -34,6 +68,7 @@ def erase_user(
         )
     )
     delete_user(session, telegram_id)
+    return Erasure(additions, copies)
 
 
 def apply_retention(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -149,6 +150,7 @@ def as_demo(
     services_factory: Callable[[], Services],
     organiser: int | None = None,
     clock: ConsoleClock | None = None,
+    on_erased: list[Callable[[int], None]] | None = None,
 ) -> Callable[[], Services]:
     """The console is a demo: it shows the example activities (marked "Voorbeeld" in every
     activity block) and lets you try signing up for them. A real bot does neither.
@@ -165,6 +167,8 @@ def as_demo(
         services.demo = True
         if clock is not None:
             services.clock = clock.wrap(services.clock)
+        if on_erased is not None:
+            services.on_erased = on_erased  # shared: the console adds itself once it exists
         return services
 
     return factory
@@ -198,6 +202,7 @@ class Console:
         self.numbers: dict[tuple[int, int], int] = {}
         self.messages: dict[int, tuple[int, int]] = {}
         self.saved: set[Path] = set()
+        self.saved_for: dict[int, set[Path]] = {}  # chat -> files saved from it
         self.busy = False  # a line is being handled: its answer is printed by `handle`
         self.at_prompt = False
         isatty = getattr(stdout, "isatty", None)
@@ -289,6 +294,7 @@ class Console:
             for name, content in call.files.values():
                 if self.files is not None:
                     path = self.save(self.files, name, content)
+                    self.saved_for.setdefault(chat_id, set()).add(Path(path))
                     extra.append("    " + self.text("console_saved", path=path))
         else:
             return None
@@ -314,6 +320,20 @@ class Console:
         path.write_bytes(content)
         self.saved.add(path)
         return str(path.resolve())
+
+    def forget(self, user_id: int) -> None:
+        """/vergeetmij: the files saved from that person's chat (their data file, calendar
+        files) go too, and a data file about them from an earlier session."""
+        paths = self.saved_for.pop(user_id, set())
+        if self.files is not None and self.files.is_dir():
+            for found in self.files.glob("mijn-gegevens*.json"):
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    if json.loads(found.read_bytes()).get("telegram_id") == user_id:
+                        paths.add(found.resolve())
+        for path in paths:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self.saved = {p for p in self.saved if p.resolve() not in paths}
 
     # -- input --------------------------------------------------------------------------------
 
@@ -480,11 +500,13 @@ async def run_console(
     `database` names the services' database in the banner (without a password)."""
     clock = ConsoleClock()
     standin = ConsoleStandIn()
-    driver = BotDriver(as_demo(services_factory, organiser, clock), standin)
+    erased: list[Callable[[int], None]] = []
+    driver = BotDriver(as_demo(services_factory, organiser, clock, erased), standin)
     driver.languages[user_id] = language
     loop = asyncio.get_running_loop()
     async with driver:
         console = Console(driver, standin, clock, language, user_id, stdout, files)
+        erased.append(console.forget)
         console.interactive = stdin.isatty()
         if console.interactive:
             banner = console.text(

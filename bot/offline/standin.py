@@ -291,6 +291,8 @@ class BotApiStandIn:
         # Calls refused as Telegram would refuse them, with the reason.
         self.rejected: list[tuple[ApiCall, str]] = []
         self.blocked_chats: set[int] = set()
+        # Messages the bot may no longer delete (Telegram: in a group, after 48 hours).
+        self.undeletable: set[tuple[int, int]] = set()
         self.too_many_requests = 0
         self.sent_count = 0
         self._updates: list[dict[str, Any]] = []
@@ -526,6 +528,10 @@ class BotApiStandIn:
             self.sent_count += 1
         elif self.strict_edits and method in EDIT_METHODS and self._not_modified(method, params):
             return 400, {"ok": False, "error_code": 400, "description": NOT_MODIFIED}
+        elif method == "deleteMessage":
+            refusal = self._refuse_delete(params)
+            if refusal is not None:
+                return 400, {"ok": False, "error_code": 400, "description": refusal}
         if self.record_calls and answered:
             self.calls.append(call)
         result = self._result(method, params, call.files)
@@ -538,6 +544,19 @@ class BotApiStandIn:
                 "description": "Bad Request: message to edit not found",
             }
         return 200, {"ok": True, "result": result}
+
+    def _refuse_delete(self, params: dict[str, Any]) -> str | None:
+        """Telegram's refusal of a deleteMessage, or None when the message goes."""
+        try:
+            key = (int(params["chat_id"]), int(params["message_id"]))
+        except (KeyError, TypeError, ValueError):
+            return "Bad Request: message identifier is not specified"
+        if key not in self.messages:
+            return "Bad Request: message to delete not found"
+        if key in self.undeletable:
+            return "Bad Request: message can't be deleted"
+        del self.messages[key]
+        return None
 
     def _not_modified(self, method: str, params: dict[str, Any]) -> bool:
         """Whether an edit would leave the message's text and keyboard exactly as they are."""
