@@ -112,7 +112,53 @@ def _registration_text(registration: RegistrationRecord, context: MaoContext) ->
     if registration.cancelled_at is not None:
         cancelled = _when(registration.cancelled_at, context)
         text += "\n" + context.text("mydata_registration_cancelled", cancelled=cancelled)
+    if registration.attended is True:
+        checked_in = _when(registration.checked_in_at, context)
+        text += "\n" + context.text("mydata_registration_present", when=checked_in)
+    elif registration.attended is False:
+        text += "\n" + context.text("mydata_registration_absent")
     return text
+
+
+def _feedback_text(data: PersonalData, context: MaoContext) -> str:
+    lines = [context.text("mydata_feedback")]
+    for given in data.feedback[-LISTED_AT_MOST:]:
+        lines.append(
+            context.text(
+                "mydata_feedback_entry",
+                title=_short(given.activity.title(context.language), context),
+                stars="⭐" * (given.stars or 0) or context.text("mydata_none"),
+                comment=_short(given.comment, context),
+            )
+        )
+    if len(data.feedback) > LISTED_AT_MOST:
+        lines.append(context.text("mydata_more", count=len(data.feedback) - LISTED_AT_MOST))
+    return "\n".join(lines)
+
+
+def _organiser_text(data: PersonalData, configured: bool, context: MaoContext) -> str | None:
+    """What the person did as organiser (the texts are in the file)."""
+    lines: list[str] = []
+    if data.organiser is not None:
+        when = _when(data.organiser.added_at, context)
+        lines.append(context.text("mydata_organiser_record", when=when))
+    elif configured:
+        lines.append(context.text("mydata_organiser_config"))
+    if data.activities_created:
+        titles = ", ".join(
+            _short(a.title(context.language), context)
+            for a in data.activities_created[:LISTED_AT_MOST]
+        )
+        count = len(data.activities_created)
+        lines.append(context.text("mydata_activities_created", count=count, titles=titles))
+    added = sum(1 for a in data.faq_additions if a.added_by_you)
+    if added:
+        lines.append(context.text("mydata_faq_added", count=added))
+    if data.answers_written:
+        lines.append(context.text("mydata_answers_written", count=len(data.answers_written)))
+    if not lines:
+        return None
+    return "\n".join([context.text("mydata_organiser"), *lines])
 
 
 def _message_text(message: MessageRecord, context: MaoContext) -> str:
@@ -204,6 +250,14 @@ def my_data_text(data: PersonalData, draft_title: str | None, context: MaoContex
         tail.append(_draft_text(draft, draft_title, context))
     if data.inbox:
         tail.append(_inbox_text(data, context))
+    yours = sum(1 for a in data.faq_additions if a.your_words)
+    if yours:
+        tail.append(context.text("mydata_faq_yours", count=yours))
+    if data.feedback:
+        tail.append(_feedback_text(data, context))
+    organiser = _organiser_text(data, services.config.is_admin(data.telegram_id), context)
+    if organiser:
+        tail.append(organiser)
     if data.broadcasts:
         tail.append(context.text("mydata_broadcasts", count=len(data.broadcasts)))
     if data.blocked_since is not None:

@@ -2,7 +2,8 @@
 
 One function reads every table that holds something about a Telegram user; erase_user
 (storage/privacy.py) deletes the same rows. A table that gains personal data belongs in both.
-FAQ misses are not here: they are stored without who asked.
+FAQ misses are not here: they are stored without who asked. For an organiser also what they
+did as one: their organiser record, activities they made, FAQ additions and answers.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.blocks import blocked_since
-from storage.inbox import MessageInfo, ThreadInfo, threads_of_user
+from storage.faq_additions import additions_about
+from storage.inbox import Direction, MessageInfo, ThreadInfo, threads_of_user
 from storage.models import (
     Activity,
     Broadcast,
     ConversationState,
     Feedback,
+    InboxMessage,
+    Organiser,
     OutboxMessage,
     Profile,
     Registration,
@@ -71,6 +75,9 @@ class RegistrationRecord:
     offer_expires_at: datetime | None
     consent_at: datetime
     updated_at: datetime
+    # At the door: None = not checked, True = present, False = absent.
+    attended: bool | None = None
+    checked_in_at: datetime | None = None
 
     @property
     def cancelled_at(self) -> datetime | None:
@@ -123,6 +130,35 @@ class FeedbackRecord:
 
 
 @dataclass(frozen=True)
+class OrganiserRecord:
+    """Added as organiser with `mao-bot admin add` (config's `admins` are not stored)."""
+
+    added_at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True)
+class AdditionRecord:
+    """A FAQ phrasing in this person's words, or one they added as organiser."""
+
+    entry_id: str
+    language: str
+    question: str
+    added_at: datetime
+    your_words: bool  # from their own thread: it goes with them (/vergeetmij)
+    added_by_you: bool
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """An answer this person wrote as organiser in someone's thread."""
+
+    thread_id: int
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class PersonalData:
     telegram_id: int
     user: UserInfo | None
@@ -138,11 +174,19 @@ class PersonalData:
     inbox: tuple[tuple[ThreadInfo, tuple[MessageInfo, ...]], ...] = ()
     # Blocked from the inbox by an organiser (storage/blocks.py); kept after /vergeetmij.
     blocked_since: datetime | None = None
+    organiser: OrganiserRecord | None = None
+    activities_created: tuple[ActivityRef, ...] = ()
+    faq_additions: tuple[AdditionRecord, ...] = ()
+    answers_written: tuple[AnswerRecord, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not (
-            self.user
+            self.organiser
+            or self.activities_created
+            or self.faq_additions
+            or self.answers_written
+            or self.user
             or self.profile
             or self.registrations
             or self.messages
@@ -190,6 +234,8 @@ def _registrations(session: Session, telegram_id: int) -> tuple[RegistrationReco
             offer_expires_at=row.offer_expires_at,
             consent_at=row.consent_at,
             updated_at=row.updated_at,
+            attended=row.attended,
+            checked_in_at=row.checked_in_at,
         )
         for row, activity in rows
     )
@@ -259,7 +305,38 @@ def personal_data(session: Session, telegram_id: int) -> PersonalData:
         ),
         inbox=tuple(threads_of_user(session, telegram_id)),
         blocked_since=blocked_since(session, telegram_id),
+        **_as_organiser(session, telegram_id),
     )
+
+
+def _as_organiser(session: Session, telegram_id: int) -> dict[str, Any]:
+    organiser = session.get(Organiser, telegram_id)
+    made = session.scalars(
+        select(Activity).where(Activity.created_by == telegram_id).order_by(Activity.starts_at)
+    )
+    answers = session.scalars(
+        select(InboxMessage)
+        .where(InboxMessage.author_id == telegram_id, InboxMessage.direction == Direction.OUT)
+        .order_by(InboxMessage.id)
+    )
+    return {
+        "organiser": (
+            OrganiserRecord(organiser.added_at, organiser.note) if organiser is not None else None
+        ),
+        "activities_created": tuple(_activity_ref(a) for a in made),
+        "faq_additions": tuple(
+            AdditionRecord(
+                a.entry_id,
+                a.language,
+                a.question,
+                a.added_at,
+                your_words=a.source_user_id == telegram_id,
+                added_by_you=a.added_by == telegram_id,
+            )
+            for a in additions_about(session, telegram_id)
+        ),
+        "answers_written": tuple(AnswerRecord(m.thread_id, m.text, m.created_at) for m in answers),
+    }
 
 
 def _time(moment: datetime | None, zone: tzinfo) -> str | None:
@@ -322,6 +399,8 @@ def personal_data_json(data: PersonalData, zone: tzinfo) -> dict[str, Any]:
                 "consent_at": _time(r.consent_at, zone),
                 "cancelled_at": _time(r.cancelled_at, zone),
                 "updated_at": _time(r.updated_at, zone),
+                "present_at_the_door": r.attended,
+                "checked_in_at": _time(r.checked_in_at, zone),
             }
             for r in data.registrations
         ],
@@ -382,4 +461,25 @@ def personal_data_json(data: PersonalData, zone: tzinfo) -> dict[str, Any]:
             for thread, messages in data.inbox
         ],
         "blocked_from_programme_office_since": _time(data.blocked_since, zone),
+        "faq_additions": [
+            {
+                "entry": a.entry_id,
+                "language": a.language,
+                "question": a.question,
+                "added_at": _time(a.added_at, zone),
+                "in_your_words": a.your_words,
+                "added_by_you": a.added_by_you,
+            }
+            for a in data.faq_additions
+        ],
+        "organiser": (
+            {"added_at": _time(data.organiser.added_at, zone), "note": data.organiser.note}
+            if data.organiser is not None
+            else None
+        ),
+        "activities_created": [_activity_json(a, zone) for a in data.activities_created],
+        "answers_written": [
+            {"thread": a.thread_id, "text": a.text, "at": _time(a.created_at, zone)}
+            for a in data.answers_written
+        ],
     }

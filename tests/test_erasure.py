@@ -19,6 +19,7 @@ from sqlalchemy import event, make_url, select
 from bot.config import AppConfig
 from bot.offline.console import run_console
 from bot.offline.driver import BotDriver, buttons_of
+from bot.offline.standin import ApiCall
 from core import callbacks
 from storage.activities import ensure_checkin_code, get_activity
 from storage.models import FaqAddition, InboxThread
@@ -150,6 +151,35 @@ async def journey(driver: BotDriver) -> None:
     driver.services.clock = clock
 
 
+def data_file(calls: list[ApiCall]) -> dict[str, Any]:
+    [document] = [c for c in calls if c.method == "sendDocument"]
+    _, content = next(iter(document.files.values()))
+    data: dict[str, Any] = json.loads(content.decode("utf-8"))
+    return data
+
+
+async def shows_everything(driver: BotDriver) -> None:
+    """/mijngegevens: also check-in and feedback, and for an organiser what they did."""
+    calls = await driver.say(PARENT, "/mijngegevens")
+    [text] = texts(calls)
+    assert "Ingecheckt bij de deur" in text
+    assert "⭐⭐⭐⭐⭐" in text and "rolstoelingang" in text
+    assert "1 vraag van jou, in jouw woorden, staat als formulering in de FAQ" in text
+    data = data_file(calls)
+    [registration] = data["registrations"]
+    assert registration["present_at_the_door"] is True and registration["checked_in_at"]
+    [addition] = data["faq_additions"]
+    assert addition["question"] == QUESTION and addition["in_your_words"] is True
+    calls = await driver.say(ADMIN_ID, "/mijngegevens")
+    [text] = texts(calls)
+    assert "Als organisator" in text and "Organisator volgens de instellingen" in text
+    assert "Je voegde 1 vraag toe aan de FAQ" in text
+    assert "Je schreef 1 antwoord" in text
+    data = data_file(calls)
+    assert [a["text"] for a in data["answers_written"]] == [ANSWER]
+    assert data["faq_additions"][0]["added_by_you"] is True
+
+
 async def forget(driver: BotDriver, user: int) -> list[str]:
     await driver.say(user, "/vergeetmij")
     done = texts(await driver.press(user, "Ja"))
@@ -180,6 +210,7 @@ async def test_after_forget_me_no_byte_is_left(
     assert before, "the journey left nothing to find: the test would prove nothing"
     with driver.services.db.session() as session:
         assert session.scalars(select(FaqAddition.source_user_id)).all() == [PARENT]
+    await shows_everything(driver)
     await forget(driver, PARENT)
     assert hits(places) == {}
     # Also once everything in the log is in the database file: deleted means overwritten.
