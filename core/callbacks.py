@@ -139,6 +139,7 @@ FAQ_ADD_GAP = CallbackFormat("faqadd:gap:{miss}", {"miss": ID})
 FAQ_ADD_TOPIC = CallbackFormat("faqadd:topic:{entry}", {"entry": FAQ_ID})
 FAQ_ADD_PAGE = CallbackFormat("faqadd:page:{page}", {"page": r"\d{1,3}"})
 FAQ_ADD_ABORT = CallbackFormat("faqadd:abort")
+FAQ_ADD_REWRITE = CallbackFormat("faqadd:rewrite")
 FAQ_GAPS_PAGE = CallbackFormat("faqgaps:page:{page}", {"page": r"\d{1,3}"})
 
 # -- inbox: hand-over to the programme office, stories, bottlenecks (handlers/inbox.py) -------

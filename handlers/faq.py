@@ -40,6 +40,7 @@ from faq.matching import Band, MatchResult
 from faq.misses import is_question_worth_keeping
 from faq.smalltalk import Talk, refers_back, small_talk
 from handlers.basics import show_help
+from handlers.faq_learning import take_rewrite
 from handlers.flood import may_store_miss
 from handlers.inbox import forget_unanswered, handover_button, remember_unanswered
 from handlers.replies import close_buttons, pressed, reply
@@ -165,6 +166,8 @@ def question_language(question: str, context: MaoContext) -> str | None:
 async def answer_question(update: Update, context: MaoContext) -> None:
     message = update.effective_message
     assert message is not None and message.text is not None
+    if await take_rewrite(update, context):
+        return  # an organiser's rewritten FAQ phrasing ("Voeg toe aan FAQ"), not a question
     # Cleaned where it enters: a question may be stored (faq_misses), and PostgreSQL
     # refuses NUL characters.
     question = clean_text(message.text)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -29,7 +29,7 @@ from core.faq_live import MissGroup, group_misses, refresh_matcher
 from core.keyboards import Button, keyboard
 from core.roles import is_organiser
 from core.services import Services
-from core.text_limits import clip
+from core.text_limits import clean_text, clip
 from faq.matching import normalise
 from handlers.replies import close_buttons, edit_pressed, pressed, reply
 from storage.faq_additions import add_addition, thread_question, tidy_question
@@ -43,6 +43,8 @@ GAPS_PER_PAGE = 5
 TOPICS_PER_PAGE = 8
 EXAMPLE_SHOWN = 160
 QUESTION_SHOWN = 300
+# How long the bot takes an organiser's next private text as the rewritten question.
+REWRITE_TIME = timedelta(minutes=30)
 
 
 def _is_organiser(update: Update, context: MaoContext) -> bool:
@@ -201,8 +203,13 @@ def topics_page(
     navigation = _navigation(context, page, pages, callbacks.FAQ_ADD_PAGE)
     if navigation:
         rows.append(navigation)
+    if "source_user" in waiting:
+        # Someone's own words go with them (/vergeetmij); rewritten by the organiser they stay.
+        rows.append([(context.text("faqlearn_rewrite"), callbacks.FAQ_ADD_REWRITE.data())])
     rows.append([(context.text("faqlearn_abort"), callbacks.FAQ_ADD_ABORT.data())])
     text = context.text("faqlearn_pick", question=clip(waiting["question"], QUESTION_SHOWN))
+    if waiting.get("rewritten"):
+        text += "\n\n" + context.text("faqlearn_rewritten_stays")
     if pages > 1:
         text += "\n\n" + context.text("faqlearn_page", page=page + 1, pages=pages)
     return text, keyboard(rows)
@@ -288,6 +295,47 @@ async def turn_topics_page(update: Update, context: MaoContext) -> None:
     await edit_pressed(update, context, text, markup)
 
 
+async def ask_rewrite(update: Update, context: MaoContext) -> None:
+    """The organiser writes the question anew, without personal details: the next text they
+    send the bot privately (within REWRITE_TIME) takes its place, and it stays in the FAQ."""
+    if not _is_organiser(update, context):
+        await _refuse(update, context)
+        return
+    waiting = _waiting(update, context)
+    if waiting is None or "source_user" not in waiting:
+        await _stale(update, context)
+        return
+    await pressed(update)
+    waiting["rewrite_since"] = context.services.now().isoformat()
+    text = context.text("faqlearn_rewrite_ask", question=clip(waiting["question"], QUESTION_SHOWN))
+    abort = keyboard([[(context.text("faqlearn_abort"), callbacks.FAQ_ADD_ABORT.data())]])
+    await edit_pressed(update, context, text, abort)
+
+
+async def take_rewrite(update: Update, context: MaoContext) -> bool:
+    """A private text that is an organiser's rewritten question (see ask_rewrite): the topic
+    picker again, with the new words. False when no rewrite is waiting: a question."""
+    waiting = context.user_data.get(PENDING_KEY) if context.user_data is not None else None
+    message = update.effective_message
+    if not isinstance(waiting, dict) or "rewrite_since" not in waiting or message is None:
+        return False
+    since = datetime.fromisoformat(str(waiting.pop("rewrite_since")))
+    if context.services.now() - since > REWRITE_TIME or not _is_organiser(update, context):
+        return False
+    question = tidy_question(clean_text(message.text or ""))
+    if not question:
+        return False
+    waiting["question"] = question
+    waiting["rewritten"] = True
+    waiting.pop("source_user", None)
+    waiting.pop("source_thread", None)
+    text, markup = topics_page(context, waiting, 0)
+    sent = await reply(update, context, text, markup)
+    if sent is not None:
+        waiting["chat"], waiting["message"] = sent.chat_id, sent.message_id
+    return True
+
+
 async def abort_adding(update: Update, context: MaoContext) -> None:
     if not _is_organiser(update, context):
         await _refuse(update, context)
@@ -346,9 +394,13 @@ async def choose_topic(update: Update, context: MaoContext) -> None:
     if removed:
         text += "\n" + context.text("faqlearn_handled", count=removed)
     # Whether it stays: someone's own words go with them when they ask to be forgotten.
-    text += "\n\n" + context.text(
-        "faqlearn_goes_with_asker" if isinstance(source_user, int) else "faqlearn_names_nobody"
-    )
+    if isinstance(source_user, int):
+        stays = "faqlearn_goes_with_asker"
+    elif waiting.get("rewritten"):
+        stays = "faqlearn_rewritten_stays"
+    else:
+        stays = "faqlearn_names_nobody"
+    text += "\n\n" + context.text(stays)
     await edit_pressed(update, context, text)
 
 
@@ -361,4 +413,5 @@ def build_handlers() -> Handlers:
         CallbackQueryHandler(turn_topics_page, pattern=callbacks.FAQ_ADD_PAGE.pattern),
         CallbackQueryHandler(choose_topic, pattern=callbacks.FAQ_ADD_TOPIC.pattern),
         CallbackQueryHandler(abort_adding, pattern=callbacks.FAQ_ADD_ABORT.pattern),
+        CallbackQueryHandler(ask_rewrite, pattern=callbacks.FAQ_ADD_REWRITE.pattern),
     ]

@@ -512,6 +512,7 @@ GROUP_BUTTONS = (
     callbacks.FAQ_ADD_TOPIC,
     callbacks.FAQ_ADD_PAGE,
     callbacks.FAQ_ADD_ABORT,
+    callbacks.FAQ_ADD_REWRITE,
 )
 
 
@@ -529,7 +530,8 @@ def gate(update: Update, context: MaoContext) -> bool | None:
         # The buttons of the copies: "Afgehandeld" and "Voeg toe aan FAQ" with its topic
         # picker (handlers/faq_learning.py). Their handlers refuse non-organisers.
         data = query.data or ""
-        return True if any(f.parse(data) for f in GROUP_BUTTONS) else None
+        # parse() is {} for a button without values (Annuleren): matched all the same.
+        return True if any(f.parse(data) is not None for f in GROUP_BUTTONS) else None
     message = update.effective_message
     replied = _replied_to_bot(message) if message is not None else None
     if message is None or replied is None or (message.text or "").startswith("/"):

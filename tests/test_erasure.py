@@ -22,7 +22,7 @@ from bot.offline.driver import BotDriver, buttons_of
 from bot.offline.standin import ApiCall
 from core import callbacks
 from storage.activities import ensure_checkin_code, get_activity
-from storage.models import FaqAddition, InboxThread
+from storage.models import FaqAddition, InboxMessage, InboxThread
 
 TEST_ACTIVITIES = Path(__file__).resolve().parent / "data" / "activities-test.yaml"
 GROUP = -1001234567890
@@ -272,3 +272,35 @@ async def test_the_console_removes_the_data_file_it_saved(
     await run_console(services_factory, PARENT, "nl", stdin, io.StringIO(), files=files)
     assert hits([files]) == {}
     assert not (files / "mijn-gegevens.json").exists()
+
+
+async def test_a_phrasing_the_organiser_rewrote_stays(driver: BotDriver) -> None:
+    await driver.say(PARENT, QUESTION)
+    await driver.press(PARENT, "programmabureau")
+    await driver.press(PARENT, "Ja, versturen")
+    await driver.deliver_owed()
+    copy = message_with(driver, GROUP, "Quirijn en zijn juf")
+    await driver.say(ADMIN_ID, ANSWER, chat=GROUP_CHAT, reply_to=copy)
+    [(_, add)] = [b for b in buttons_of(copy) if "Voeg toe" in b[0]]
+    await driver.press_data(ADMIN_ID, add, copy)
+    picker = message_with(driver, GROUP, "Bij welk onderwerp")
+    [(_, rewrite)] = [b for b in buttons_of(picker) if "herschrijven" in b[0]]
+    await driver.press_data(ADMIN_ID, rewrite, picker)
+    assert "zonder namen" in message_with(driver, GROUP, "privéchat")["text"]
+    rewritten = "Wat kan ik doen als mijn kind en de leerkracht langs elkaar heen praten?"
+    shown = texts(await driver.say(ADMIN_ID, rewritten))
+    assert "Bij welk onderwerp" in shown[0] and "Herschreven door jou" in shown[0]
+    _, topic = buttons_of(driver.latest_message_with_buttons(ADMIN_ID) or {})[0]
+    await driver.press_data(ADMIN_ID, topic, driver.latest_message_with_buttons(ADMIN_ID))
+    assert "blijft in de FAQ" in str(driver.latest_message(ADMIN_ID))
+    # The organiser forgotten: their answer and addition stay, without their id.
+    await forget(driver, ADMIN_ID)
+    with driver.services.db.session() as session:
+        assert session.scalars(
+            select(InboxMessage.author_id).where(InboxMessage.direction == "out")
+        ).all() == [None]
+        assert session.scalars(select(FaqAddition.added_by)).all() == [None]
+    await forget(driver, PARENT)
+    with driver.services.db.session() as session:
+        kept = session.execute(select(FaqAddition.question, FaqAddition.source_user_id)).all()
+    assert [tuple(row) for row in kept] == [(rewritten, None)]
