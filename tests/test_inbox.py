@@ -578,6 +578,7 @@ async def test_replying_to_the_copy_of_a_forgotten_thread_says_it_is_gone(
     copy = message_with(driver, GROUP, f"Vraag #{thread.id}")
     await driver.say(PARENT, "/vergeetmij")
     await driver.press(PARENT, "Ja, wis alles")
+    await driver.deliver_owed()  # the copy's deletion and the notice to the group first
     answer = await organiser_replies(driver, ADMIN_ID, copy, "Te laat?")
     assert answer == ["Dit gesprek bestaat niet meer (gewist op verzoek of na de bewaartermijn)."]
     assert sent_to(driver, PARENT, "Te laat?") == []
