@@ -34,6 +34,8 @@ from faq.matching import normalise
 from handlers.replies import close_buttons, edit_pressed, pressed, reply
 from storage.faq_additions import add_addition, thread_question, tidy_question
 from storage.faq_misses import delete_misses, misses_since
+from storage.inbox import get_thread, record_view
+from storage.outbox import OutboxKind
 
 logger = logging.getLogger(__name__)
 
@@ -221,9 +223,10 @@ async def _offer_topics(
     question: str,
     language: str,
     misses: list[int],
-    source: tuple[int, int] | None = None,
+    source: tuple[int, int, int] | None = None,
 ) -> None:
-    """`source`: (user id, thread id) when these are someone's own words from their thread."""
+    """`source`: (user id, thread id, inbox message id) when these are someone's own words
+    from their thread."""
     services = context.services
     question = tidy_question(question)
     # The matcher's best guesses first: usually the topic is one of them.
@@ -238,7 +241,7 @@ async def _offer_topics(
         "order": order,
     }
     if source is not None:
-        waiting["source_user"], waiting["source_thread"] = source
+        waiting["source_user"], waiting["source_thread"], _ = source
     text, markup = topics_page(context, waiting, 0)
     message = await reply(update, context, text, markup)
     if message is None or context.user_data is None:
@@ -246,6 +249,17 @@ async def _offer_topics(
     waiting["chat"] = message.chat_id
     waiting["message"] = message.message_id
     context.user_data[PENDING_KEY] = waiting
+    if source is not None:
+        # The picker quotes the person's words: deleted with them (/vergeetmij).
+        with services.db.session() as session:
+            record_view(
+                session,
+                message.chat_id,
+                message.message_id,
+                source[2],
+                services.now(),
+                OutboxKind.INBOX_SHOWN,
+            )
 
 
 async def add_from_gap(update: Update, context: MaoContext) -> None:
@@ -278,7 +292,7 @@ async def add_from_thread(update: Update, context: MaoContext) -> None:
     await pressed(update)
     thread_id = int(context.matched("thread"))
     # The person's own words: they go with the person (/vergeetmij).
-    source = (found.user_id, thread_id) if found.user_id is not None else None
+    source = (found.user_id, thread_id, found.message_id) if found.user_id is not None else None
     await _offer_topics(update, context, found.question, found.language, [], source)
 
 
@@ -360,11 +374,19 @@ async def choose_topic(update: Update, context: MaoContext) -> None:
     if waiting is None or entry is None or user is None:
         await _stale(update, context)
         return
+    source_user = waiting.get("source_user")
+    source_thread = waiting.get("source_thread")
+    if isinstance(source_thread, int):
+        with services.db.reading() as session:
+            gone = get_thread(session, source_thread) is None
+        if gone:  # the asker was forgotten meanwhile: their words are not added
+            assert context.user_data is not None
+            context.user_data.pop(PENDING_KEY, None)
+            await pressed(update, alert=context.text("faqlearn_gone"))
+            return
     await pressed(update)
     question = str(waiting["question"])
     handled = {int(i) for i in waiting.get("misses", [])}
-    source_user = waiting.get("source_user")
-    source_thread = waiting.get("source_thread")
     with services.db.session() as session:
         add_addition(
             session,

@@ -155,6 +155,7 @@ class ThreadQuestion:
     question: str
     language: str
     user_id: int | None  # who asked (None: an anonymous thread)
+    message_id: int  # the inbox message it is
 
 
 def thread_question(session: Session, thread_id: int) -> ThreadQuestion | None:
@@ -162,12 +163,12 @@ def thread_question(session: Session, thread_id: int) -> ThreadQuestion | None:
     thread = session.get(InboxThread, thread_id)
     if thread is None:
         return None
-    text = session.scalars(
-        select(InboxMessage.text)
+    first = session.execute(
+        select(InboxMessage.id, InboxMessage.text)
         .where(InboxMessage.thread_id == thread_id, InboxMessage.direction == "in")
         .order_by(InboxMessage.created_at, InboxMessage.id)
         .limit(1)
     ).first()
-    if text is None or not text.strip():
+    if first is None or not first.text.strip():
         return None
-    return ThreadQuestion(text, thread.language, thread.user_id)
+    return ThreadQuestion(first.text, thread.language, thread.user_id, first.id)

@@ -34,6 +34,7 @@ INBOX_KINDS = (
     OutboxKind.INBOX_TO_ORGANISERS,
     OutboxKind.INBOX_TO_USER,
     OutboxKind.INBOX_UNDELIVERED,
+    OutboxKind.INBOX_SHOWN,
 )
 # A person waits for each of these: tried for a week (an organiser's group may be unreachable
 # for a while, a phone switched off over a holiday).
@@ -355,14 +356,20 @@ def _note_copy(session: Session, outbox_id: int, inbox_message_id: int, copy_id:
 
 
 def record_view(
-    session: Session, chat_id: int, sent_message_id: int, inbox_message_id: int, now: datetime
+    session: Session,
+    chat_id: int,
+    sent_message_id: int,
+    inbox_message_id: int,
+    now: datetime,
+    kind: OutboxKind = OutboxKind.INBOX_TO_ORGANISERS,
 ) -> None:
     """A thread shown to an organiser (/vragen): a reply to it answers the thread too. Kept as
-    a sent copy, so it is found, erased and expired like every other copy."""
+    a sent copy, so it is found, erased and expired like every other copy. With kind
+    INBOX_SHOWN (the FAQ topic picker) it is only erased and expired, never answered."""
     session.add(
         OutboxMessage(
             user_id=chat_id,
-            kind=OutboxKind.INBOX_TO_ORGANISERS.value,
+            kind=kind.value,
             status=OutboxStatus.SENT.value,
             priority=0,
             due_at=now,
@@ -448,7 +455,8 @@ def _delete_threads(session: Session, thread_ids: Sequence[int]) -> int:
 def _delivered_copies(session: Session, thread_ids: Sequence[int]) -> set[tuple[int, int]]:
     """(chat, message id) of every copy of these threads the bot put in an organiser's chat:
     the first copy of each message, each organiser's private copy, the threads shown with
-    /vragen, and the notes that an answer did not arrive."""
+    /vragen, the FAQ topic pickers that quote them, and the notes that an answer did not
+    arrive."""
     found: set[tuple[int, int]] = set()
     message_ids = list(
         session.scalars(select(InboxMessage.id).where(InboxMessage.thread_id.in_(thread_ids)))
@@ -461,7 +469,11 @@ def _delivered_copies(session: Session, thread_ids: Sequence[int]) -> set[tuple[
     ):
         if chat_id is not None and copy_id is not None:
             found.add((int(chat_id), int(copy_id)))
-    kinds = [OutboxKind.INBOX_TO_ORGANISERS.value, OutboxKind.INBOX_UNDELIVERED.value]
+    kinds = [
+        OutboxKind.INBOX_TO_ORGANISERS.value,
+        OutboxKind.INBOX_UNDELIVERED.value,
+        OutboxKind.INBOX_SHOWN.value,
+    ]
     for start in range(0, len(message_ids), 200):
         chunk = message_ids[start : start + 200]
         about = or_(*(OutboxMessage.payload.like(f'{{"message": {m}, "copy": %') for m in chunk))

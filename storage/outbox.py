@@ -75,6 +75,9 @@ class OutboxKind(StrEnum):
     # once. payload: {"copy": <message id in that chat>} / {"count": <copies>}.
     COPY_ERASED = "copy_erased"
     ERASURE_NOTICE = "erasure_notice"
+    # Never sent: a thread's words shown in an organisers' chat by a reply (the FAQ topic
+    # picker), recorded as {"message", "copy"} so that /vergeetmij deletes it there too.
+    INBOX_SHOWN = "inbox_shown"
 
 
 class OutboxStatus(StrEnum):
@@ -125,6 +128,7 @@ PRIORITY = {
     # Before the notice that tells about them (one chat's messages go in priority order).
     OutboxKind.COPY_ERASED: Priority.PERSONAL,
     OutboxKind.ERASURE_NOTICE: Priority.NOTICE,
+    OutboxKind.INBOX_SHOWN: Priority.NOTICE,
 }
 
 

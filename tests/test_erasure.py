@@ -218,6 +218,10 @@ async def test_after_forget_me_no_byte_is_left(
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
     assert hits(places) == {}
+    # Nothing the bot put in the organisers' chats quotes them: copies, the answer's thread,
+    # the FAQ topic picker; only the person's own chat keeps what the bot told them.
+    left = [m.get("text") for (chat, _), m in driver.standin.messages.items() if chat != PARENT]
+    assert not [t for t in left for s in SECRETS if s in str(t)]
     # The FAQ no longer knows the question as a phrasing (`mao-bot faq export` reads the same).
     with driver.services.db.session() as session:
         assert session.scalars(select(FaqAddition)).all() == []
