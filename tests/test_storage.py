@@ -9,8 +9,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from storage.db import Database, safe_url
+from storage.faq_additions import add_addition
 from storage.faq_misses import purge_misses, recent_misses, record_miss
+from storage.inbox import ThreadKind, record_view, start_thread, thread_messages
 from storage.models import Base
+from storage.privacy import erase_user
 from storage.users import get_user, set_language, touch_user
 
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
@@ -37,6 +40,28 @@ def check_database(url: str) -> None:
         with db.session() as session:
             assert purge_misses(session, timedelta(days=90), NOW) == 1
             assert [m.question for m in recent_misses(session)] == ["recent"]
+        # Erasure's own statements: a thread with a copy in a group, an addition in the
+        # person's words, the miss with the same words.
+        with db.session() as session:
+            thread = start_thread(
+                session,
+                user_id=10**12,
+                first_name="Anna",
+                language="nl",
+                kind=ThreadKind.QUESTION,
+                text="recent",
+                guesses=(),
+                now=NOW,
+                recipients=(-100,),
+            )
+            [message] = thread_messages(session, thread)
+            record_view(session, -100, 77, message.id, NOW)
+            add_addition(session, "contact", "nl", "recent", 5, NOW, source_user_id=10**12)
+        with db.session() as session:
+            erased = erase_user(session, 10**12, NOW)
+            assert (erased.faq_additions, erased.copies) == (1, 1)
+            assert recent_misses(session) == []
+        db.checkpoint()
     finally:
         db.dispose()
 
