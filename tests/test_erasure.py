@@ -21,8 +21,9 @@ from bot.offline.console import run_console
 from bot.offline.driver import BotDriver, buttons_of
 from bot.offline.standin import ApiCall
 from core import callbacks
-from storage.activities import ensure_checkin_code, get_activity
+from storage.activities import get_activity
 from storage.models import FaqAddition, InboxMessage, InboxThread
+from storage.registrations import door_code
 
 TEST_ACTIVITIES = Path(__file__).resolve().parent / "data" / "activities-test.yaml"
 GROUP = -1001234567890
@@ -133,11 +134,11 @@ async def journey(driver: BotDriver) -> None:
     await driver.press(PARENT, "Ja, versturen")
     await driver.deliver_owed()
     # On the day: checked in at the door; afterwards stars and a comment.
+    driver.services.clock = lambda: datetime(2027, 5, 18, 11, 30, tzinfo=UTC)
     with driver.services.db.session() as session:
         activity = get_activity(session, "kleine-dialoog")
         assert activity is not None
-        code = ensure_checkin_code(session, activity.id)
-    driver.services.clock = lambda: datetime(2027, 5, 18, 11, 30, tzinfo=UTC)
+        code = door_code(session, activity.id, driver.services.now(), driver.services.config.zone)
     await driver.deliver_owed()
     assert any(
         "ingecheckt" in t.lower()
@@ -207,7 +208,9 @@ async def test_after_forget_me_no_byte_is_left(
     database = database_file(config)
     places = [database, Path(f"{database}-wal"), cache_folder]
     before = hits(places)
-    assert before, "the journey left nothing to find: the test would prove nothing"
+    # Something to find in each place, or the test would prove nothing.
+    assert f"{database.name}-wal" in before
+    assert hits([cache_folder]), "the FAQ index with the added phrasing"
     with driver.services.db.session() as session:
         assert session.scalars(select(FaqAddition.source_user_id)).all() == [PARENT]
     await shows_everything(driver)
