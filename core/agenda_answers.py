@@ -20,7 +20,7 @@ follow-up, right after that kind was discussed.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -52,11 +52,14 @@ __all__ = [
     "AgendaReply",
     "Aspect",
     "Found",
-    "activity_reply",
-    "agenda_reply",
+    "answer_found",
     "find",
+    "find_follow_up",
+    "find_in_agenda",
     "is_about_the_activity",
     "read_question",
+    "still_on",
+    "upcoming",
 ]
 
 # A list answer shows this many activities; /agenda has them all.
@@ -509,9 +512,10 @@ def _listing(
     return AgendaReply("\n\n".join(blocks), rows, topic)
 
 
-def _reply(
+def answer_found(
     found: Found, aspects: frozenset[Aspect], context: MaoContext, user_id: int
 ) -> AgendaReply:
+    """The answer about the activities found (core/chat_reading.py found them)."""
     services = context.services
     with services.db.reading() as session:
         held = {
@@ -530,7 +534,7 @@ def _reply(
     return _listing(found, held, context)
 
 
-def _upcoming(context: MaoContext) -> list[ActivityInfo]:
+def upcoming(context: MaoContext) -> list[ActivityInfo]:
     services = context.services
     now = services.now()
     with services.db.reading() as session:
@@ -538,39 +542,41 @@ def _upcoming(context: MaoContext) -> list[ActivityInfo]:
         return [a for a in upcoming_activities(session, now) if a.starts_at > now]
 
 
-def agenda_reply(
-    context: MaoContext, text: str, user_id: int, *, follow_up: bool = False
-) -> AgendaReply | None:
-    """The answer to a question about the agenda, or None when it is not one."""
+def still_on(context: MaoContext, ids: Sequence[int]) -> list[ActivityInfo]:
+    """Of these activities, the published ones that have not ended."""
+    services = context.services
+    with services.db.reading() as session:
+        known = [get_activity_by_id(session, i) for i in ids]
+    now = services.now()
+    return [a for a in known if a is not None and a.status == Status.PUBLISHED and a.ends_at > now]
+
+
+def find_in_agenda(
+    text: str, activities: Callable[[], Sequence[ActivityInfo]], *, follow_up: bool = False
+) -> tuple[Found, frozenset[Aspect]] | None:
+    """What an agenda question is about, or None when it is not one. `activities` is only
+    called for a message that asks something of an activity (most messages need no look-up)."""
     question = read_question(text)
     if not question.aspects:
-        return None  # most messages: no database look-up
-    found = find(question, _upcoming(context), follow_up=follow_up)
-    if found is None:
         return None
-    return _reply(found, question.aspects, context, user_id)
+    found = find(question, activities(), follow_up=follow_up)
+    return None if found is None else (found, question.aspects)
 
 
-def activity_reply(
-    context: MaoContext, topic: tuple[str, str], text: str, user_id: int
-) -> AgendaReply | None:
-    """A follow-up ("en wanneer is die?") about the activity or activities just discussed."""
+def find_follow_up(
+    topic: tuple[str, str],
+    text: str,
+    activities: Callable[[], Sequence[ActivityInfo]],
+    known: Callable[[Sequence[int]], Sequence[ActivityInfo]],
+) -> tuple[Found, frozenset[Aspect]] | None:
+    """A follow-up ("en wanneer is die?") about the activity or kind just discussed."""
     if not is_about_the_activity(text):
         return None
     question = read_question(text)
     kind, value = topic
     if kind == "kind":
-        found: Found | None = Found(tuple(a for a in _upcoming(context) if a.kind == value), value)
-    else:
-        ids = [int(part) for part in value.split(",") if part.isascii() and part.isdigit()]
-        services = context.services
-        with services.db.reading() as session:
-            known = [get_activity_by_id(session, i) for i in ids]
-        now = services.now()
-        still = tuple(
-            a for a in known if a is not None and a.status == Status.PUBLISHED and a.ends_at > now
-        )
-        found = Found(still) if still else None
-    if found is None:
-        return None
-    return _reply(found, question.aspects, context, user_id)
+        return Found(tuple(a for a in activities() if a.kind == value), value), question.aspects
+    still = tuple(
+        known([int(part) for part in value.split(",") if part.isascii() and part.isdigit()])
+    )
+    return (Found(still), question.aspects) if still else None

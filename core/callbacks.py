@@ -132,6 +132,9 @@ FAQ_SHOW = CallbackFormat("faq:show:{entry}", {"entry": FAQ_ID})
 FAQ_PICK = CallbackFormat("faq:pick:{entry}", {"entry": FAQ_ID})
 FAQ_NONE = CallbackFormat("faq:none")
 FAQ_MORE = CallbackFormat("faq:more:{entry}", {"entry": FAQ_ID})
+# "Niet wat ik vroeg" under a straight answer: its question is kept under a short number
+# (core/pending_questions.py), never in the data itself.
+FAQ_NOT_IT = CallbackFormat("faq:notit:{ref}", {"ref": ID})
 # "Voeg toe aan FAQ" (handlers/faq_learning.py): a question from an inbox thread or a group
 # of /faqgaps misses becomes a phrasing of the topic the organiser picks.
 FAQ_ADD_THREAD = CallbackFormat("faqadd:thread:{thread}", {"thread": ID})
@@ -144,6 +147,8 @@ FAQ_GAPS_PAGE = CallbackFormat("faqgaps:page:{page}", {"page": r"\d{1,3}"})
 
 # -- inbox: hand-over to the programme office, stories, bottlenecks (handlers/inbox.py) -------
 INBOX_ASK = CallbackFormat("inbox:ask")  # "Stel je vraag aan het programmabureau"
+# The same, for the question kept under this number: the one of the message it stands under.
+INBOX_ASK_FOR = CallbackFormat("inbox:ask:{ref}", {"ref": ID})
 INBOX_SEND = CallbackFormat("inbox:send")  # yes, send what was shown
 INBOX_ABORT = CallbackFormat("inbox:abort")
 INBOX_ANONYMOUS = CallbackFormat("inbox:anon:{answer}", {"answer": YES_NO})

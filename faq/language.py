@@ -38,6 +38,7 @@ _ENGLISH = _word_set(
     and not are there it its this that be have has will would should about from am any please
     they them their our us these those thanks thank hello if than then just get got does
     want need know tell much many time yes no i'm it's what's don't can't
+    i'd i've i'll to at like someone
     """
 )
 

@@ -62,9 +62,14 @@ _PHONE = re.compile(r"\d(?:[\s-]*\d){7,}")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
+def has_contact_details(text: str) -> bool:
+    """An e-mail address or a phone number (or another long run of digits) in the text."""
+    return bool(_EMAIL.search(text) or _PHONE.search(text))
+
+
 def is_question_worth_keeping(text: str) -> bool:
     """Whether an unanswered text may be stored (without who sent it) as a FAQ miss."""
-    if _EMAIL.search(text) or _PHONE.search(text):
+    if has_contact_details(text):
         return False
     words = [word for word in normalise(text).split() if _LETTER.search(word)]
     if len(words) < MIN_WORDS:

@@ -18,6 +18,7 @@ Dutch (faq/language.py), without changing the user's setting.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,26 +26,23 @@ from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from core import callbacks
-from core.agenda_answers import (
-    AgendaReply,
-    activity_reply,
-    agenda_reply,
-    is_about_the_activity,
-)
+from core.agenda_answers import AgendaReply, answer_found, still_on, upcoming
+from core.chat_reading import Reading, Route, read_message
 from core.context import Handlers, MaoContext
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row
+from core.pending_questions import keep_question, mark_rejected, pending_question
 from core.text_limits import clean_text
 from faq.language import detect_language
-from faq.matching import Band, MatchResult
+from faq.matching import Band
 from faq.misses import is_question_worth_keeping
-from faq.smalltalk import Talk, refers_back, small_talk
+from faq.smalltalk import Talk
 from handlers.basics import show_help
 from handlers.faq_learning import take_rewrite
 from handlers.flood import may_store_miss
 from handlers.inbox import forget_unanswered, handover_button, remember_unanswered
 from handlers.replies import close_buttons, pressed, reply
-from storage.faq_misses import count_band, record_miss
+from storage.faq_misses import ANSWERED, REJECTED, count_band, count_topic, record_miss
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +57,6 @@ SUGGESTED_KEY = "faq_suggested"
 LANGUAGE_KEY = "faq_buttons_language"
 # A follow-up refers to what was said this recently; later, a message stands on its own.
 FOLLOW_UP_WITHIN = timedelta(minutes=10)
-GUESSES = 3
 
 
 def _user_data(context: MaoContext) -> dict[Any, Any]:
@@ -110,7 +107,11 @@ def recent_topic(context: MaoContext) -> tuple[str, str] | None:
     return kind, value
 
 
-async def send_answer(update: Update, context: MaoContext, entry_id: str) -> None:
+async def send_answer(
+    update: Update, context: MaoContext, entry_id: str, not_it: int | None = None
+) -> None:
+    """`not_it`: the kept question's number, for "Niet wat ik vroeg" under a straight answer
+    (a topic chosen with a button needs none)."""
     services = context.services
     entry = services.faq.entry(entry_id)
     if entry is None:
@@ -132,8 +133,11 @@ async def send_answer(update: Update, context: MaoContext, entry_id: str) -> Non
     text = entry.localised(language).answer
     if related:
         text += "\n\n" + context.text("faq_related")
-    sent = await reply(update, context, text, one_per_row(more + related))
-    if more or related:
+    rejecting: list[Button] = []
+    if not_it is not None:
+        rejecting.append((context.text("faq_not_it"), callbacks.FAQ_NOT_IT.data(ref=not_it)))
+    sent = await reply(update, context, text, one_per_row(more + related + rejecting))
+    if more or related or rejecting:
         _remember_language(context, sent)
 
 
@@ -149,12 +153,15 @@ async def show_more(update: Update, context: MaoContext) -> None:
         await reply(update, context, entry.localised(context.language).more)
 
 
-def _count(context: MaoContext, band: Band) -> None:
-    """The organisers' statistics count answers per band and day (no text, no user)."""
+def _count(context: MaoContext, band: Band, entry_id: str | None = None) -> None:
+    """The organisers' statistics count answers per band and day, and straight answers per
+    topic (no text, no user)."""
     services = context.services
     today = services.now().astimezone(services.config.zone).date()
     with services.db.session() as session:
         count_band(session, band.value, today)
+        if entry_id is not None:
+            count_topic(session, entry_id, ANSWERED, today)
 
 
 def question_language(question: str, context: MaoContext) -> str | None:
@@ -165,27 +172,52 @@ def question_language(question: str, context: MaoContext) -> str | None:
 
 async def answer_question(update: Update, context: MaoContext) -> None:
     message = update.effective_message
-    assert message is not None and message.text is not None
+    user = update.effective_user
+    assert message is not None and message.text is not None and user is not None
     if await take_rewrite(update, context):
         return  # an organiser's rewritten FAQ phrasing ("Voeg toe aan FAQ"), not a question
     # Cleaned where it enters: a question may be stored (faq_misses), and PostgreSQL
     # refuses NUL characters.
     question = clean_text(message.text)
     with context.answering_in(question_language(question, context)):
-        talk = small_talk(question)
-        if talk is not None:
-            await answer_small_talk(update, context, talk, question)
+        services = context.services
+        reading = read_message(
+            question,
+            services.matcher,
+            activities=lambda: upcoming(context),
+            known_activities=lambda ids: still_on(context, ids),
+            recent=recent_topic(context),
+            content=services.faq,
+            language=context.language,
+        )
+        if reading.route is Route.SMALL_TALK:
+            assert reading.talk is not None
+            await answer_small_talk(update, context, reading.talk, question)
             return
         _user_data(context).pop(SUGGESTED_KEY, None)
-        user = update.effective_user
-        assert user is not None
-        own = agenda_reply(context, question, user.id)
-        if own is not None:
-            await send_agenda_reply(update, context, own)
+        if reading.route is Route.AGENDA:
+            assert reading.found is not None
+            answer = answer_found(reading.found, reading.aspects, context, user.id)
+            await send_agenda_reply(update, context, answer)
             return
-        if await answer_follow_up(update, context, question, user.id):
-            return
-        await answer_from_faq(update, context, question)
+        if reading.story:
+            await acknowledge_story(update, context, reading)
+        await answer_reading(update, context, reading)
+
+
+async def acknowledge_story(update: Update, context: MaoContext, reading: Reading) -> None:
+    """A story is heard first. Where the answer below has no hand-over of its own, a person
+    is offered here, with the story itself (shown before anything is sent)."""
+    if reading.route in (Route.UNKNOWN, Route.FALLBACK):
+        await reply(update, context, context.text("faq_story_heard"))
+        return
+    ref = remember_unanswered(context, reading.question, reading.guesses)
+    await reply(
+        update,
+        context,
+        context.text("faq_story_heard_handover"),
+        one_per_row([handover_button(context, ref)]),
+    )
 
 
 async def answer_small_talk(update: Update, context: MaoContext, talk: Talk, message: str) -> None:
@@ -214,108 +246,126 @@ async def send_agenda_reply(update: Update, context: MaoContext, answer: AgendaR
     await reply(update, context, answer.text, keyboard(answer.rows))
 
 
-async def answer_follow_up(
-    update: Update, context: MaoContext, question: str, user_id: int
-) -> bool:
-    """A short message referring back ("is dat online?") to the topic just answered.
-    False: it is not one (or the topic is gone), and the question is answered on its own."""
-    topic = recent_topic(context)
-    if topic is None or not refers_back(question):
-        return False
-    kind, value = topic
-    if kind != "faq":
-        answer = activity_reply(context, (kind, value), question, user_id)
-        if answer is None:
-            return False
-        await send_agenda_reply(update, context, answer)
-        return True
+async def answer_reading(update: Update, context: MaoContext, reading: Reading) -> None:
+    """A straight answer, "Bedoelde je…?", or no answer (a known unknown or the fallback)."""
     services = context.services
-    entry = services.faq.entry(value)
-    if entry is None:
-        return False
-    # The topic's own question put in front: "Wat is een masterclass? En wanneer is die?"
-    combined = f"{entry.localised(context.language).question} {question}"
-    if is_about_the_activity(question):
-        answer = agenda_reply(context, combined, user_id, follow_up=True)
-        if answer is not None:
-            await send_agenda_reply(update, context, answer)
-            return True
-    # With the topic's question in front, the topic itself always matches well: only another
-    # entry ("en hoe meld ik me weer af?" after aanmelden) is news, and only when the
-    # message alone finds no answer ("hoeveel kost dat?" is not answered by repeating).
-    if services.matcher.match(question).answer_id is not None:
-        return False
-    together = services.matcher.match(combined)
-    if together.answer_id is None or together.answer_id == entry.id:
-        return False
-    logger.info("FAQ follow-up on %s: %s", value, together.answer_id)
-    _count(context, Band.ANSWER)
-    await send_answer(update, context, together.answer_id)
-    return True
-
-
-def _guesses(result: MatchResult) -> list[str]:
-    ranked = [result.best, *result.runners_up] if result.best is not None else []
-    return [c.entry_id for c in ranked if c is not None and c.score > 0][:GUESSES]
-
-
-async def answer_from_faq(update: Update, context: MaoContext, question: str) -> None:
-    services = context.services
-    result = services.matcher.match(question)
+    result = reading.match
+    best = result.best if result is not None else None
     logger.info(
-        "FAQ band=%s best=%s score=%.1f",
-        result.band,
-        result.best.entry_id if result.best else None,
-        result.best.score if result.best else 0.0,
+        "FAQ route=%s best=%s score=%.1f follow_up=%s unknown=%s",
+        reading.route,
+        best.entry_id if best else None,
+        best.score if best else 0.0,
+        reading.follow_up,
+        reading.unknown,
     )
-    if result.band is Band.ANSWER and result.answer_id is not None:
-        _count(context, Band.ANSWER)
-        await send_answer(update, context, result.answer_id)
+    if reading.route is Route.ANSWER and reading.entry_id is not None:
+        _count(context, Band.ANSWER, reading.entry_id)
+        ref = keep_question(
+            _user_data(context),
+            reading.question,
+            language=context.language,
+            now=services.now(),
+            guesses=reading.guesses,
+            answered=reading.entry_id,
+            options=reading.options,
+            score=best.score if best else 0.0,
+        )
+        await send_answer(update, context, reading.entry_id, not_it=ref)
         return
-    language = context.language
-    if result.band is Band.SUGGEST and result.suggestions:
-        buttons: list[Button] = []
-        for candidate in result.suggestions:
-            entry = services.faq.entry(candidate.entry_id)
-            if entry is not None:
-                buttons.append(
-                    (entry.localised(language).question, callbacks.FAQ_PICK.data(entry=entry.id))
-                )
+    if reading.route is Route.SUGGEST:
+        buttons = _topic_buttons(context, reading.options)
         buttons.append((context.text("faq_none_of_these"), callbacks.FAQ_NONE.data()))
         _count(context, Band.SUGGEST)
         sent = await reply(update, context, context.text("faq_did_you_mean"), one_per_row(buttons))
         _user_data(context)[SUGGESTED_KEY] = {
-            "question": question,
-            "guesses": [c.entry_id for c in result.suggestions],
-            "language": language,
+            "question": reading.question,
+            "guesses": list(reading.options),
+            "language": context.language,
             "message": sent.message_id if sent is not None else None,
         }
         _remember_language(context, sent)
         return
     _count(context, Band.FALLBACK)
-    # Only questions: a name typed after a stopped sign-up also ends up here (faq.misses).
-    # And only a few per user and hour: misses carry no user id, so nobody must be able to
-    # fill the list with nonsense (counted in memory, see handlers/flood.py).
-    user = update.effective_user
-    worth_keeping = is_question_worth_keeping(question)
-    if worth_keeping and user is not None and may_store_miss(context, user.id):
-        with services.db.session() as session:
-            record_miss(
-                session,
-                question,
-                language,
-                result.best.entry_id if result.best else None,
-                result.best.score if result.best else 0.0,
-                services.now(),
-            )
-    remember_unanswered(context, question, _guesses(result))
+    _record_miss(
+        update,
+        context,
+        reading.question,
+        best.entry_id if best else None,
+        best.score if best else 0.0,
+    )
+    ref = remember_unanswered(context, reading.question, reading.guesses)
     contact = services.config.contact
+    key = "faq_known_unknown" if reading.route is Route.UNKNOWN else "faq_fallback"
     await reply(
         update,
         context,
-        context.text("faq_fallback", email=contact.email, website=Html(contact.website)),
-        one_per_row([handover_button(context)]),
+        context.text(key, email=contact.email, website=Html(contact.website)),
+        one_per_row([handover_button(context, ref)]),
     )
+
+
+def _topic_buttons(context: MaoContext, entry_ids: Sequence[str]) -> list[Button]:
+    buttons: list[Button] = []
+    for entry_id in entry_ids:
+        entry = context.services.faq.entry(entry_id)
+        if entry is not None:
+            buttons.append(
+                (
+                    entry.localised(context.language).question,
+                    callbacks.FAQ_PICK.data(entry=entry.id),
+                )
+            )
+    return buttons
+
+
+def _record_miss(
+    update: Update,
+    context: MaoContext,
+    question: str,
+    best_id: str | None,
+    score: float,
+    rejected_id: str | None = None,
+) -> None:
+    """Only questions: a name typed after a stopped sign-up also ends up here (faq.misses).
+    And only a few per user and hour: misses carry no user id, so nobody must be able to
+    fill the list with nonsense (counted in memory, see handlers/flood.py)."""
+    services = context.services
+    user = update.effective_user
+    if user is None or not is_question_worth_keeping(question):
+        return
+    if not may_store_miss(context, user.id):
+        return
+    with services.db.session() as session:
+        record_miss(
+            session, question, context.language, best_id, score, services.now(), rejected_id
+        )
+
+
+async def not_what_i_asked(update: Update, context: MaoContext) -> None:
+    """ "Niet wat ik vroeg" under a straight answer: counted for its topic, the question to
+    /faqgaps (once), and the next topics and a person one tap away."""
+    await pressed(update)
+    services = context.services
+    data = _user_data(context)
+    kept = pending_question(data, int(context.matched("ref")), services.now())
+    if kept is None or kept.answered is None:
+        await reply(update, context, context.text("stale_button"))
+        return
+    if kept.rejected:
+        return  # a double tap: counted and answered once
+    mark_rejected(data, kept.ref)
+    with context.answering_in(kept.language):
+        today = services.now().astimezone(services.config.zone).date()
+        with services.db.session() as session:
+            count_topic(session, kept.answered, REJECTED, today)
+        if kept.question is not None:
+            _record_miss(update, context, kept.question, kept.answered, kept.score, kept.answered)
+        buttons = _topic_buttons(context, kept.options)
+        key = "faq_not_it_options" if buttons else "faq_not_it_handover"
+        buttons.append(handover_button(context, kept.ref))
+        sent = await reply(update, context, context.text(key), one_per_row(buttons))
+        _remember_language(context, sent)
 
 
 async def show_topic(update: Update, context: MaoContext) -> None:
@@ -351,14 +401,14 @@ async def none_of_these(update: Update, context: MaoContext) -> None:
     _user_data(context).pop(SUGGESTED_KEY, None)
     language = suggested.get("language")
     with context.answering_in(language if isinstance(language, str) else None):
-        remember_unanswered(
+        ref = remember_unanswered(
             context, str(suggested["question"]), [str(g) for g in suggested.get("guesses", [])]
         )
         await reply(
             update,
             context,
             context.text("faq_none_chosen_handover", email=email),
-            one_per_row([handover_button(context)]),
+            one_per_row([handover_button(context, ref)]),
         )
 
 
@@ -368,6 +418,7 @@ def build_handlers() -> Handlers:
         CallbackQueryHandler(show_more, pattern=callbacks.FAQ_MORE.pattern),
         CallbackQueryHandler(pick_topic, pattern=callbacks.FAQ_PICK.pattern),
         CallbackQueryHandler(none_of_these, pattern=callbacks.FAQ_NONE.pattern),
+        CallbackQueryHandler(not_what_i_asked, pattern=callbacks.FAQ_NOT_IT.pattern),
         MessageHandler(
             filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, answer_question
         ),

@@ -129,6 +129,11 @@ def gaps_page(
                 example=clip(" ".join(group.example.question.split()), EXAMPLE_SHOWN),
             )
         )
+        rejected = next((m.rejected_id for m in group.misses if m.rejected_id), None)
+        if rejected is not None:
+            entry = context.services.faq.entry(rejected)
+            topic = entry.localised(context.language).question if entry else rejected
+            lines[-1] += "\n" + context.text("faqgaps_rejected", topic=topic)
         rows.append(
             [
                 (

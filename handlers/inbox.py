@@ -43,6 +43,11 @@ from core.context import Handlers, MaoContext, state_handlers
 from core.dates import format_datetime
 from core.i18n import Html
 from core.keyboards import Button, keyboard
+from core.pending_questions import (
+    forget_question,
+    keep_question,
+    pending_question,
+)
 from core.roles import is_organiser
 from core.services import Services
 from core.text_limits import clean_text, clip, fit_html, plain_name
@@ -93,21 +98,25 @@ class Step(IntEnum):
     CONFIRM = 3
 
 
-def handover_button(context: MaoContext) -> Button:
-    """ "Stel je vraag aan het programmabureau": offered by the fallback and "Geen van deze"."""
-    return (context.text("inbox_ask_button"), callbacks.INBOX_ASK.data())
+def handover_button(context: MaoContext, ref: int | None = None) -> Button:
+    """ "Stel je vraag aan het programmabureau": offered by the fallback and "Geen van deze".
+    With `ref` (remember_unanswered's number) it sends the question of the message it
+    stands under, not whichever was asked last."""
+    data = callbacks.INBOX_ASK.data() if ref is None else callbacks.INBOX_ASK_FOR.data(ref=ref)
+    return (context.text("inbox_ask_button"), data)
 
 
-def remember_unanswered(context: MaoContext, question: str, guesses: Sequence[str]) -> None:
+def remember_unanswered(context: MaoContext, question: str, guesses: Sequence[str]) -> int:
     """The question the FAQ could not answer, kept (in the persisted user data) until the
-    user decides whether to hand it over."""
-    if context.user_data is not None:
-        context.user_data[UNANSWERED_KEY] = {
-            "question": question,
-            "guesses": list(guesses),
-            # The language the FAQ answered in: the question's own, when it was clear.
-            "language": context.language,
-        }
+    user decides whether to hand it over; returns the number its hand-over button carries."""
+    return keep_question(
+        _user_data(context),
+        question,
+        # The language the FAQ answered in: the question's own, when it was clear.
+        language=context.language,
+        now=context.services.now(),
+        guesses=guesses,
+    )
 
 
 def forget_unanswered(context: MaoContext) -> None:
@@ -207,8 +216,13 @@ async def ask_handover(update: Update, context: MaoContext) -> int:
     if refusal is not None:
         await reply(update, context, refusal)
         return END
-    remembered = _user_data(context).get(UNANSWERED_KEY)
-    if not isinstance(remembered, dict) or not remembered.get("question"):
+    data = _user_data(context)
+    data.pop(UNANSWERED_KEY, None)  # where the last question was kept before
+    ref = context.match.groupdict().get("ref") if context.match is not None else None
+    # Without a number ("ben je een mens?", or a button from before each kept its own
+    # question): the question is asked for, not guessed.
+    kept = pending_question(data, int(ref), context.services.now()) if ref else None
+    if kept is None or kept.question is None:
         # Nothing remembered (after /vergeetmij, an old button, or "are you a person?"):
         # the question typed next is the one to send.
         _user_data(context)[DRAFT_KEY] = {
@@ -217,13 +231,13 @@ async def ask_handover(update: Update, context: MaoContext) -> int:
         }
         await reply(update, context, context.text("inbox_type_question"))
         return Step.TEXT
-    language = remembered.get("language")
     draft = {
         "kind": ThreadKind.QUESTION.value,
-        "text": clip(str(remembered["question"]), MAX_TEXT),
-        "guesses": [str(g) for g in remembered.get("guesses") or []][:3],
+        "text": clip(kept.question, MAX_TEXT),
+        "guesses": list(kept.guesses)[:3],
         "anonymous": False,
-        "language": language if language in ("nl", "en") else context.language,
+        "language": kept.language,
+        "ref": kept.ref,
     }
     await show_preview(update, context, draft)
     # Not held in the conversation: whatever the person types next is a question for the
@@ -268,8 +282,8 @@ async def send_draft(update: Update, context: MaoContext) -> int:
     services.inbox_limiter.record(user.id, services.now())
     logger.info("Inbox thread %s (%s) handed over to %d chats", thread_id, kind, len(recipients))
     data.pop(DRAFT_KEY, None)
-    if kind is ThreadKind.QUESTION:
-        data.pop(UNANSWERED_KEY, None)
+    if isinstance(draft.get("ref"), int):
+        forget_question(data, draft["ref"])
     data[SENT_KEY] = {"preview": pressed_on}
     await close_buttons(update)
     within = services.config.inbox.answer_within.text(context.language)
@@ -878,6 +892,7 @@ def build_handlers(timeout: timedelta) -> Handlers:
             conversation_timeout=timeout.total_seconds(),
             entry_points=[
                 CallbackQueryHandler(ask_handover, pattern=callbacks.INBOX_ASK.pattern),
+                CallbackQueryHandler(ask_handover, pattern=callbacks.INBOX_ASK_FOR.pattern),
                 CommandHandler(["deelverhaal", "story"], start_story, filters=private),
                 CommandHandler(["knelpunt", "bottleneck"], start_bottleneck, filters=private),
             ],

@@ -15,6 +15,7 @@ from core.dates import format_datetime
 from core.erasure import forget_traces
 from core.i18n import Html
 from core.keyboards import keyboard
+from core.pending_questions import KEEP, KEEP_FOR, PENDING_KEY
 from handlers.basics import forget_seen
 from handlers.replies import close_buttons, pressed, reply
 from handlers.signup import DRAFT as SIGNUP_DRAFT
@@ -51,6 +52,9 @@ async def show_privacy(update: Update, context: MaoContext) -> None:
     limits = config.inbox.limits
     inbox += "\n" + context.text(
         "privacy_limits", per_hour=limits.per_hour, per_day=limits.per_day
+    )
+    inbox += "\n" + context.text(
+        "privacy_kept_questions", count=KEEP, hours=int(KEEP_FOR.total_seconds() // 3600)
     )
     head, _, tail = text.rpartition("\n\n")
     await reply(update, context, f"{head}\n{inbox}\n\n{tail}" if head else f"{text}\n\n{inbox}")
@@ -262,6 +266,10 @@ def my_data_text(data: PersonalData, draft_title: str | None, context: MaoContex
         tail.append(context.text("mydata_broadcasts", count=len(data.broadcasts)))
     if data.blocked_since is not None:
         tail.append(context.text("mydata_blocked", since=_when(data.blocked_since, context)))
+    kept = data.user_data.get(PENDING_KEY)
+    if isinstance(kept, dict) and kept:
+        hours = int(KEEP_FOR.total_seconds() // 3600)
+        tail.append(context.text("mydata_kept_questions", count=len(kept), hours=hours))
     tail.append(context.text("mydata_file_note"))
     # The lists share what room the fixed parts leave: two thirds for registrations.
     room = CHAT_ROOM - sum(len(part) + 2 for part in head + tail)

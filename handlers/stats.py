@@ -92,6 +92,21 @@ def stats_text(context: MaoContext, figures: Statistics) -> str:
             fallback_30d=figures.faq.fallback_30d,
         )
     )
+    if figures.faq.rejected_30d:
+        lines = [context.text("stats_faq_rejected")]
+        for topic in figures.faq.rejected_30d:
+            entry = context.services.faq.entry(topic.entry_id)
+            name = entry.localised(context.language).question if entry else topic.entry_id
+            lines.append(
+                context.text(
+                    "stats_faq_rejected_line",
+                    topic=name,
+                    rejected=topic.rejected,
+                    answered=topic.answered,
+                    share=f"{topic.share:.0%}",
+                )
+            )
+        parts[-1] += "\n" + "\n".join(lines)
     lines = [context.text("stats_broadcasts")]
     for broadcast in figures.broadcasts:
         tally = broadcast.tally

@@ -9,6 +9,7 @@ from typing import Any
 from telegram.ext import CallbackContext
 
 from core.context import MaoContext
+from core.pending_questions import drop_stale
 from jobs.outbox import outbox_of
 from storage.inbox import purge_old_threads
 from storage.privacy import apply_retention
@@ -45,3 +46,8 @@ async def retention_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
         threads = purge_old_threads(session, services.config.inbox.retention, services.now())
     if threads:
         logger.info("Retention: %d inbox threads deleted", threads)
+    # Questions kept for the buttons under their answers (in the persisted user data).
+    now = services.now()
+    dropped = sum(drop_stale(data, now) for data in context.application.user_data.values())
+    if dropped:
+        logger.info("Retention: %d kept questions dropped", dropped)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import FaqCount, FaqMiss
+from storage.models import FaqCount, FaqMiss, FaqTopicCount
 
 MAX_QUESTION_LENGTH = 1000
 
@@ -31,7 +32,10 @@ def record_miss(
     best_id: str | None,
     score: float,
     at: datetime,
+    rejected_id: str | None = None,
 ) -> None:
+    """`rejected_id`: the topic it was answered with when the person said "Niet wat ik
+    vroeg"."""
     session.add(
         FaqMiss(
             question=question[:MAX_QUESTION_LENGTH],
@@ -39,6 +43,7 @@ def record_miss(
             best_id=best_id,
             score=round(score, 1),
             asked_at=at,
+            rejected_id=rejected_id,
         )
     )
 
@@ -56,6 +61,7 @@ class StoredMiss:
     question: str
     language: str
     asked_at: datetime
+    rejected_id: str | None = None  # answered with this topic, and it was not what was asked
 
 
 def misses_since(session: Session, since: datetime, limit: int = 2000) -> list[StoredMiss]:
@@ -66,7 +72,7 @@ def misses_since(session: Session, since: datetime, limit: int = 2000) -> list[S
         .order_by(FaqMiss.asked_at.desc(), FaqMiss.id.desc())
         .limit(limit)
     )
-    return [StoredMiss(r.id, r.question, r.language, r.asked_at) for r in rows]
+    return [StoredMiss(r.id, r.question, r.language, r.asked_at, r.rejected_id) for r in rows]
 
 
 def delete_misses(session: Session, ids: Collection[int]) -> int:
@@ -94,12 +100,13 @@ def purge_misses(session: Session, older_than: timedelta, now: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def count_band(session: Session, band: str, day: date) -> None:
     """One more question in this band today (one upsert; no text, no user)."""
-    insert = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    statement = insert(FaqCount).values(day=day, band=band, count=1)
+    statement = _insert(session)(FaqCount).values(day=day, band=band, count=1)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["day", "band"], set_={"count": FaqCount.count + 1}
@@ -114,3 +121,51 @@ def band_counts(session: Session, since: date) -> dict[str, int]:
         .group_by(FaqCount.band)
     ).all()
     return {band: int(total or 0) for band, total in rows}
+
+
+ANSWERED = "answered"
+REJECTED = "rejected"
+
+
+def count_topic(session: Session, entry_id: str, outcome: str, day: date) -> None:
+    """One more straight answer with this topic today, or one more "Niet wat ik vroeg" under
+    it (one upsert; no text, no user)."""
+    statement = _insert(session)(FaqTopicCount).values(
+        day=day, entry_id=entry_id, outcome=outcome, count=1
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "entry_id", "outcome"],
+            set_={"count": FaqTopicCount.count + 1},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TopicRejections:
+    entry_id: str
+    answered: int
+    rejected: int
+
+    @property
+    def share(self) -> float:
+        return self.rejected / self.answered if self.answered else 1.0
+
+
+def topic_rejections(session: Session, since: date, limit: int = 5) -> list[TopicRejections]:
+    """The topics most often rejected since `since`, the highest share first."""
+    rows = session.execute(
+        select(FaqTopicCount.entry_id, FaqTopicCount.outcome, func.sum(FaqTopicCount.count))
+        .where(FaqTopicCount.day >= since)
+        .group_by(FaqTopicCount.entry_id, FaqTopicCount.outcome)
+    ).all()
+    totals: dict[str, dict[str, int]] = {}
+    for entry_id, outcome, total in rows:
+        totals.setdefault(entry_id, {})[outcome] = int(total or 0)
+    found = [
+        TopicRejections(entry_id, max(t.get(ANSWERED, 0), t.get(REJECTED, 0)), t[REJECTED])
+        for entry_id, t in totals.items()
+        if t.get(REJECTED)
+    ]
+    found.sort(key=lambda r: (-r.share, -r.rejected, r.entry_id))
+    return found[:limit]

@@ -62,6 +62,8 @@ class FaqMiss(Base):
     best_id: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float] = mapped_column(Float)
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # Answered with this topic, and the person tapped "Niet wat ik vroeg".
+    rejected_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Activity(Base):
@@ -272,6 +274,18 @@ class FaqCount(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     band: Mapped[str] = mapped_column(String(16), primary_key=True)  # answer, suggest, fallback
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FaqTopicCount(Base):
+    """How often a topic was the straight answer on a day, and how often the person tapped
+    "Niet wat ik vroeg" under it (`outcome` answered or rejected): no text, no user."""
+
+    __tablename__ = "faq_topic_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 

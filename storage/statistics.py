@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
-from storage.faq_misses import band_counts
+from storage.faq_misses import TopicRejections, band_counts, topic_rejections
 from storage.feedback import feedback_summary
 from storage.models import Activity, Broadcast, Registration, User
 from storage.outbox import Tally, broadcast_tally
@@ -68,6 +68,8 @@ class FaqFigures:
     answered_30d: int
     suggested_30d: int
     fallback_30d: int
+    # "Niet wat ik vroeg" in 30 days: the topics rejected most, by share of their answers.
+    rejected_30d: tuple[TopicRejections, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ def faq_figures(session: Session, now: datetime, zone: tzinfo) -> FaqFigures:
         answered_30d=month.get("answer", 0),
         suggested_30d=month.get("suggest", 0),
         fallback_30d=month.get("fallback", 0),
+        rejected_30d=tuple(topic_rejections(session, today - timedelta(days=29))),
     )
 
 
