@@ -125,7 +125,7 @@ def mark_rejected(data: MutableMapping[Any, Any], ref: int) -> None:
 
 
 def latest_question(data: MutableMapping[Any, Any], now: datetime) -> Pending | None:
-    """The newest question kept, for a hand-over button made before buttons carried one."""
+    """The newest question kept (what the last hand-over button offered)."""
     kept = _fresh(data, now)
     return pending_question(data, max(map(int, kept)), now) if kept else None
 
