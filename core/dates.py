@@ -17,6 +17,19 @@ def format_datetime(moment: datetime, language: str, zone: ZoneInfo) -> str:
     return f"{day}, {format_time(local, 'HH:mm', locale=locale)}"
 
 
+def format_date_only(moment: datetime, language: str, zone: ZoneInfo) -> str:
+    """E.g. 'dinsdag 18 mei 2027': for times kept only to the day (anonymous messages)."""
+    return format_date(
+        moment.astimezone(zone), "EEEE d MMMM y", locale=LOCALES.get(language, "nl_NL")
+    )
+
+
+def start_of_day(moment: datetime, zone: ZoneInfo) -> datetime:
+    """Midnight of the moment's day where the programme is: a time kept only to the day."""
+    local = moment.astimezone(zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(moment.tzinfo)
+
+
 def format_short_date(moment: datetime, language: str, zone: ZoneInfo) -> str:
     """E.g. 'di 18 mei', for a button label."""
     local = moment.astimezone(zone)

@@ -21,9 +21,10 @@ from core.context import Handlers, MaoContext, language_from_client
 from core.keyboards import keyboard
 from core.roles import is_organiser
 from handlers.groups import command_for_another_bot
+from handlers.inbox import leaves_no_trace
 from handlers.menus import ADMIN_COMMANDS, set_chat_commands
 from handlers.replies import close_buttons, pressed, reply
-from storage.users import set_flags, set_language, touch_user
+from storage.users import get_user, set_flags, set_language, touch_user
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,15 @@ async def remember_user(update: Update, context: MaoContext) -> None:
     now = context.services.now()
     seen = _recently_seen(context)
     last = seen.get(user.id)
-    if last is None or now - last[0] >= SEEN_EVERY:
+    if leaves_no_trace(update, context):
+        # A story or bottleneck, perhaps anonymous: no "last seen" now, and (as if one had
+        # been written) none for SEEN_EVERY after it either.
+        if last is None:
+            with context.services.db.session() as session:
+                info = get_user(session, user.id)
+            last = (now, info.language if info else None)
+        last = seen[user.id] = (now, last[1])
+    elif last is None or now - last[0] >= SEEN_EVERY:
         with context.services.db.session() as session:
             info = touch_user(session, user.id, now)
         if len(seen) >= SEEN_KEPT:

@@ -40,7 +40,7 @@ from telegram.warnings import PTBUserWarning
 
 from core import callbacks
 from core.context import Handlers, MaoContext, state_handlers
-from core.dates import format_datetime
+from core.dates import format_date_only, format_datetime, start_of_day
 from core.i18n import Html
 from core.keyboards import Button, keyboard
 from core.pending_questions import (
@@ -92,6 +92,10 @@ SHOWN_MESSAGE = 700  # characters of each message when a whole thread is shown
 END = ConversationHandler.END
 
 
+# The commands that start a story or a bottleneck: either may be sent anonymously.
+UNTRACED_COMMANDS = frozenset({"deelverhaal", "story", "knelpunt", "bottleneck"})
+
+
 class Step(IntEnum):
     TEXT = 1
     ANONYMOUS = 2
@@ -104,6 +108,24 @@ def handover_button(context: MaoContext, ref: int | None = None) -> Button:
     stands under, not whichever was asked last."""
     data = callbacks.INBOX_ASK.data() if ref is None else callbacks.INBOX_ASK_FOR.data(ref=ref)
     return (context.text("inbox_ask_button"), data)
+
+
+def leaves_no_trace(update: Update, context: MaoContext) -> bool:
+    """An update of a story or bottleneck being written, which may go anonymously.
+
+    Such updates write no time next to the person's id (users.last_seen; see
+    handlers/basics.py): the organisers see when an anonymous message arrived, and a "last
+    seen" written that minute would tell them who sent it."""
+    message = update.message
+    if message is not None and message.text and message.text.startswith("/"):
+        command = message.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
+        if command in UNTRACED_COMMANDS:
+            return True
+    draft = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None
+    return isinstance(draft, dict) and draft.get("kind") in (
+        ThreadKind.STORY.value,
+        ThreadKind.BOTTLENECK.value,
+    )
 
 
 def remember_unanswered(context: MaoContext, question: str, guesses: Sequence[str]) -> int:
@@ -266,6 +288,11 @@ async def send_draft(update: Update, context: MaoContext) -> int:
         await close_buttons(update)
         await reply(update, context, refusal)
         return END
+    now = services.now()
+    if anonymous:
+        # Kept to the day only, like every time of an anonymous thread: an exact time could
+        # be matched with who was active at that moment.
+        now = start_of_day(now, services.config.zone)
     with services.db.session() as session:
         recipients = organiser_chats(services, session)
         thread_id = start_thread(
@@ -276,7 +303,7 @@ async def send_draft(update: Update, context: MaoContext) -> int:
             kind=kind,
             text=str(draft["text"]),
             guesses=draft.get("guesses") or [],
-            now=services.now(),
+            now=now,
             recipients=recipients,
         )
     services.inbox_limiter.record(user.id, services.now())
@@ -568,7 +595,9 @@ def _refused(update: Update, context: MaoContext) -> bool:
 
 def _when(context: MaoContext, thread: ThreadInfo) -> str:
     services = context.services
-    return format_datetime(thread.updated_at, context.language, services.config.zone)
+    # An anonymous thread's times are kept to the day (see send_draft).
+    shown = format_date_only if thread.anonymous else format_datetime
+    return shown(thread.updated_at, context.language, services.config.zone)
 
 
 def list_page(context: MaoContext, page: int) -> tuple[str, Any]:
@@ -653,7 +682,8 @@ def thread_text(context: MaoContext, thread: ThreadInfo, messages: Sequence[Mess
             if message.direction is Direction.IN
             else context.text("inbox_office")
         )
-        when = format_datetime(message.created_at, context.language, services.config.zone)
+        shown = format_date_only if thread.anonymous else format_datetime
+        when = shown(message.created_at, context.language, services.config.zone)
         parts.append(
             f"<b>{html.escape(author)}</b>, {html.escape(when)}:\n"
             + html.escape(clip(message.text, SHOWN_MESSAGE))
