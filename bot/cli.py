@@ -337,6 +337,8 @@ def _check_config(config: AppConfig, path: Path) -> int:
         print(problem, file=sys.stderr)
     if problems:
         return 1
+    for warning in config.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{path}: OK ({len(content.entries)} FAQ entries)")
     return 0
 

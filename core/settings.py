@@ -189,8 +189,8 @@ class ExportConfig(_Section):
 class AnswerWithinConfig(_Section):
     """When users may expect an answer from the programme office, as they are told it."""
 
-    nl: str = Field(default="meestal binnen twee werkdagen", min_length=1, max_length=200)
-    en: str = Field(default="usually within two working days", min_length=1, max_length=200)
+    nl: str = Field(min_length=1, max_length=200)
+    en: str = Field(min_length=1, max_length=200)
 
     def text(self, language: str) -> str:
         return self.en if language == "en" else self.nl
@@ -210,7 +210,8 @@ class InboxConfig(_Section):
     # The organisers' Telegram group (the bot must be a member of it; a supergroup's id
     # starts with -100). None: every organiser gets each message in a private chat.
     chat_id: int | None = None
-    answer_within: AnswerWithinConfig = AnswerWithinConfig()
+    # A promise only the programme can make: without it, people are told no answer time.
+    answer_within: AnswerWithinConfig | None = None
     # A thread (its messages and who sent them) is deleted this long after its last message.
     retention: Duration = Field(default=timedelta(days=365), ge=timedelta(days=1))
     limits: InboxLimitsConfig = InboxLimitsConfig()
@@ -247,3 +248,14 @@ class AppConfig(_Section):
 
     def is_admin(self, telegram_id: int) -> bool:
         return telegram_id in self.admins
+
+    def warnings(self) -> list[str]:
+        """What is valid but probably not meant (`mao-bot check-config` prints these)."""
+        found: list[str] = []
+        if self.inbox.chat_id is None and not self.admins:
+            found.append(
+                "inbox: no inbox.chat_id and no admins: questions, stories and bottlenecks reach"
+                " nobody unless an organiser was added with `mao-bot admin add ID`; until then"
+                f" people are given {self.contact.email} instead of the hand-over"
+            )
+        return found

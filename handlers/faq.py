@@ -40,8 +40,9 @@ from faq.smalltalk import Talk
 from handlers.basics import show_help
 from handlers.faq_learning import take_rewrite
 from handlers.flood import may_store_miss
-from handlers.inbox import forget_unanswered, handover_button, remember_unanswered
+from handlers.inbox import forget_unanswered, handover_button, handover_markup
 from handlers.replies import close_buttons, pressed, reply
+from jobs.inbox_delivery import anyone_reads
 from storage.faq_misses import ANSWERED, REJECTED, count_band, count_topic, record_miss
 
 logger = logging.getLogger(__name__)
@@ -211,13 +212,9 @@ async def acknowledge_story(update: Update, context: MaoContext, reading: Readin
     if reading.route in (Route.UNKNOWN, Route.FALLBACK):
         await reply(update, context, context.text("faq_story_heard"))
         return
-    ref = remember_unanswered(context, reading.question, reading.guesses)
-    await reply(
-        update,
-        context,
-        context.text("faq_story_heard_handover"),
-        one_per_row([handover_button(context, ref)]),
-    )
+    markup = handover_markup(context, reading.question, reading.guesses)
+    key = "faq_story_heard_handover" if markup else "faq_story_heard"
+    await reply(update, context, context.text(key), markup)
 
 
 async def answer_small_talk(update: Update, context: MaoContext, talk: Talk, message: str) -> None:
@@ -229,11 +226,15 @@ async def answer_small_talk(update: Update, context: MaoContext, talk: Talk, mes
         # Honest: a bot. And a person is one tap away: the hand-over asks for the question
         # ("ben je een mens?" is not one, nor is an older question the person moved on from).
         forget_unanswered(context)
+        markup = handover_markup(context)
         await reply(
             update,
             context,
-            context.text("talk_human", email=context.services.config.contact.email),
-            one_per_row([handover_button(context)]),
+            context.text(
+                "talk_human" if markup else "talk_human_mail",
+                email=context.services.config.contact.email,
+            ),
+            markup,
         )
         return
     await reply(update, context, context.text(f"talk_{talk.value}"))
@@ -294,14 +295,16 @@ async def answer_reading(update: Update, context: MaoContext, reading: Reading) 
         best.entry_id if best else None,
         best.score if best else 0.0,
     )
-    ref = remember_unanswered(context, reading.question, reading.guesses)
+    markup = handover_markup(context, reading.question, reading.guesses)
     contact = services.config.contact
     key = "faq_known_unknown" if reading.route is Route.UNKNOWN else "faq_fallback"
     await reply(
         update,
         context,
-        context.text(key, email=contact.email, website=Html(contact.website)),
-        one_per_row([handover_button(context, ref)]),
+        context.text(
+            key if markup else f"{key}_mail", email=contact.email, website=Html(contact.website)
+        ),
+        markup,
     )
 
 
@@ -363,8 +366,13 @@ async def not_what_i_asked(update: Update, context: MaoContext) -> None:
             _record_miss(update, context, kept.question, kept.answered, kept.score, kept.answered)
         buttons = _topic_buttons(context, kept.options)
         key = "faq_not_it_options" if buttons else "faq_not_it_handover"
-        buttons.append(handover_button(context, kept.ref))
-        sent = await reply(update, context, context.text(key), one_per_row(buttons))
+        if anyone_reads(services):
+            buttons.append(handover_button(context, kept.ref))
+        else:
+            # Nobody reads a hand-over: the address instead.
+            key = "faq_not_it_options_mail" if buttons else "faq_none_chosen"
+        email = services.config.contact.email
+        sent = await reply(update, context, context.text(key, email=email), one_per_row(buttons))
         _remember_language(context, sent)
 
 
@@ -401,15 +409,11 @@ async def none_of_these(update: Update, context: MaoContext) -> None:
     _user_data(context).pop(SUGGESTED_KEY, None)
     language = suggested.get("language")
     with context.answering_in(language if isinstance(language, str) else None):
-        ref = remember_unanswered(
+        markup = handover_markup(
             context, str(suggested["question"]), [str(g) for g in suggested.get("guesses", [])]
         )
-        await reply(
-            update,
-            context,
-            context.text("faq_none_chosen_handover", email=email),
-            one_per_row([handover_button(context, ref)]),
-        )
+        key = "faq_none_chosen_handover" if markup else "faq_none_chosen"
+        await reply(update, context, context.text(key, email=email), markup)
 
 
 def build_handlers() -> Handlers:

@@ -42,7 +42,7 @@ from core import callbacks
 from core.context import Handlers, MaoContext, state_handlers
 from core.dates import format_date_only, format_datetime, start_of_day
 from core.i18n import Html
-from core.keyboards import Button, keyboard
+from core.keyboards import Button, keyboard, one_per_row
 from core.pending_questions import (
     forget_question,
     keep_question,
@@ -52,7 +52,7 @@ from core.roles import is_organiser
 from core.services import Services
 from core.text_limits import clean_text, clip, fit_html, plain_name
 from handlers.replies import close_buttons, edit_pressed, pressed, reply
-from jobs.inbox_delivery import label, organiser_buttons, organiser_chats, who
+from jobs.inbox_delivery import anyone_reads, label, organiser_buttons, organiser_chats, who
 from jobs.outbox import deliver_now
 from storage.blocks import blocked_since
 from storage.inbox import (
@@ -108,6 +108,26 @@ def handover_button(context: MaoContext, ref: int | None = None) -> Button:
     stands under, not whichever was asked last."""
     data = callbacks.INBOX_ASK.data() if ref is None else callbacks.INBOX_ASK_FOR.data(ref=ref)
     return (context.text("inbox_ask_button"), data)
+
+
+def handover_markup(
+    context: MaoContext, question: str | None = None, guesses: Sequence[str] = ()
+) -> Any:
+    """The hand-over button (for `question`, kept for it), or None when nobody would read
+    what it sends (no organisers' group, no organiser): then people are given the e-mail
+    address instead, and the question is not kept."""
+    if not anyone_reads(context.services):
+        return None
+    ref = remember_unanswered(context, question, guesses) if question is not None else None
+    return one_per_row([handover_button(context, ref)])
+
+
+async def refer_to_mail(update: Update, context: MaoContext) -> int:
+    """Nobody reads the inbox: say so, and where a person does read (nothing is stored)."""
+    await reply(
+        update, context, context.text("inbox_nobody", email=context.services.config.contact.email)
+    )
+    return END
 
 
 def leaves_no_trace(update: Update, context: MaoContext) -> bool:
@@ -189,10 +209,16 @@ def held_back(context: MaoContext, user_id: int) -> str | None:
     return context.text("inbox_limit_reached", when=when, email=services.config.contact.email)
 
 
+def _answer_time(context: MaoContext) -> str | None:
+    """When an answer may be expected: only what the programme configured (`answer_within`)."""
+    within = context.services.config.inbox.answer_within
+    return within.text(context.language) if within is not None else None
+
+
 def preview_text(context: MaoContext, draft: dict[str, Any], first_name: str) -> str:
     """Exactly what will be sent, to whom, with which name, and what happens next."""
     kind = ThreadKind(draft["kind"])
-    within = context.services.config.inbox.answer_within.text(context.language)
+    within = _answer_time(context)
     parts = [
         context.text("inbox_preview_header"),
         f"<blockquote>{html.escape(draft['text'])}</blockquote>",
@@ -203,8 +229,12 @@ def preview_text(context: MaoContext, draft: dict[str, Any], first_name: str) ->
         parts.append(
             context.text("inbox_preview_name", name=first_name or context.text("inbox_no_name"))
         )
-        key = "inbox_preview_when" if kind is ThreadKind.QUESTION else "inbox_preview_may_answer"
-        parts.append(context.text(key, within=within))
+        if kind is not ThreadKind.QUESTION:
+            parts.append(context.text("inbox_preview_may_answer"))
+        elif within is None:
+            parts.append(context.text("inbox_preview_here"))
+        else:
+            parts.append(context.text("inbox_preview_when", within=within))
     parts.append(context.text("inbox_preview_confirm"))
     return fit_html("\n\n".join(parts))
 
@@ -234,6 +264,8 @@ async def show_preview(update: Update, context: MaoContext, draft: dict[str, Any
 async def ask_handover(update: Update, context: MaoContext) -> int:
     """ "Stel je vraag aan het programmabureau": show what would be sent."""
     query = await pressed(update)
+    if not anyone_reads(context.services):
+        return await refer_to_mail(update, context)
     refusal = held_back(context, query.from_user.id)
     if refusal is not None:
         await reply(update, context, refusal)
@@ -295,17 +327,25 @@ async def send_draft(update: Update, context: MaoContext) -> int:
         now = start_of_day(now, services.config.zone)
     with services.db.session() as session:
         recipients = organiser_chats(services, session)
-        thread_id = start_thread(
-            session,
-            user_id=None if anonymous else user.id,
-            first_name=None if anonymous else _first_name(update),
-            language=str(draft.get("language") or context.language),
-            kind=kind,
-            text=str(draft["text"]),
-            guesses=draft.get("guesses") or [],
-            now=now,
-            recipients=recipients,
-        )
+        if recipients:
+            thread_id = start_thread(
+                session,
+                user_id=None if anonymous else user.id,
+                first_name=None if anonymous else _first_name(update),
+                language=str(draft.get("language") or context.language),
+                kind=kind,
+                text=str(draft["text"]),
+                guesses=draft.get("guesses") or [],
+                now=now,
+                recipients=recipients,
+            )
+    if not recipients:
+        # Nobody would read it (the organisers were removed since the preview): nothing is
+        # stored, and the person learns where a person does read.
+        logger.warning("Inbox: no organisers' group and no organiser; referred to the e-mail")
+        data.pop(DRAFT_KEY, None)
+        await close_buttons(update)
+        return await refer_to_mail(update, context)
     services.inbox_limiter.record(user.id, services.now())
     logger.info("Inbox thread %s (%s) handed over to %d chats", thread_id, kind, len(recipients))
     data.pop(DRAFT_KEY, None)
@@ -313,9 +353,11 @@ async def send_draft(update: Update, context: MaoContext) -> int:
         forget_question(data, draft["ref"])
     data[SENT_KEY] = {"preview": pressed_on}
     await close_buttons(update)
-    within = services.config.inbox.answer_within.text(context.language)
+    within = _answer_time(context)
     if anonymous:
         text = context.text("inbox_sent_anonymous")
+    elif kind is ThreadKind.QUESTION and within is None:
+        text = context.text("inbox_sent_question_here", thread=thread_id)
     elif kind is ThreadKind.QUESTION:
         text = context.text("inbox_sent_question", thread=thread_id, within=within)
     else:
@@ -323,8 +365,6 @@ async def send_draft(update: Update, context: MaoContext) -> int:
     await reply(update, context, text)
     for chat_id in recipients:
         await deliver_now(context, chat_id)
-    if not recipients:
-        logger.warning("Inbox thread %s has no organiser to go to (no admins, no chat)", thread_id)
     return END
 
 
@@ -341,6 +381,8 @@ async def abort_draft(update: Update, context: MaoContext) -> int:
 
 
 async def _start(update: Update, context: MaoContext, kind: ThreadKind) -> int:
+    if not anyone_reads(context.services):
+        return await refer_to_mail(update, context)
     # Told before they type a whole story, not after.
     user = update.effective_user
     refusal = held_back(context, user.id) if user is not None else None

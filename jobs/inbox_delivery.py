@@ -56,6 +56,16 @@ def organiser_chats(services: Services, session: Session) -> list[int]:
     return each_organiser(services, session)
 
 
+def anyone_reads(services: Services) -> bool:
+    """Whether a hand-over reaches a person: the organisers' group, or at least one organiser
+    (config's admins, or added with `admin add`). The shipped config has neither."""
+    config = services.config
+    if config.inbox.chat_id is not None or config.admins:
+        return True
+    with services.db.session() as session:
+        return bool(stored_organisers(session))
+
+
 def each_organiser(services: Services, session: Session) -> list[int]:
     """Every organiser's private chat: config's admins and those added with `admin add`."""
     return sorted({*services.config.admins, *stored_organisers(session)})
