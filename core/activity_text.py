@@ -79,7 +79,7 @@ def short_place(activity: ActivityInfo, context: MaoContext) -> str:
     """The town of the address ("Karakter, Arnhem" -> "Arnhem"), or "online"."""
     location = address(activity)
     if not location:
-        return context.text("activity_online")
+        return context.text("activity_online" if is_online(activity) else "activity_no_place")
     town = POSTCODE.sub("", location.rsplit(",", 1)[-1].strip())
     return shorten(town or location, SHORT_PLACE)
 
@@ -169,14 +169,17 @@ def describe(
         title=activity.title(language),
         kind=context.text(f"kind_{activity.kind.replace('-', '_')}"),
         period=period(activity, context),
-        place=place(activity, context, with_link=with_link),
+        place=place(activity, context, with_link=with_link) or context.text("activity_no_place"),
     )
-    strict = activity.audience_strict and activity.audience != Audience.IEDEREEN
-    text += "\n" + context.text(f"audience_{'only' if strict else 'for'}_{activity.audience}")
+    # An example shows only what its source gives: no audience, and no seats unless a
+    # capacity was given (activities.yaml gives none).
+    if not activity.is_sample:
+        strict = activity.audience_strict and activity.audience != Audience.IEDEREEN
+        text += "\n" + context.text(f"audience_{'only' if strict else 'for'}_{activity.audience}")
     if activity.is_sample:
         text += "\n" + context.text("activity_sample")
     if with_description and activity.description(language):
         text += "\n" + context.text("activity_description", text=activity.description(language))
-    if with_seats:
+    if with_seats and not (activity.is_sample and activity.places_left is None):
         text += "\n" + Html(seats(activity, context))
     return text

@@ -427,6 +427,12 @@ def _can_sign_up(activity: ActivityInfo, context: MaoContext) -> bool:
 def _leads(activity: ActivityInfo, aspects: frozenset[Aspect], context: MaoContext) -> list[str]:
     """Direct answers to yes/no questions ("is de dialoog online?"), before the details."""
     lines: list[str] = []
+    if activity.is_sample and (
+        (Aspect.ONLINE in aspects and not activity.location and not activity.online_url)
+        or (Aspect.SEATS in aspects and activity.places_left is None)
+    ):
+        # What an example's source does not say is not answered either.
+        return [context.text("agenda_answer_example_unknown")]
     if Aspect.ONLINE in aspects:
         # The place itself says the link comes after signing up (core.activity_text.place).
         if is_online(activity) and address(activity):

@@ -32,6 +32,7 @@ from core.context import Handlers, MaoContext
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row
 from core.pending_questions import keep_question, mark_rejected, pending_question
+from core.privacy_terms import fill_terms
 from core.text_limits import clean_text
 from faq.language import detect_language
 from faq.matching import Band
@@ -131,7 +132,7 @@ async def send_answer(
             related.append(
                 (other.localised(language).question, callbacks.FAQ_SHOW.data(entry=other_id))
             )
-    text = entry.localised(language).answer
+    text = fill_terms(entry.localised(language).answer, services.config, language)
     if related:
         text += "\n\n" + context.text("faq_related")
     rejecting: list[Button] = []
@@ -151,7 +152,8 @@ async def show_more(update: Update, context: MaoContext) -> None:
             await reply(update, context, context.text("faq_unknown_topic"))
             return
         await close_buttons(update)
-        await reply(update, context, entry.localised(context.language).more)
+        more = entry.localised(context.language).more
+        await reply(update, context, fill_terms(more, context.services.config, context.language))
 
 
 def _count(context: MaoContext, band: Band, entry_id: str | None = None) -> None:

@@ -16,6 +16,7 @@ from core.erasure import forget_traces
 from core.i18n import Html
 from core.keyboards import keyboard
 from core.pending_questions import KEEP, KEEP_FOR, PENDING_KEY
+from core.privacy_terms import privacy_terms
 from handlers.basics import forget_seen
 from handlers.replies import close_buttons, pressed, reply
 from handlers.signup import DRAFT as SIGNUP_DRAFT
@@ -41,23 +42,15 @@ SHOWN_CHARACTERS = 120  # of a name, e-mail address, question or title in the ch
 
 async def show_privacy(update: Update, context: MaoContext) -> None:
     config = context.services.config
-    text = context.text(
-        "privacy",
-        keep_days=config.privacy.keep_registrations_days,
-        miss_days=config.privacy.keep_faq_misses_days,
-        email=config.contact.email,
-    )
-    # The inbox's retention goes before the closing paragraph (the commands and the address).
-    inbox = context.text("privacy_inbox", inbox_days=config.inbox.retention.days)
+    text = context.text("privacy", **privacy_terms(config, context.language))
     limits = config.inbox.limits
-    inbox += "\n" + context.text(
-        "privacy_limits", per_hour=limits.per_hour, per_day=limits.per_day
-    )
-    inbox += "\n" + context.text(
+    counted = context.text("privacy_limits", per_hour=limits.per_hour, per_day=limits.per_day)
+    counted += "\n" + context.text(
         "privacy_kept_questions", count=KEEP, hours=int(KEEP_FOR.total_seconds() // 3600)
     )
+    # These go before the closing paragraph (the commands and the address).
     head, _, tail = text.rpartition("\n\n")
-    await reply(update, context, f"{head}\n{inbox}\n\n{tail}" if head else f"{text}\n\n{inbox}")
+    await reply(update, context, f"{head}\n{counted}\n\n{tail}")
 
 
 def _short(value: str | None, context: MaoContext) -> str:

@@ -37,6 +37,7 @@ from core.callbacks import CallbackFormat
 from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row, shorten
+from core.privacy_terms import privacy_terms
 from core.text_limits import clean_text, clip
 from core.typed_choice import ROLE_WORDS, typed_choice
 from handlers.replies import close_buttons, pressed, reply
@@ -246,6 +247,11 @@ async def _ask_waitlist(
         ),
     )
     return Step.WAITLIST
+
+
+def _kept_for(context: MaoContext) -> str:
+    """How long a registration is kept, as the consent says it (from config)."""
+    return privacy_terms(context.services.config, context.language)["keep_registrations"]
 
 
 def _yes_no(answer: CallbackFormat, key: str, context: MaoContext) -> list[Button]:
@@ -612,7 +618,7 @@ async def _ask_consent(update: Update, context: MaoContext) -> int:
     await reply(
         update,
         context,
-        context.text("signup_consent"),
+        context.text("signup_consent", keep_registrations=_kept_for(context)),
         keyboard(
             [
                 _yes_no(callbacks.SIGNUP_CONSENT, "signup_consent", context),
@@ -765,7 +771,7 @@ async def _show_summary(update: Update, context: MaoContext) -> int:
         text += "\n\n" + _audience_text("signup_summary_audience", activity, role, context)
     if draft.get("waitlist"):
         text += "\n\n" + context.text("signup_summary_waitlist")
-    text += "\n\n" + context.text("signup_summary_consent")
+    text += "\n\n" + context.text("signup_summary_consent", keep_registrations=_kept_for(context))
     await reply(
         update,
         context,

@@ -95,7 +95,8 @@ class ActivitySpec(BaseModel):
     def _check(self) -> ActivitySpec:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
-        if not self.location and not self.online_url:
+        # An example may leave the place out: the announcement it follows names none.
+        if not self.location and not self.online_url and not self.sample:
             raise ValueError("give a location, an online_url, or both")
         return self
 
