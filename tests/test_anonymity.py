@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.config import AppConfig
 from bot.offline.driver import BotDriver
-from storage.models import InboxMessage, InboxThread, OutboxMessage, User
+from storage.models import ConversationState, InboxMessage, InboxThread, OutboxMessage, User
 from storage.outbox import OutboxKind
 
 GROUP = -1001234567890
@@ -72,6 +72,12 @@ async def test_who_was_seen_before_an_anonymous_bottleneck_does_not_name_the_sen
     for moment in moments:
         assert seen_just_before(driver, moment) != [SENDER], moment
     assert SENDER not in seen_just_before(driver, sent_at + timedelta(minutes=1))
+    # Nor does the flow's own state outlive it (it carried the time of each step).
+    with driver.services.db.session() as session:
+        states = session.scalars(
+            select(ConversationState.key).where(ConversationState.name == "inbox")
+        ).all()
+    assert states == []
     # Times of an anonymous thread are kept to the day (midnight in the programme's zone).
     zone = driver.services.config.zone
     for moment in (thread.created_at, thread.updated_at, message_time):
