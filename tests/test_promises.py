@@ -136,7 +136,7 @@ KEEPING = re.compile(
     re.IGNORECASE,
 )
 FIGURE = re.compile(
-    r"(\d+|half|een|one|six|zes)\s*(dag|dagen|day|days|week|weken|weeks|maand|maanden|"
+    r"(\d+|half|six|zes)\s*(dag|dagen|day|days|week|weken|weeks|maand|maanden|"
     r"month|months|jaar|year|years)\b",
     re.IGNORECASE,
 )
@@ -252,6 +252,7 @@ NAMED_IN_PRIVACY: dict[str, tuple[str, str]] = {
     "broadcasts": ("als je organisator bent", "if you are an organiser"),
     "organisers": ("dat je organisator bent", "that you are one"),
     "faq_additions": ("vragen die je aan de FAQ toevoegde", "questions you added to the FAQ"),
+    "blocked_users": ("Blokkeert een organisator je", "If an organiser blocks you"),
 }
 TABLE = re.compile(r'\b(?:FROM|JOIN)\s+"?(\w+)"?', re.IGNORECASE)
 
