@@ -265,7 +265,9 @@ async def ask_handover(update: Update, context: MaoContext) -> int:
     """ "Stel je vraag aan het programmabureau": show what would be sent."""
     query = await pressed(update)
     if not anyone_reads(context.services):
-        _user_data(context).pop(UNANSWERED_KEY, None)  # it cannot be handed over: not kept
+        ref = context.match.groupdict().get("ref") if context.match is not None else None
+        if ref:
+            forget_question(_user_data(context), int(ref))  # it cannot be handed over
         return await refer_to_mail(update, context)
     refusal = held_back(context, query.from_user.id)
     if refusal is not None:
