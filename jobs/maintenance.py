@@ -9,9 +9,10 @@ from typing import Any
 from telegram.ext import CallbackContext
 
 from core.context import MaoContext
-from core.pending_questions import drop_stale
+from core.pending_questions import PENDING_KEY, drop_stale
 from jobs.outbox import outbox_of
 from storage.inbox import purge_old_threads
+from storage.persistence_store import prune_user_data
 from storage.privacy import apply_retention
 from storage.registrations import expire_offers
 
@@ -49,5 +50,8 @@ async def retention_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     # Questions kept for the buttons under their answers (in the persisted user data).
     now = services.now()
     dropped = sum(drop_stale(data, now) for data in context.application.user_data.values())
+    with services.db.session() as session:
+        # Also of people this process has not seen since: their data is only in the table.
+        dropped += prune_user_data(session, PENDING_KEY, lambda data: drop_stale(data, now))
     if dropped:
         logger.info("Retention: %d kept questions dropped", dropped)

@@ -11,7 +11,7 @@ The bot reads one user's rows before each of their updates and writes them right
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,6 +142,24 @@ def save_user_data(session: Session, user_id: int, data: Mapping[Any, Any]) -> N
         drop_user_data(session, user_id)
         return
     _upsert(session, UserData, {"user_id": user_id, "data": encode_user_data(data)}, ["user_id"])
+
+
+def prune_user_data(session: Session, marker: str, prune: Callable[[dict[Any, Any]], int]) -> int:
+    """Retention inside the stored user data of everyone, also of people who never come
+    back (the bot reads user data per update, so only the stored rows hold theirs): `prune`
+    edits one user's data in place and returns how many items it dropped. Only rows whose
+    JSON mentions `marker` are read."""
+    dropped = 0
+    rows = session.scalars(select(UserData).where(UserData.data.contains(marker))).all()
+    for row in rows:
+        data = json.loads(row.data)
+        if not isinstance(data, dict):
+            continue
+        count = prune(data)
+        if count:
+            dropped += count
+            save_user_data(session, row.user_id, data)
+    return dropped
 
 
 def drop_user_data(session: Session, user_id: int) -> None:

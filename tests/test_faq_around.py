@@ -16,6 +16,7 @@ from core.chat_reading import Route, read_message
 from core.pending_questions import KEEP_FOR, PENDING_KEY
 from faq.unknowns import Unknown, known_unknown
 from storage.models import FaqMiss, FaqTopicCount
+from storage.persistence_store import load_user_data
 
 USER = 4801
 NOT_IT = "Niet wat ik vroeg"
@@ -167,6 +168,22 @@ async def test_kept_questions_go_after_a_day_and_show_in_my_data(
     assert PENDING_KEY not in driver.application.user_data[USER]
     calls = await driver.press_data(USER, data_of(message, HANDOVER), message)
     assert "Tokio" not in "\n".join(texts(calls))
+
+
+async def test_kept_questions_of_someone_who_never_returns_go_after_a_day(
+    driver: BotDriver, clock: FakeClock
+) -> None:
+    await driver.say(USER, "hoe laat is het in Tokio")
+    assert driver.application is not None
+    # Another instance, or this one after a restart: the data is only in the table.
+    driver.application.user_data[USER].clear()
+    with driver.services.db.session() as session:
+        assert PENDING_KEY in load_user_data(session)[USER]
+    clock.advance(KEEP_FOR + timedelta(minutes=1))
+    await driver.run_job("retention")
+    with driver.services.db.session() as session:
+        assert PENDING_KEY not in load_user_data(session).get(USER, {})
+        assert "Tokio" not in repr(load_user_data(session))
 
 
 @pytest.mark.parametrize(
