@@ -307,7 +307,7 @@ def _faq_export(config: AppConfig, output: Path | None) -> int:
     from core.faq_live import additions_yaml
     from storage.faq_additions import all_additions
 
-    database = Database(config.storage.url)
+    database = Database(config.storage.url, config.storage.timeouts())
     database.upgrade()
     with database.session() as session:
         additions = all_additions(session)
@@ -592,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _block(config, args.command, str(args.telegram_id))
         if args.command == "db":
             setup_logging(secrets=_database_secrets(os.environ.get("DATABASE_URL", "")))
-            Database(config.storage.url).upgrade()
+            Database(config.storage.url, config.storage.timeouts()).upgrade()
             return 0
     except (ConfigError, StartupError) as error:
         print(f"error: {error}", file=sys.stderr)

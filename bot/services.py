@@ -25,7 +25,7 @@ def build_services(config: AppConfig, clock: Clock = system_clock) -> Services:
     content, matcher = build_faq(config)
     return Services(
         config=config,
-        db=Database(config.storage.url),
+        db=Database(config.storage.url, config.storage.timeouts()),
         catalogue=Catalogue.load(config.language.default),
         faq=content,
         matcher=matcher,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from faq.matching import Thresholds
+from storage.db import DbTimeouts
 from storage.durations import parse_duration
 from storage.quiet_hours import QuietHours
 
@@ -92,8 +93,35 @@ class TelegramConfig(_Section):
         return self
 
 
+_DB = DbTimeouts()
+
+
 class StorageConfig(_Section):
     url: str = "sqlite:///data/mao-bot.sqlite3"
+    # Seconds; every wait on the database ends (see storage/db.py, DbTimeouts).
+    connect_timeout: float = Field(default=_DB.connect, gt=0, le=60)
+    pool_timeout: float = Field(default=_DB.pool, gt=0, le=60)
+    statement_timeout: float = Field(default=_DB.statement, gt=0, le=600)
+    lock_timeout: float = Field(default=_DB.lock, gt=0, le=600)
+    busy_timeout: float = Field(default=_DB.busy, gt=0, le=600)
+    # One call from the bot, queueing included: past it a user hears "not now".
+    call_timeout: float = Field(default=_DB.call, gt=0, le=600)
+    # A read an answer can do without (the user's conversation state, FAQ additions): past
+    # it the answer comes from memory.
+    read_timeout: float = Field(default=_DB.read, gt=0, le=60)
+    workers: int = Field(default=_DB.workers, ge=1, le=64)
+
+    def timeouts(self) -> DbTimeouts:
+        return DbTimeouts(
+            connect=self.connect_timeout,
+            pool=self.pool_timeout,
+            statement=self.statement_timeout,
+            lock=self.lock_timeout,
+            busy=self.busy_timeout,
+            call=self.call_timeout,
+            read=self.read_timeout,
+            workers=self.workers,
+        )
 
 
 class LanguageConfig(_Section):

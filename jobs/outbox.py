@@ -77,6 +77,7 @@ from storage.outbox import (
     Tally,
     broadcast_tally,
     claim_next,
+    give_back,
     keep_reminders_out_of_quiet_hours,
     lead_due_at,
     plan_feedback_requests,
@@ -85,7 +86,7 @@ from storage.outbox import (
     settle,
 )
 from storage.registrations import UserRegistration, get_user_registration
-from storage.users import get_user, set_flags
+from storage.users import UserInfo, get_user, set_flags
 from storage.vocabulary import BroadcastStatus, RegistrationStatus, Status
 
 logger = logging.getLogger(__name__)
@@ -338,8 +339,10 @@ class OutboxSender:
         self.in_flight = self.services.config.broadcast.in_flight
         # Per user, the latest message on its way: the next one to them waits for it.
         self.user_turns: dict[int, asyncio.Future[None]] = {}
-        # Outcomes Telegram confirmed while the database was away, recorded once it is back.
+        # Outcomes Telegram confirmed while the database was away, recorded once it is back
+        # (and claims given back that could not be finished).
         self.unrecorded: list[Callable[[], None]] = []
+        self.handed_over: set[int] = set()  # ids whose outcome waits in `unrecorded`
         self.since_progress: dict[int, int] = {}
         # Progress and the final report edit one message: taken in turns, so that a progress
         # edit still on its way cannot cover the report (and its "send again" button).
@@ -409,10 +412,10 @@ class OutboxSender:
     async def _deliver_to(self, user_id: int) -> int:
         """A person is waiting (their confirmation, their notice): sent now, beside the
         round's window, as interactive sends (announcements to them stay bulk)."""
-        self._record_unrecorded()
+        await self._record_unrecorded()
         delivered = 0
         while True:
-            message = self._claim(user_id)
+            message = await self._claim(user_id)
             if message is None:
                 break
             lane = Lane.BULK if message.kind is OutboxKind.BROADCAST else Lane.INTERACTIVE
@@ -428,13 +431,10 @@ class OutboxSender:
 
     async def _round(self) -> int:
         services = self.services
-        self._record_unrecorded()
+        await self._record_unrecorded()
         # Once per round, not once per message: a broadcast of thousands would otherwise
         # pay these two statements for every recipient.
-        with services.db.session() as session:
-            release_stale_claims(session, services.now())
-            self._plan_feedback(session, services.now())
-            self._keep_reminders_quiet(session, services.now())
+        await services.db.run_session(self._round_chores, services.now())
         delivered = 0
         window = asyncio.Semaphore(self.in_flight)
         running: dict[asyncio.Task[OutboxStatus], OwedMessage] = {}
@@ -462,7 +462,7 @@ class OutboxSender:
                     continue
                 await window.acquire()
                 try:
-                    message = self._claim()
+                    message = await self._claim()
                 except Exception as error:
                     window.release()
                     failure = error
@@ -490,21 +490,23 @@ class OutboxSender:
             raise failure
         return delivered
 
-    def _claim(self, user_id: int | None = None) -> OwedMessage | None:
+    async def _claim(self, user_id: int | None = None) -> OwedMessage | None:
         services = self.services
         below = None
         if self.budget.bulk_paused():
             # Telegram's flood limit was hit: meanwhile only what a person waits for.
             below = Priority.BULK if user_id is not None else Priority.NOTICE
-        with services.db.session() as session:
-            return claim_next(
-                session,
-                services.now(),
-                self.name,
-                services.config.broadcast.lease,
-                user_id=user_id,
-                below=below,
-            )
+        now, lease = services.now(), services.config.broadcast.lease
+
+        def claim(session: Session) -> OwedMessage | None:
+            return claim_next(session, now, self.name, lease, user_id=user_id, below=below)
+
+        return await services.db.run_session(claim)
+
+    def _round_chores(self, session: Session, now: datetime) -> None:
+        release_stale_claims(session, now)
+        self._plan_feedback(session, now)
+        self._keep_reminders_quiet(session, now)
 
     async def _deliver_in_turn(
         self, message: OwedMessage, lane: Lane | None = None, place: Place | None = None
@@ -517,18 +519,41 @@ class OutboxSender:
         try:
             if previous is not None:
                 await asyncio.wait([previous])  # never cancels `previous`
-            return await self._deliver(message, lane_of(message) if lane is None else lane, place)
+            try:
+                return await self._deliver(
+                    message, lane_of(message) if lane is None else lane, place
+                )
+            except Exception:
+                # The database went away before the outcome was written: unsent, the claim
+                # is given back once it returns (not only when its lease runs out).
+                if message.id not in self.handed_over:
+                    self._hand_over(message.id, self._give_back_later(message.id))
+                raise
         finally:
             turn.set_result(None)
             if self.user_turns.get(message.user_id) is turn:
                 del self.user_turns[message.user_id]
 
-    def _record_unrecorded(self) -> None:
+    async def _record_unrecorded(self) -> None:
         """First what was sent while the database was away: recorded now, so that its lease
         running out does not send it again."""
         while self.unrecorded:
-            self.unrecorded[0]()
+            await self.services.db.run(self.unrecorded[0])
             self.unrecorded.pop(0)
+        self.handed_over.clear()
+
+    def _hand_over(self, message_id: int, record: Callable[[], None]) -> None:
+        self.handed_over.add(message_id)
+        self.unrecorded.append(record)
+
+    def _give_back_later(self, message_id: int) -> Callable[[], None]:
+        services = self.services
+
+        def record() -> None:
+            with services.db.session() as session:
+                give_back(session, message_id, self.name, services.now())
+
+        return record
 
     def _plan_feedback(self, session: Session, now: datetime) -> None:
         """Feedback questions become owed once an activity has been over `feedback.after`
@@ -554,35 +579,20 @@ class OutboxSender:
         self.quiet_checked_at = now
         keep_reminders_out_of_quiet_hours(session, now, quiet)
 
-    def _feedback_wanted(self, message: OwedMessage, now: datetime) -> bool:
+    async def _feedback_wanted(self, message: OwedMessage, now: datetime) -> bool:
         """Decided at send time: present (or nobody checked in), still registered, the
         activity held, and feedback not switched off meanwhile."""
         if not self.services.config.feedback.enabled or message.registration_id is None:
             return False
-        with self.services.db.session() as session:
-            return feedback_owed(session, message.registration_id, now)
+        return await self.services.db.run_session(feedback_owed, message.registration_id, now)
 
     async def _deliver(
         self, message: OwedMessage, lane: Lane, place: Place | None = None
     ) -> OutboxStatus:
         services = self.services
-        with services.db.session() as session:
-            user = get_user(session, message.user_id)
-            registration = (
-                get_user_registration(session, message.registration_id, message.user_id)
-                if message.registration_id is not None
-                else None
-            )
-            broadcast = (
-                get_broadcast(session, message.broadcast_id)
-                if message.broadcast_id is not None
-                else None
-            )
-            signup_activity = (
-                get_activity_by_id(session, broadcast.signup_activity_id)
-                if broadcast is not None and broadcast.signup_activity_id is not None
-                else None
-            )
+        user, registration, broadcast, signup_activity = await services.db.run_session(
+            _what_to_render, message
+        )
         language = (user.language if user else None) or services.catalogue.default
         context = MaoContext(self.application, chat_id=message.user_id, user_id=message.user_id)
         context.cached_language = language
@@ -595,16 +605,19 @@ class OutboxSender:
             and quiet.contains(now)
         ):
             # Planned outside them, due in them (a retry, a broadcast still going at 21:00).
-            with services.db.session() as session:
-                return retry_later(session, message, now, "quiet hours", quiet.release(now) - now)
+            return await services.db.run_session(
+                retry_later, message, now, "quiet hours", quiet.release(now) - now
+            )
         if message.kind in CALENDAR_FILES:
-            with services.db.session() as session:
-                lead = lead_due_at(session, message)
-                if lead is not None:
-                    # The message it belongs to was retried: the file waits for it.
-                    after = max(lead - now, LEAD_GAP)
-                    return retry_later(session, message, now, "after its message", after)
-        if message.kind is OutboxKind.FEEDBACK_REQUEST and not self._feedback_wanted(message, now):
+            after = await services.db.run_session(_calendar_file_wait, message, now)
+            if after is not None:
+                # The message it belongs to was retried: the file waits for it.
+                return await services.db.run_session(
+                    retry_later, message, now, "after its message", after
+                )
+        if message.kind is OutboxKind.FEEDBACK_REQUEST and not await self._feedback_wanted(
+            message, now
+        ):
             registration = None  # no longer owed: dropped below
         rendered = None
         if user is None or not (user.blocked and message.kind is OutboxKind.REMINDER):
@@ -612,15 +625,15 @@ class OutboxSender:
                 message, registration, broadcast, user, context, now, signup_activity
             )
         if rendered is None:
-            with services.db.session() as session:
-                settle(session, message.id, OutboxStatus.DROPPED, now, "no longer owed")
+            await services.db.run_session(
+                settle, message.id, OutboxStatus.DROPPED, now, "no longer owed"
+            )
             return OutboxStatus.DROPPED
         wait = self.budget.chat_wait(message.user_id)
         if wait > CHAT_WAIT_IN_PLACE_SECONDS:
-            with services.db.session() as session:
-                return retry_later(
-                    session, message, now, "chat held back", timedelta(seconds=wait)
-                )
+            return await services.db.run_session(
+                retry_later, message, now, "chat held back", timedelta(seconds=wait)
+            )
         if wait > 0 and place is not None:
             # Nothing is on its way while the chat waits out its second: no reason to hold
             # a place in the window (and so no repeat after a crash).
@@ -657,10 +670,9 @@ class OutboxSender:
         except RetryAfter as error:
             wait = _seconds(error.retry_after)
             self.budget.refused(message.user_id, wait)  # this chat waits, or bulk does
-            with services.db.session() as session:
-                return retry_later(
-                    session, message, services.now(), "429", timedelta(seconds=wait)
-                )
+            return await services.db.run_session(
+                retry_later, message, services.now(), "429", timedelta(seconds=wait)
+            )
         except TimedOut:
             status = OutboxStatus.UNCONFIRMED
         except BadRequest as error:
@@ -670,8 +682,9 @@ class OutboxSender:
         except (NetworkError, TelegramError) as error:
             self.budget.failed(message.user_id)
             logger.info("Owed message %s not delivered yet: %s", message.id, type(error).__name__)
-            with services.db.session() as session:
-                return retry_later(session, message, services.now(), type(error).__name__)
+            return await services.db.run_session(
+                retry_later, message, services.now(), type(error).__name__
+            )
 
         def record() -> None:
             with services.db.session() as session:
@@ -682,10 +695,10 @@ class OutboxSender:
                 after_send(services, session, message, status, sent)
 
         try:
-            record()
+            await services.db.run(record)
         except Exception:
             # Telegram has it, the database is away: recorded later, never sent again.
-            self.unrecorded.append(record)
+            self._hand_over(message.id, record)
             raise
         return status
 
@@ -696,17 +709,14 @@ class OutboxSender:
         self.since_progress[broadcast_id] = count
         if count % self.services.config.broadcast.progress_every:
             return
-        with self.services.db.session() as session:
-            result = broadcast_tally(session, broadcast_id)
+        result = await self.services.db.run_session(broadcast_tally, broadcast_id)
         await self._show_status(broadcast_id, result, finished=False)
 
     async def finish_broadcasts(self) -> None:
         services = self.services
-        with services.db.session() as session:
-            ids = unfinished_broadcasts(session)
+        ids = await services.db.run_session(unfinished_broadcasts)
         for broadcast_id in ids:
-            with services.db.session() as session:
-                result = finish_if_done(session, broadcast_id, services.now())
+            result = await services.db.run_session(finish_if_done, broadcast_id, services.now())
             if result is not None:
                 self.since_progress.pop(broadcast_id, None)
                 logger.info("Broadcast %s done: %s", broadcast_id, result)
@@ -718,9 +728,7 @@ class OutboxSender:
 
     async def _edit_status(self, broadcast_id: int, result: Tally, finished: bool) -> None:
         services = self.services
-        with services.db.session() as session:
-            info = get_broadcast(session, broadcast_id)
-            organiser = get_user(session, info.created_by) if info else None
+        info, organiser = await services.db.run_session(_broadcast_and_organiser, broadcast_id)
         if info is None or info.status_chat_id is None or info.status_message_id is None:
             return
         if not finished and info.status == BroadcastStatus.DONE:
@@ -750,6 +758,40 @@ class OutboxSender:
             pass  # "not modified", or the organiser deleted it: progress is a courtesy
         except TelegramError as error:
             logger.warning("Could not update broadcast %s status: %s", broadcast_id, error)
+
+
+def _calendar_file_wait(session: Session, message: OwedMessage, now: datetime) -> timedelta | None:
+    """How long a calendar file waits for the message it belongs to (None: it may go)."""
+    lead = lead_due_at(session, message)
+    return None if lead is None else max(lead - now, LEAD_GAP)
+
+
+def _what_to_render(
+    session: Session, message: OwedMessage
+) -> tuple[UserInfo | None, UserRegistration | None, BroadcastInfo | None, ActivityInfo | None]:
+    """Everything a message's text is made from, read at once."""
+    user = get_user(session, message.user_id)
+    registration = (
+        get_user_registration(session, message.registration_id, message.user_id)
+        if message.registration_id is not None
+        else None
+    )
+    broadcast = (
+        get_broadcast(session, message.broadcast_id) if message.broadcast_id is not None else None
+    )
+    signup_activity = (
+        get_activity_by_id(session, broadcast.signup_activity_id)
+        if broadcast is not None and broadcast.signup_activity_id is not None
+        else None
+    )
+    return user, registration, broadcast, signup_activity
+
+
+def _broadcast_and_organiser(
+    session: Session, broadcast_id: int
+) -> tuple[BroadcastInfo | None, UserInfo | None]:
+    info = get_broadcast(session, broadcast_id)
+    return info, (get_user(session, info.created_by) if info else None)
 
 
 def report_text(services: Services, language: str, result: Tally, finished: bool) -> str:

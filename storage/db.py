@@ -1,17 +1,35 @@
-"""Engine, sessions and migrations."""
+"""Engine, sessions, migrations, and the one seam by which async code reaches the database.
+
+The seam (`Database.run`, `run_session`, `run_reading`): every call from the event loop runs
+on this database's own bounded thread pool and is given up after a timeout, so the loop never
+waits on the database. Below it, every wait has a limit: connecting, a pool checkout, a
+statement, a lock, SQLite's busy wait; and a watchdog cuts the socket of a PostgreSQL
+connection whose server stopped answering (a network blackhole: no error ever arrives), so
+that its thread comes back. While the database is away (`Health`), synchronous sessions
+opened on the event loop fail at once instead of hanging it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import logging
-from collections.abc import Iterator
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -20,6 +38,142 @@ READ_ONLY = "mao_read_only"
 # Taken around `alembic upgrade` on PostgreSQL, so that instances starting at once migrate
 # one after the other (the later ones then find nothing left to do). Any fixed number.
 MIGRATION_LOCK_KEY = 0x4D414F00  # "MAO\0"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Seconds. Each wait on the database ends; the defaults are a few seconds, so that a
+    user who must be told "not now" hears it within 5 s."""
+
+    connect: float = 3.0  # opening a connection (PostgreSQL)
+    pool: float = 3.0  # waiting for a free connection of the pool
+    statement: float = 4.0  # one statement (PostgreSQL statement_timeout)
+    lock: float = 2.0  # waiting for a row or table lock (PostgreSQL lock_timeout)
+    busy: float = 3.0  # waiting for SQLite's write lock
+    call: float = 4.5  # one call through the seam, queueing for a thread included
+    read: float = 0.7  # a read an answer can do without (per-update state, FAQ additions)
+    workers: int = 8  # threads of the seam
+
+
+class DatabaseUnavailableError(Exception):
+    """The database did not answer in time (or is known to be away right now)."""
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether an error means "the database is away" (not a bug): refused, timed out,
+    locked, read-only, or the pool had no connection to give."""
+    if isinstance(error, DatabaseUnavailableError | TimeoutError | exc.TimeoutError):
+        return True
+    return isinstance(error, exc.OperationalError | exc.InterfaceError) or (
+        isinstance(error, exc.DBAPIError) and error.connection_invalidated
+    )
+
+
+class Health:
+    """What the last calls said about the database. After a failure it counts as away for a
+    moment (`hold`): calls that can do without it skip it, synchronous sessions on the event
+    loop fail at once. Then the next call tries again, so recovery needs no restart."""
+
+    def __init__(self, hold: float = 2.0) -> None:
+        self.hold = hold
+        self.reason: str | None = None
+        self._away_until = 0.0
+
+    @property
+    def away(self) -> bool:
+        return time.monotonic() < self._away_until
+
+    def failed(self, error: BaseException) -> None:
+        self.reason = _reason(error)
+        self._away_until = time.monotonic() + self.hold
+
+    def answered(self) -> None:
+        self.reason = None
+        self._away_until = 0.0
+
+
+def _reason(error: BaseException) -> str:
+    """A short reason for logs and /healthz: the error's kind, never its text (which may
+    quote parameters)."""
+    if isinstance(error, DatabaseUnavailableError | TimeoutError):
+        return "timeout"
+    original = getattr(error, "orig", None)
+    text_of = str(original or "").lower()
+    if "readonly" in text_of or "read-only" in text_of:
+        return "read-only"
+    if "lock" in text_of or "canceling statement" in text_of:
+        return "locked"
+    if "refused" in text_of or "could not connect" in text_of or "connection" in text_of:
+        return "unreachable"
+    return type(original or error).__name__
+
+
+class _Watchdog:
+    """Cuts the socket of a PostgreSQL connection that has waited on its server longer than
+    the server itself would allow (statement_timeout): a server that stopped answering
+    sends no error, and the thread would otherwise wait for ever."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._busy: dict[int, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._exempt = threading.local()
+
+    @contextmanager
+    def exempt(self) -> Iterator[None]:
+        """Statements of this thread may take long (a migration at start)."""
+        self._exempt.on = True
+        try:
+            yield
+        finally:
+            self._exempt.on = False
+
+    def enter(self, connection: Any) -> None:
+        if getattr(self._exempt, "on", False):
+            return
+        with self._lock:
+            self._busy[id(connection)] = (time.monotonic(), connection)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="db-watchdog", daemon=True)
+            self._thread.start()
+
+    def leave(self, connection: Any) -> None:
+        with self._lock:
+            self._busy.pop(id(connection), None)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(0.25):
+            now = time.monotonic()
+            with self._lock:
+                hung = [c for since, c in self._busy.values() if now - since > self.limit]
+                for connection in hung:
+                    self._busy.pop(id(connection), None)
+            for connection in hung:
+                logger.warning("Database connection cut: no answer for %.0f s", self.limit)
+                _cut(connection)
+
+
+def _cut(connection: Any) -> None:
+    # shutdown(), not close(): the thread blocked on the socket wakes with an error, and the
+    # driver still owns (and later closes) its file descriptor.
+    with contextlib.suppress(Exception):
+        duplicate = socket.socket(fileno=os.dup(connection.fileno()))
+        with duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def safe_url(url: str) -> str:
@@ -27,15 +181,17 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, timeouts: DbTimeouts) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
-        connect_args={"timeout": 30, "check_same_thread": False},
+        connect_args={"timeout": timeouts.busy, "check_same_thread": False},
+        pool_timeout=timeouts.pool,
         hide_parameters=True,  # see Database
     )
+    busy_ms = int(timeouts.busy * 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -47,11 +203,18 @@ def _sqlite_engine(url: str) -> Engine:
         # makes each commit much cheaper: broadcasts commit once per message.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         # Deleted rows are overwritten with zeros rather than left in free pages, so what
         # /vergeetmij deletes cannot be read back from the file (SQLite's default is off).
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        # A connection opened while the file was read-only stays read-only for ever: treated
+        # as broken, the pool opens new ones, which can write once the file can be written.
+        if "readonly database" in str(context.original_exception).lower():
+            context.is_disconnect = True
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -66,20 +229,151 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _postgresql_engine(url: str, timeouts: DbTimeouts, watchdog: _Watchdog) -> Engine:
+    options = (
+        f"-c statement_timeout={int(timeouts.statement * 1000)}"
+        f" -c lock_timeout={int(timeouts.lock * 1000)}"
+    )
+    engine = create_engine(
+        url,
+        connect_args={
+            "connect_timeout": max(1, math.ceil(timeouts.connect)),
+            "options": options,
+            # A real blackhole (packets dropped) is noticed by the kernel: unacknowledged
+            # data for this long ends the connection.
+            "tcp_user_timeout": int((timeouts.statement + timeouts.connect) * 1000),
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 3,
+            "keepalives_count": 3,
+        },
+        pool_timeout=timeouts.pool,
+        hide_parameters=True,  # see Database
+    )
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # SQLAlchemy's pool_pre_ping, but watched: a ping to a server that stopped
+        # answering is cut like any statement, and the pool then connects anew.
+        watchdog.enter(dbapi_connection)
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as error:
+            raise exc.DisconnectionError() from error
+        finally:
+            watchdog.leave(dbapi_connection)
+
+    def enter(connection: Any, *_args: Any) -> None:
+        watchdog.enter(connection.connection.dbapi_connection)
+
+    def leave(connection: Any, *_args: Any) -> None:
+        watchdog.leave(connection.connection.dbapi_connection)
+
+    event.listen(engine, "before_cursor_execute", enter)
+    event.listen(engine, "after_cursor_execute", leave)
+    event.listen(engine, "commit", enter)
+    event.listen(engine, "rollback", enter)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if context.connection is not None and context.connection.connection is not None:
+            with contextlib.suppress(Exception):
+                watchdog.leave(context.connection.connection.dbapi_connection)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            watchdog.leave(dbapi_connection)
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+        watchdog.enter(dbapi_connection)
+
+    return engine
+
+
 class Database:
     """Engines hide SQL parameters: they are names, e-mail addresses and questions, and a
     database error (logged with its traceback) would otherwise quote them."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeouts: DbTimeouts | None = None) -> None:
         self.url = url
+        self.timeouts = timeouts or DbTimeouts()
+        self.health = Health()
+        # The server cancels a statement after `statement`: past that (and a margin) it is
+        # not answering at all.
+        self._watchdog = _Watchdog(self.timeouts.statement + 1.5)
         if make_url(url).get_backend_name() == "sqlite":
-            self.engine = _sqlite_engine(url)
+            self.engine = _sqlite_engine(url, self.timeouts)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+            self.engine = _postgresql_engine(url, self.timeouts, self._watchdog)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reads = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    # -- the seam --------------------------------------------------------------------------------
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.timeouts.workers, thread_name_prefix="db"
+                )
+            return self._executor
+
+    async def run(self, function: Callable[..., T], *args: Any, limit: float | None = None) -> T:
+        """`function(*args)` on the database's threads, given up after `limit` seconds
+        (default `timeouts.call`) with DatabaseUnavailableError. A call still queued when
+        given up never runs; one already running finishes (or fails) on its own, its result
+        unused."""
+        future = self._pool().submit(function, *args)
+        try:
+            result = await asyncio.wait_for(
+                asyncio.wrap_future(future), limit if limit is not None else self.timeouts.call
+            )
+        except TimeoutError:
+            future.cancel()
+            error = DatabaseUnavailableError("the database did not answer in time")
+            self.health.failed(error)
+            raise error from None
+        except Exception as error:
+            if is_outage(error):
+                self.health.failed(error)
+            raise
+        self.health.answered()
+        return result
+
+    async def run_session(
+        self, function: Callable[..., T], *args: Any, limit: float | None = None
+    ) -> T:
+        """`function(session, *args)` in one transaction, through the seam."""
+
+        def work() -> T:
+            with self.session() as session:
+                return function(session, *args)
+
+        return await self.run(work, limit=limit)
+
+    async def run_reading(
+        self, function: Callable[..., T], *args: Any, limit: float | None = None
+    ) -> T:
+        """`function(session, *args)` in a read-only session, through the seam."""
+
+        def work() -> T:
+            with self.reading() as session:
+                return function(session, *args)
+
+        return await self.run(work, limit=limit)
+
+    def _refuse_on_loop_while_away(self) -> None:
+        # A synchronous session opened on the event loop while the database is away would
+        # stop every user's answers until it returns: it fails at once instead.
+        if self.health.away and _on_event_loop():
+            raise DatabaseUnavailableError(f"the database is away ({self.health.reason})")
 
     @property
     def dialect(self) -> str:
@@ -88,6 +382,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
+        self._refuse_on_loop_while_away()
         with self._sessions() as session, session.begin():
             yield session
 
@@ -95,6 +390,7 @@ class Database:
     def reading(self) -> Iterator[Session]:
         """A session for reads only: on SQLite it does not take the write lock (a per-update
         look-up must not queue behind every writer). Nothing written in it is kept."""
+        self._refuse_on_loop_while_away()
         with self._reads() as session:
             try:
                 yield session
@@ -116,8 +412,16 @@ class Database:
         logger.info("Applying database migrations on %s", safe_url(self.url))
         alembic_config = AlembicConfig()
         alembic_config.set_main_option("script_location", str(MIGRATIONS))
-        with self._migration_file_lock(), self.engine.begin() as connection:
+        with (
+            self._watchdog.exempt(),
+            self._migration_file_lock(),
+            self.engine.begin() as connection,
+        ):
             if connection.dialect.name == "postgresql":
+                # A migration may take longer than any statement of the running bot, and
+                # waits for another instance's migration (the advisory lock) as long as needed.
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
@@ -173,4 +477,10 @@ class Database:
             session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     def dispose(self) -> None:
+        self._watchdog.stop()
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            # Threads still waiting on a database that does not answer are not waited for.
+            executor.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()

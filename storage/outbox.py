@@ -21,10 +21,12 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Interval,
     Table,
     and_,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -563,6 +565,19 @@ def claim_next(
     return None
 
 
+def database_now(session: Session, plus: timedelta = timedelta(0)) -> ColumnElement[Any]:
+    """The database's own clock (plus `plus`), as stored in a UtcDateTime column.
+
+    Leases are set and judged on it, never on an instance's clock: with instances whose
+    clocks differ (one 40 s ahead), the one ahead would take over claims the other still
+    holds, and send them twice."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.statement_timestamp() + literal(plus, Interval())
+    # Written like SQLAlchemy writes a datetime on SQLite (microseconds: six digits), so
+    # that comparing the text compares the moments.
+    return func.strftime("%Y-%m-%d %H:%M:%f000", "now", f"{plus.total_seconds():+.3f} seconds")
+
+
 def _claim(
     session: Session,
     now: datetime,
@@ -585,7 +600,7 @@ def _claim(
         .values(
             status=OutboxStatus.SENDING.value,
             sender=sender,
-            lease_until=now + lease,
+            lease_until=database_now(session, lease),
             attempts=_table.c.attempts + 1,
             updated_at=now,
         )
@@ -624,6 +639,21 @@ def settle(
     )
 
 
+def give_back(session: Session, message_id: int, sender: str, now: datetime) -> None:
+    """A claim this sender could not finish (the database went away before the message was
+    sent) is owed again at once, not only when its lease runs out."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.sender == sender,
+        )
+        .values(status=OutboxStatus.PENDING, lease_until=None, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+
+
 def backoff(attempts: int) -> timedelta:
     """5 s, 10 s, 20 s … at most 10 minutes between tries."""
     doublings = min(max(0, attempts - 1), 10)
@@ -658,13 +688,13 @@ def retry_later(
 
 
 def release_stale_claims(session: Session, now: datetime) -> int:
-    """Claims whose sender died (lease ran out) go back in the queue: the message in flight
-    at a crash may be sent twice, never lost."""
+    """Claims whose sender died (lease ran out, by the database's clock) go back in the
+    queue: the message in flight at a crash may be sent twice, never lost."""
     result = session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.lease_until < now,
+            OutboxMessage.lease_until < database_now(session),
         )
         .values(status=OutboxStatus.PENDING, lease_until=None, updated_at=now),
         execution_options={"synchronize_session": False},

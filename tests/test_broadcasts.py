@@ -170,7 +170,8 @@ async def test_broadcast_resumes_after_a_crash_without_repeats(
         for message in owed[:20]:
             message.status = "sent"
         # In flight when the last sender died: its lease has run out.
-        owed[20].status, owed[20].lease_until = "sending", NOW - timedelta(seconds=1)
+        owed[20].status = "sending"
+        owed[20].lease_until = datetime.now(UTC) - timedelta(seconds=1)  # database clock
     async with BotDriver(lambda: build_services(config, clock)) as driver:
         await wait_for(lambda: counts_done(db, broadcast_id))
         got = received(driver.standin, "Na de crash")

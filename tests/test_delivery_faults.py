@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -217,7 +217,8 @@ async def test_a_reminder_in_flight_at_a_crash_is_sent_after_the_lease(
         ).one()
         # A sender claimed it and was killed before Telegram answered.
         reminder.status, reminder.sender = "sending", "killed"
-        reminder.lease_until = reminder.due_at + timedelta(seconds=30)
+        # Leases run on the database's clock: this one ran out a second ago.
+        reminder.lease_until = datetime.now(UTC) - timedelta(seconds=1)
         due = reminder.due_at
     clock.moment = due + timedelta(minutes=1)
     await drain(driver, clock)
@@ -288,7 +289,8 @@ async def test_cancellation_notices_after_a_kill_reach_everyone(
             ).all()
             for message in owed[:15]:
                 message.status = "sent"
-            owed[15].status, owed[15].lease_until = "sending", clock() - timedelta(seconds=1)
+            owed[15].status = "sending"
+            owed[15].lease_until = datetime.now(UTC) - timedelta(seconds=1)
         db.dispose()
         await driver.start_bot()
         await drain(driver, clock)
