@@ -23,7 +23,6 @@ if the conversation went on (or ended) elsewhere meanwhile, the job does nothing
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from core.context import MaoContext, user_language
 from core.services import Clock, system_clock
-from storage.db import Database
+from storage.db import Database, DatabaseUnavailableError, is_outage
 from storage.persistence_store import (
     ConversationRef,
     UserState,
@@ -109,25 +108,24 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
 
     # -- per update ---------------------------------------------------------------------------
 
-    async def _read(self, function: Callable[..., Any], *args: Any) -> Any:
-        def work() -> Any:
-            with self.db.reading() as session:
-                return function(session, *args)
-
-        return await asyncio.to_thread(work)
-
     async def _write(self, function: Callable[..., Any], *args: Any) -> Any:
-        def work() -> Any:
-            with self.db.session() as session:
-                return function(session, *args)
+        return await self.db.run_session(function, *args)
 
-        return await asyncio.to_thread(work)
-
-    async def load(self, application: AnyApplication, user_id: int, refs: list[Ref]) -> None:
+    async def load(
+        self,
+        application: AnyApplication,
+        user_id: int,
+        refs: list[Ref],
+        limit: float | None = None,
+    ) -> None:
         """Replace what this process holds of the user's conversations and data with what
         the database holds (another instance may have moved them on)."""
-        stored: UserState = await self._read(
-            load_user_state, user_id, [(name, key) for _, name, key in refs]
+        stored: UserState = await self.db.run_reading(
+            load_user_state,
+            user_id,
+            [(name, key) for _, name, key in refs],
+            limit=limit,
+            slow_is_away=limit is None,
         )
         now = self.clock()
         states: dict[StateKey, object] = {}
@@ -327,11 +325,30 @@ def _refs(application: AnyApplication, update: Update) -> list[Ref]:
 
 async def load_state(update: Update, context: MaoContext) -> None:
     """Runs first for every update: the user's conversations and data as the database holds
-    them (any instance may have handled their previous update)."""
+    them (any instance may have handled their previous update).
+
+    The database away (or slow beyond `storage.read_timeout`): the update goes on without
+    them, as if no conversation were going on, so that what needs no database (an FAQ
+    answer, /help) still comes at once; nothing is written back for it (save_state)."""
     persistence = context.application.persistence
     user = update.effective_user
-    if isinstance(persistence, SqlPersistence) and user is not None:
-        await persistence.load(context.application, user.id, _refs(context.application, update))
+    if not isinstance(persistence, SqlPersistence) or user is None:
+        return
+    refs = _refs(context.application, update)
+    database = persistence.db
+    try:
+        if database.health.away:
+            raise DatabaseUnavailableError(database.health.reason)
+        await persistence.load(context.application, user.id, refs, database.timeouts.read)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        logger.warning(
+            "State of an update not read (%s): answered from memory", type(error).__name__
+        )
+        for conversation, _name, key in refs:
+            _states_of(conversation).data.pop(key, None)
+        context.application.user_data[user.id].clear()
 
 
 async def save_state(update: Update, context: MaoContext) -> None:

@@ -44,8 +44,13 @@ from core.keyboards import Button
 from faq.language import FUNCTION_WORDS
 from faq.smalltalk import BACK_WORDS, tokens
 from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
+from storage.db import is_outage
 from storage.registrations import UserRegistration, user_registrations
 from storage.vocabulary import Kind, Status
+
+# The upcoming activities as last read: answered from when the database is away. (Read on
+# the event loop, but failing at once while the database is known to be away.)
+LAST_READ_KEY = "agenda_answers_last_read"
 
 __all__ = [
     "AgendaQuestion",
@@ -523,10 +528,16 @@ def answer_found(
 ) -> AgendaReply:
     """The answer about the activities found (core/chat_reading.py found them)."""
     services = context.services
-    with services.db.reading() as session:
-        held = {
-            item.activity.id: item for item in user_registrations(session, user_id, services.now())
-        }
+    try:
+        with services.db.reading() as session:
+            held = {
+                item.activity.id: item
+                for item in user_registrations(session, user_id, services.now())
+            }
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        held = {}  # the database away: answered without the user's own places
     if not found.activities:
         assert found.kind is not None
         return AgendaReply(
@@ -543,16 +554,30 @@ def answer_found(
 def upcoming(context: MaoContext) -> list[ActivityInfo]:
     services = context.services
     now = services.now()
-    with services.db.reading() as session:
-        # Started ones are over for a newcomer: the answer is about what is still to come.
-        return [a for a in upcoming_activities(session, now) if a.starts_at > now]
+    try:
+        with services.db.reading() as session:
+            read = upcoming_activities(session, now)
+        context.bot_data[LAST_READ_KEY] = read
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        # The database away: the agenda as last read.
+        read = context.bot_data.get(LAST_READ_KEY, [])
+    # Started ones are over for a newcomer: the answer is about what is still to come.
+    return [a for a in read if a.starts_at > now]
 
 
 def still_on(context: MaoContext, ids: Sequence[int]) -> list[ActivityInfo]:
     """Of these activities, the published ones that have not ended."""
     services = context.services
-    with services.db.reading() as session:
-        known = [get_activity_by_id(session, i) for i in ids]
+    try:
+        with services.db.reading() as session:
+            known = [get_activity_by_id(session, i) for i in ids]
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        last: list[ActivityInfo] = context.bot_data.get(LAST_READ_KEY, [])
+        known = [a for a in last if a.id in ids]  # the database away: as last read
     now = services.now()
     return [a for a in known if a is not None and a.status == Status.PUBLISHED and a.ends_at > now]
 

@@ -36,6 +36,8 @@ from storage.faq_additions import (
 from storage.faq_misses import StoredMiss
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from core.services import Services
 
 logger = logging.getLogger(__name__)
@@ -58,20 +60,28 @@ def _build(base: FaqMatcher, content: FaqContent, extra: tuple[Phrasing, ...]) -
     return base.with_phrasings(content, extra)
 
 
+def _additions_if_newer(
+    session: Session, known: AdditionsVersion
+) -> tuple[AdditionsVersion, list[Addition]]:
+    version = additions_version(session)
+    return version, (all_additions(session) if version != known else [])
+
+
 async def refresh_matcher(services: Services) -> bool:
     """Bring `services.matcher` up to date with the stored additions; True if it changed.
 
     Costs one aggregate query when nothing changed; concurrent callers wait for one build."""
     state = services.faq_additions
     # A read on every question: it must not take SQLite's write lock (Database.reading).
-    with services.db.reading() as session:
-        version = additions_version(session)
+    # The database away or slow: the matcher as it is answers.
+    version = await services.db.read_or(state.version, additions_version)
     if version == state.version or version == state.failed:
         return False
     async with state.lock:
-        with services.db.reading() as session:
-            version = additions_version(session)
-            additions = all_additions(session) if version != state.version else []
+        nothing_new: tuple[AdditionsVersion, list[Addition]] = (state.version, [])
+        version, additions = await services.db.read_or(
+            nothing_new, _additions_if_newer, state.version
+        )
         if version == state.version:
             return False  # another update built it while this one waited
         base = state.base = state.base or services.matcher

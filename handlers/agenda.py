@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
@@ -10,7 +13,8 @@ from core.activity_text import describe, signup_button, your_place
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, keyboard
 from handlers.replies import edit_pressed, pressed, reply
-from storage.activities import ActivityInfo, upcoming_kinds, upcoming_page
+from storage.activities import ActivityInfo, AgendaPage, upcoming_kinds, upcoming_page
+from storage.db import DatabaseUnavailableError
 from storage.registrations import UserRegistration, user_registrations
 from storage.vocabulary import Kind
 
@@ -22,16 +26,37 @@ def _block(activity: ActivityInfo, held: UserRegistration | None, context: MaoCo
     return text + "\n" + mine if mine else text
 
 
-def _page(
+Held = dict[int, UserRegistration]
+LAST_READ_KEY = "agenda_last_read"
+
+
+def _read_page(
+    session: Session, now: datetime, page: int, size: int, kind: str | None, user_id: int
+) -> tuple[AgendaPage, Held]:
+    # Only the page shown is read and counted: /agenda costs the same at any size.
+    agenda = upcoming_page(session, now, page, size, kind)
+    held = {item.activity.id: item for item in user_registrations(session, user_id, now)}
+    return agenda, held
+
+
+async def _page(
     context: MaoContext, user_id: int, page: int, kind: str | None
 ) -> tuple[str, list[list[Button]]]:
     services = context.services
     size = services.config.activities.page_size
     now = services.now()
-    with services.db.session() as session:
-        # Only the page shown is read and counted: /agenda costs the same at any size.
-        agenda = upcoming_page(session, now, page, size, kind)
-        held = {item.activity.id: item for item in user_registrations(session, user_id, now)}
+    last_read: dict[tuple[int, str | None], AgendaPage] = context.bot_data.setdefault(
+        LAST_READ_KEY, {}
+    )
+    read = await services.db.read_or(None, _read_page, now, page, size, kind, user_id)
+    if read is not None:
+        agenda, held = read
+        last_read[(page, kind)] = agenda
+    elif (page, kind) in last_read:
+        # The database away: the agenda as last read (without the user's own places).
+        agenda, held = last_read[(page, kind)], {}
+    else:
+        raise DatabaseUnavailableError("no agenda read yet")
     if not agenda.pages:
         return context.text("agenda_empty"), []
     page, pages, shown = agenda.page, agenda.pages, agenda.activities
@@ -83,7 +108,7 @@ async def show_agenda(update: Update, context: MaoContext) -> None:
     if context.args:
         wanted = context.args[0].lower()
         kind = next((k.value for k in Kind if k.value.startswith(wanted)), None)
-    text, rows = _page(context, _user_id(update), 0, kind)
+    text, rows = await _page(context, _user_id(update), 0, kind)
     await reply(update, context, text, keyboard(rows))
 
 
@@ -91,7 +116,7 @@ async def turn_page(update: Update, context: MaoContext) -> None:
     await pressed(update)
     filter_key = context.matched("kind")
     kind = None if filter_key == "all" else filter_key
-    text, rows = _page(context, _user_id(update), int(context.matched("page")), kind)
+    text, rows = await _page(context, _user_id(update), int(context.matched("page")), kind)
     await edit_pressed(update, context, text, keyboard(rows))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 from telegram import Update
 from telegram.ext import (
@@ -19,11 +20,12 @@ from telegram.ext import (
 from core import callbacks
 from core.context import Handlers, MaoContext, language_from_client
 from core.keyboards import keyboard
-from core.roles import is_organiser
+from core.roles import may_be_organiser
 from handlers.groups import command_for_another_bot
 from handlers.inbox import leaves_no_trace
 from handlers.menus import ADMIN_COMMANDS, set_chat_commands
 from handlers.replies import close_buttons, pressed, reply
+from storage.db import DatabaseUnavailableError, is_outage
 from storage.users import get_user, set_flags, set_language, touch_user
 
 logger = logging.getLogger(__name__)
@@ -51,20 +53,36 @@ async def remember_user(update: Update, context: MaoContext) -> None:
     now = context.services.now()
     seen = _recently_seen(context)
     last = seen.get(user.id)
-    if leaves_no_trace(update, context):
-        # A story or bottleneck, perhaps anonymous: no "last seen" now, and (as if one had
-        # been written) none for SEEN_EVERY after it either.
-        if last is None:
-            with context.services.db.session() as session:
-                info = get_user(session, user.id)
-            last = (now, info.language if info else None)
-        last = seen[user.id] = (now, last[1])
-    elif last is None or now - last[0] >= SEEN_EVERY:
-        with context.services.db.session() as session:
-            info = touch_user(session, user.id, now)
-        if len(seen) >= SEEN_KEPT:
-            seen.clear()  # a rare full reset costs one write per active user
-        last = seen[user.id] = (now, info.language)
+    database = context.services.db
+    try:
+        if leaves_no_trace(update, context):
+            # A story or bottleneck, perhaps anonymous: no "last seen" now, and (as if one had
+            # been written) none for SEEN_EVERY after it either.
+            if last is None:
+                if database.health.skipping:
+                    raise DatabaseUnavailableError(database.health.reason)
+                info = await database.run_reading(
+                    get_user, user.id, limit=database.timeouts.read, slow_is_away=False
+                )
+                last = (now, info.language if info else None)
+            last = seen[user.id] = (now, last[1])
+        elif last is None or now - last[0] >= SEEN_EVERY:
+            if database.health.skipping:
+                raise DatabaseUnavailableError(database.health.reason)
+            info = await database.run_session(
+                touch_user, user.id, now, limit=database.timeouts.read, slow_is_away=False
+            )
+            if len(seen) >= SEEN_KEPT:
+                seen.clear()  # a rare full reset costs one write per active user
+            last = seen[user.id] = (now, info.language)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        # The database away: answered in the language the user's app reports, and
+        # recorded at a later update.
+        context.cached_language = language_from_client(user.language_code)
+        return
+    assert last is not None
     context.cached_language = last[1] or language_from_client(user.language_code)
 
 
@@ -76,9 +94,10 @@ def forget_seen(context: MaoContext, user_id: int) -> None:
 async def start(update: Update, context: MaoContext) -> None:
     user = update.effective_user
     if user is not None:
-        with context.services.db.session() as session:
-            # /start is also how a user turns announcements back on.
-            set_flags(session, user.id, announcements_opt_out=False)
+        # /start is also how a user turns announcements back on.
+        await context.services.db.run_session(
+            partial(set_flags, announcements_opt_out=False), user.id
+        )
     first_name = user.first_name if user else ""
     name_part = f" {first_name[:40]}" if first_name else ""
     await reply(update, context, context.text("start", name_part=name_part))
@@ -88,15 +107,14 @@ async def opt_out(update: Update, context: MaoContext) -> None:
     """/afmeldennieuws: no more general announcements (/start turns them on again)."""
     user = update.effective_user
     assert user is not None
-    with context.services.db.session() as session:
-        set_flags(session, user.id, announcements_opt_out=True)
+    await context.services.db.run_session(partial(set_flags, announcements_opt_out=True), user.id)
     await reply(update, context, context.text("optout_done"))
 
 
 async def show_help(update: Update, context: MaoContext) -> None:
     text = context.text("help", email=context.services.config.contact.email)
     user = update.effective_user
-    if user is not None and is_organiser(context.services, user.id):
+    if user is not None and await may_be_organiser(context.services, user.id):
         text += "\n\n" + organiser_help(context)
     await reply(update, context, text)
 
@@ -132,8 +150,9 @@ async def set_user_language(update: Update, context: MaoContext) -> None:
     language = context.matched("language")
     if language not in context.services.config.language.supported:
         return
-    with context.services.db.session() as session:
-        set_language(session, query.from_user.id, language, context.services.now())
+    await context.services.db.run_session(
+        set_language, query.from_user.id, language, context.services.now()
+    )
     context.cached_language = language
     forget_seen(context, query.from_user.id)
     await close_buttons(update)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
 from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
@@ -156,15 +157,19 @@ async def show_more(update: Update, context: MaoContext) -> None:
         await reply(update, context, fill_terms(more, context.services.config, context.language))
 
 
+def _count_answer(session: Session, band: str, entry_id: str | None, today: date) -> None:
+    count_band(session, band, today)
+    if entry_id is not None:
+        count_topic(session, entry_id, ANSWERED, today)
+
+
 def _count(context: MaoContext, band: Band, entry_id: str | None = None) -> None:
     """The organisers' statistics count answers per band and day, and straight answers per
     topic (no text, no user)."""
     services = context.services
     today = services.now().astimezone(services.config.zone).date()
-    with services.db.session() as session:
-        count_band(session, band.value, today)
-        if entry_id is not None:
-            count_topic(session, entry_id, ANSWERED, today)
+    # Written after the answer, on the database's threads: nobody waits for a count.
+    services.db.write_later(_count_answer, band.value, entry_id, today)
 
 
 def question_language(question: str, context: MaoContext) -> str | None:
@@ -341,10 +346,9 @@ def _record_miss(
         return
     if not may_store_miss(context, user.id):
         return
-    with services.db.session() as session:
-        record_miss(
-            session, question, context.language, best_id, score, services.now(), rejected_id
-        )
+    services.db.write_later(
+        record_miss, question, context.language, best_id, score, services.now(), rejected_id
+    )
 
 
 async def not_what_i_asked(update: Update, context: MaoContext) -> None:

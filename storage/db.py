@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +51,8 @@ class DbTimeouts:
     statement: float = 4.0  # one statement (PostgreSQL statement_timeout)
     lock: float = 2.0  # waiting for a row or table lock (PostgreSQL lock_timeout)
     busy: float = 3.0  # waiting for SQLite's write lock
-    call: float = 4.5  # one call through the seam, queueing for a thread included
-    read: float = 0.7  # a read an answer can do without (per-update state, FAQ additions)
+    call: float = 3.5  # one call through the seam, queueing for a thread included
+    read: float = 0.5  # a read an answer can do without (per-update state, FAQ additions)
     workers: int = 8  # threads of the seam
 
 
@@ -73,16 +73,30 @@ def is_outage(error: BaseException) -> bool:
 class Health:
     """What the last calls said about the database. After a failure it counts as away for a
     moment (`hold`): calls that can do without it skip it, synchronous sessions on the event
-    loop fail at once. Then the next call tries again, so recovery needs no restart."""
+    loop fail at once. Then the next call tries again, so recovery needs no restart.
 
-    def __init__(self, hold: float = 2.0) -> None:
+    A read given up for its short limit makes it "slow" for a shorter moment: the other
+    reads an answer can do without are skipped meanwhile, so that one update does not wait
+    for several of them in turn."""
+
+    def __init__(self, hold: float = 5.0, slow_hold: float = 1.0) -> None:
         self.hold = hold
+        self.slow_hold = slow_hold
         self.reason: str | None = None
         self._away_until = 0.0
+        self._slow_until = 0.0
 
     @property
     def away(self) -> bool:
         return time.monotonic() < self._away_until
+
+    @property
+    def skipping(self) -> bool:
+        """Whether reads an answer can do without are skipped right now."""
+        return self.away or time.monotonic() < self._slow_until
+
+    def slow(self) -> None:
+        self._slow_until = time.monotonic() + self.slow_hold
 
     def failed(self, error: BaseException) -> None:
         self.reason = _reason(error)
@@ -90,7 +104,7 @@ class Health:
 
     def answered(self) -> None:
         self.reason = None
-        self._away_until = 0.0
+        self._away_until = self._slow_until = 0.0
 
 
 def _reason(error: BaseException) -> str:
@@ -325,11 +339,18 @@ class Database:
                 )
             return self._executor
 
-    async def run(self, function: Callable[..., T], *args: Any, limit: float | None = None) -> T:
+    async def run(
+        self,
+        function: Callable[..., T],
+        *args: Any,
+        limit: float | None = None,
+        slow_is_away: bool = True,
+    ) -> T:
         """`function(*args)` on the database's threads, given up after `limit` seconds
         (default `timeouts.call`) with DatabaseUnavailableError. A call still queued when
         given up never runs; one already running finishes (or fails) on its own, its result
-        unused."""
+        unused. `slow_is_away=False`: a call given up for a short `limit` says nothing about
+        the database (it may just be busy)."""
         future = self._pool().submit(function, *args)
         try:
             result = await asyncio.wait_for(
@@ -338,7 +359,10 @@ class Database:
         except TimeoutError:
             future.cancel()
             error = DatabaseUnavailableError("the database did not answer in time")
-            self.health.failed(error)
+            if slow_is_away:
+                self.health.failed(error)
+            else:
+                self.health.slow()
             raise error from None
         except Exception as error:
             if is_outage(error):
@@ -348,7 +372,11 @@ class Database:
         return result
 
     async def run_session(
-        self, function: Callable[..., T], *args: Any, limit: float | None = None
+        self,
+        function: Callable[..., T],
+        *args: Any,
+        limit: float | None = None,
+        slow_is_away: bool = True,
     ) -> T:
         """`function(session, *args)` in one transaction, through the seam."""
 
@@ -356,10 +384,14 @@ class Database:
             with self.session() as session:
                 return function(session, *args)
 
-        return await self.run(work, limit=limit)
+        return await self.run(work, limit=limit, slow_is_away=slow_is_away)
 
     async def run_reading(
-        self, function: Callable[..., T], *args: Any, limit: float | None = None
+        self,
+        function: Callable[..., T],
+        *args: Any,
+        limit: float | None = None,
+        slow_is_away: bool = True,
     ) -> T:
         """`function(session, *args)` in a read-only session, through the seam."""
 
@@ -367,7 +399,42 @@ class Database:
             with self.reading() as session:
                 return function(session, *args)
 
-        return await self.run(work, limit=limit)
+        return await self.run(work, limit=limit, slow_is_away=slow_is_away)
+
+    async def read_or(self, default: T, function: Callable[..., T], *args: Any) -> T:
+        """A read an answer can do without: `default` at once while the database is away,
+        or when it does not answer within `timeouts.read`."""
+        if self.health.skipping:
+            return default
+        try:
+            return await self.run_reading(
+                function, *args, limit=self.timeouts.read, slow_is_away=False
+            )
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            return default
+
+    def write_later(self, function: Callable[..., object], *args: Any) -> None:
+        """Bookkeeping nobody waits for (answer statistics): written on the seam's threads
+        after the answer; skipped, with a log line, while the database is away. Never for
+        an owed message (those are written with their cause)."""
+        if self.health.away:
+            logger.info("Bookkeeping skipped: the database is away")
+            return
+
+        def work() -> None:
+            with self.session() as session:
+                function(session, *args)
+
+        def done(future: Future[None]) -> None:
+            error = future.exception() if not future.cancelled() else None
+            if error is not None:
+                if is_outage(error):
+                    self.health.failed(error)
+                logger.warning("Bookkeeping not written: %s", type(error).__name__)
+
+        self._pool().submit(work).add_done_callback(done)
 
     def _refuse_on_loop_while_away(self) -> None:
         # A synchronous session opened on the event loop while the database is away would

@@ -33,7 +33,7 @@ def owe_broadcast(db: Database, now: datetime) -> None:
 
 
 def claim_all(db: Database, sender: str, now: datetime, lease: timedelta = LEASE) -> list[int]:
-    claimed = []
+    claimed: list[int] = []
     with db.session() as session:
         release_stale_claims(session, now)
     while True:

@@ -257,12 +257,14 @@ async def test_a_crash_repeats_at_most_the_messages_in_flight(
         await asyncio.sleep(0.2)  # calls already on their way arrive anyway
         await driver.stop_bot()
         # The dead sender's lease (30 s, on the database's clock) runs out.
-        with driver.services.db.session() as session:
+        stopped = Database(windowed.storage.url)
+        with stopped.session() as session:
             session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.status == "sending")
                 .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
             )
+        stopped.dispose()
         await driver.start_bot()
         await wait_for(lambda: len(announced(standin)) == len(recipients))
         db = driver.services.db
