@@ -171,8 +171,10 @@ def prepare_storage(services: Services) -> None:
 
 async def persist_now(update: Update, context: MaoContext) -> None:
     """Write what the update changed of the user's conversation state at once, so a crash
-    mid-sign-up loses nothing and the user's next update may go to any instance."""
+    mid-sign-up loses nothing and the user's next update may go to any instance. The
+    bookkeeping written after the answer (Database.write_later) is finished too."""
     await save_state(update, context)
+    await context.services.db.written()
 
 
 def register_handlers(application: MaoApplication, services: Services) -> None:

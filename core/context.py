@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
 from core.services import Services
+from storage.db import is_outage
 from storage.users import get_user
 
 SERVICES_KEY = "services"
@@ -85,9 +86,14 @@ def user_language(update: object, context: MaoContext) -> str:
         user = update.effective_user if isinstance(update, Update) else None
         stored = None
         if user is not None:
-            with context.services.db.session() as session:
-                info = get_user(session, user.id)
-                stored = info.language if info else None
+            try:
+                with context.services.db.session() as session:
+                    info = get_user(session, user.id)
+                    stored = info.language if info else None
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                # The database away: the language the user's app reports.
         context.cached_language = stored or (
             language_from_client(user.language_code)
             if user

@@ -1,4 +1,7 @@
-"""Housekeeping on the scheduler: lapsed seat offers, and the retention of personal data."""
+"""Housekeeping on the scheduler: lapsed seat offers, and the retention of personal data.
+
+Through the database seam (storage/db.py), never on the event loop; while the database is
+away a run fails, is logged, and the next run does the work."""
 
 from __future__ import annotations
 
@@ -23,8 +26,7 @@ async def expire_offers_job(context: CallbackContext[Any, Any, Any, Any]) -> Non
     """An offer not claimed in time passes to the next person waiting (who is told)."""
     assert isinstance(context, MaoContext)
     services = context.services
-    with services.db.session() as session:
-        expired = expire_offers(session, services.now())
+    expired = await services.db.run_session(expire_offers, services.now())
     if expired:
         logger.info("%d seat offers expired", len(expired))
         outbox_of(context.application).kick()
@@ -34,17 +36,17 @@ async def retention_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     assert isinstance(context, MaoContext)
     services = context.services
     privacy_config = services.config.privacy
-    with services.db.session() as session:
-        registrations, misses = apply_retention(
-            session,
-            services.now(),
-            timedelta(days=privacy_config.keep_registrations_days),
-            timedelta(days=privacy_config.keep_faq_misses_days),
-        )
+    registrations, misses = await services.db.run_session(
+        apply_retention,
+        services.now(),
+        timedelta(days=privacy_config.keep_registrations_days),
+        timedelta(days=privacy_config.keep_faq_misses_days),
+    )
     logger.info("Retention: %d registrations and %d questions deleted", registrations, misses)
-    with services.db.session() as session:
-        # Conversations with the programme office, `inbox.retention` after their last message.
-        threads = purge_old_threads(session, services.config.inbox.retention, services.now())
+    # Conversations with the programme office, `inbox.retention` after their last message.
+    threads = await services.db.run_session(
+        purge_old_threads, services.config.inbox.retention, services.now()
+    )
     if threads:
         logger.info("Retention: %d inbox threads deleted", threads)
     # Questions kept for the buttons under their answers (in the persisted user data).

@@ -328,6 +328,7 @@ class Database:
         )
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self._later: set[Future[None]] = set()  # write_later's, until written
 
     # -- the seam --------------------------------------------------------------------------------
 
@@ -428,13 +429,23 @@ class Database:
                 function(session, *args)
 
         def done(future: Future[None]) -> None:
+            self._later.discard(future)
             error = future.exception() if not future.cancelled() else None
             if error is not None:
                 if is_outage(error):
                     self.health.failed(error)
                 logger.warning("Bookkeeping not written: %s", type(error).__name__)
 
-        self._pool().submit(work).add_done_callback(done)
+        future = self._pool().submit(work)
+        self._later.add(future)
+        future.add_done_callback(done)
+
+    async def written(self) -> None:
+        """Wait (at most `timeouts.call`) for what write_later has in hand: the end of an
+        update, after its answer went out, so that the update is complete when it ends."""
+        pending = [asyncio.wrap_future(future) for future in list(self._later)]
+        if pending:
+            await asyncio.wait(pending, timeout=self.timeouts.call)
 
     def _refuse_on_loop_while_away(self) -> None:
         # A synchronous session opened on the event loop while the database is away would
