@@ -470,4 +470,4 @@ async def test_healthz_reports_an_unreachable_database() -> None:
     finally:
         await server.stop()
         unreachable.dispose()
-    assert (code, body) == (503, {"ok": False, "database": "unreachable"})
+    assert (code, body) == (503, {"ok": False, "database": "unreachable", "reason": "unreachable"})
