@@ -354,9 +354,10 @@ class Database:
         the database (it may just be busy)."""
         future = self._pool().submit(function, *args)
         try:
-            result = await asyncio.wait_for(
-                asyncio.wrap_future(future), limit if limit is not None else self.timeouts.call
-            )
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for may swallow a
+            # cancellation that arrives as the call finishes (the outbox would never stop).
+            async with asyncio.timeout(limit if limit is not None else self.timeouts.call):
+                result = await asyncio.wrap_future(future)
         except TimeoutError:
             future.cancel()
             error = DatabaseUnavailableError("the database did not answer in time")

@@ -37,6 +37,7 @@ AWAY_NL = "Ik kan je gegevens nu even niet bereiken"
 ANNOUNCEMENT = "Aankondiging tijdens de storing"
 RECIPIENTS = range(81_000, 81_100)
 FAQ_QUESTION = "wat is een fieldlab"
+last_agenda: list[str] = []  # the agenda as read before the outage
 
 
 def with_url(config: AppConfig, url: str) -> AppConfig:
@@ -129,7 +130,8 @@ async def warm_up(driver: BotDriver, port: int) -> None:
     """Before the outage: the matcher built, the agenda read once, the database healthy."""
     _, text = await answer(driver, 7001, FAQ_QUESTION)
     assert "fieldlab" in text.lower()
-    await answer(driver, 7001, "/agenda")
+    _, agenda = await answer(driver, 7001, "/agenda")
+    last_agenda[:] = [agenda]
     _, status, _ = await healthz(port)
     assert status == 200
 
@@ -144,7 +146,10 @@ async def during_the_outage(driver: BotDriver, port: int) -> dict[str, float]:
     figures["help"] = help_time
     privacy_time, _ = await answer(driver, 7002, "/privacy")
     figures["privacy"] = privacy_time
-    agenda_time, _ = await answer(driver, 7001, "/agenda")
+    # 7002, not 7001: the announcement to 7001 may have just gone, and Telegram's one message
+    # a second per chat would be measured, not the database. The agenda as 7001 last read it.
+    agenda_time, text = await answer(driver, 7002, "/agenda")
+    assert text == last_agenda[0]
     figures["agenda"] = agenda_time
     # A known user (their row is written): the warm-up's.
     write_time, text = await answer(driver, 7001, "/afmeldennieuws")
