@@ -543,17 +543,14 @@ def test_with_phrasings_adds_a_way_of_asking(
         Phrasing("fieldlab", "nl", "wat doen jullie in zo een proefwerkplaats"),
         Phrasing("no-such-entry", "nl", "wordt overgeslagen"),
     ]
-    started = time.perf_counter()
     added = matcher.with_phrasings(content, extra)
-    adding = time.perf_counter() - started
     assert added.match(question).answer_id == "fieldlab"
     assert added.thresholds == matcher.thresholds
     assert matcher.match(question).answer_id != "fieldlab"  # the original is unchanged
-    # The same as building from scratch (new stemmers: a cold build), only faster, because the
-    # stems are reused; and read back from the disk cache the second time.
-    started = time.perf_counter()
+    # The same as building from scratch (new stemmers: a cold build); and read back from the
+    # disk cache the second time. (That adding is faster is measured in benchmarks, not here:
+    # on a busy machine a timed comparison fails either way.)
     scratch = FaqMatcher(with_phrasings(content, extra), matcher.thresholds)
-    assert adding < time.perf_counter() - started
     questions = [question, *SAMPLE]
     assert [added.match(q) for q in questions] == [scratch.match(q) for q in questions]
     again = matcher.with_phrasings(content, extra)
