@@ -199,8 +199,8 @@ async def test_answers_are_in_my_data_and_forgotten_with_me(
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
-    url = db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+def db(request: pytest.FixtureRequest, migrated_db_url: str) -> Iterator[Database]:
+    url = migrated_db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     database = Database(url)
     database.upgrade()
     yield database

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from faq import cache
-from faq.content import FaqContent, load_faq, parse_faq
+from faq.content import FaqContent, parse_faq
 from faq.evaluation import (
     EvalReport,
     evaluate,
@@ -49,12 +49,15 @@ LONG_DEV_SET = ROOT / "tests" / "data" / "faq-long-dev.yaml"
 
 @pytest.fixture(scope="module")
 def content() -> FaqContent:
-    return load_faq(CONTENT)
+    return load_matcher(CONTENT, Thresholds())[0]
 
 
 @pytest.fixture(scope="module")
 def matcher(content: FaqContent) -> FaqMatcher:
-    return FaqMatcher(content, Thresholds())
+    """The bot's own build (shared by the tests in this process, see conftest.py)."""
+    shared_content, built = load_matcher(CONTENT, Thresholds())
+    assert shared_content == content
+    return built
 
 
 def _entry(entry_id: str, question: str, *alternatives: str) -> dict[str, object]:
@@ -438,11 +441,13 @@ def test_changed_content_or_thresholds_are_not_read_from_a_stale_cache(
 def test_corrupt_cache_falls_back_to_building(cache_dir: Path) -> None:
     _, built = load_matcher(CONTENT, Thresholds())
     (path,) = cache_dir.glob("*.faqindex")
-    for damage in (b"", b"not a pickle at all", path.read_bytes()[:200]):
+    good = path.read_bytes()
+    for damage in (b"", b"not a pickle at all", good[:200]):
         path.write_bytes(damage)
-        _build_matcher.cache_clear()
-        _, rebuilt = load_matcher(CONTENT, Thresholds())
-        assert _results(rebuilt) == _results(built)
+        assert cache.load(path.stem) is None  # what load_matcher reads before it builds
+    _build_matcher.cache_clear()
+    _, rebuilt = load_matcher(CONTENT, Thresholds())  # from the last, truncated file
+    assert _results(rebuilt) == _results(built)
     # The rebuild wrote a good file again.
     from faq.matching import STORED_KINDS
 

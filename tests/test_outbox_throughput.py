@@ -164,17 +164,17 @@ async def test_a_broadcast_holds_the_pace_at_100_ms_per_call(
     standin = BotApiStandIn(latency=0.1, rate_limit=RateLimit(per_second=30))
     fast = with_broadcast(config, messages_per_second=30.0, in_flight=4)
     async with BotDriver(lambda: build_services(fast, clock), standin) as driver:
-        add_users(driver.services.db, range(10_000, 10_150), clock)
+        add_users(driver.services.db, range(10_000, 10_090), clock)
         broadcast_id = broadcast_to_everyone(driver, clock)
         outbox_of(driver.application).kick()  # type: ignore[arg-type]
-        await wait_for(lambda: len(announced(standin)) == 150)
+        await wait_for(lambda: len(announced(standin)) == 90)
 
         def tally() -> Tally:
             with driver.services.db.session() as session:
                 return broadcast_tally(session, broadcast_id)
 
         # The last message is settled once its answer is back (100 ms after it arrived).
-        await wait_for(lambda: tally().sent == 150)
+        await wait_for(lambda: tally().sent == 90)
         result = tally()
     arrivals = first_arrivals(standin)
     rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
@@ -183,7 +183,7 @@ async def test_a_broadcast_holds_the_pace_at_100_ms_per_call(
     # a quiet machine: a busy one (shared CI) reached 20-22 here.
     assert rate >= 0.5 * 30, f"{rate:.1f} msg/s"
     assert standin.too_many_requests == 0
-    assert result.sent == 150 and set(announced(standin).values()) == {1}
+    assert result.sent == 90 and set(announced(standin).values()) == {1}
 
 
 async def test_a_reply_during_a_broadcast_does_not_wait_for_it(
@@ -202,8 +202,10 @@ async def test_a_reply_during_a_broadcast_does_not_wait_for_it(
             calls = await driver.say(asker, "/start")
             waits.append(time.monotonic() - asked)
             assert texts(calls)
-        still_owed = 400 - len(announced(standin))
-        await wait_for(lambda: len(announced(standin)) == 400)
+        after_replies = len(announced(standin))
+        still_owed = 400 - after_replies
+        # And it goes on after them (the rest would take another ten seconds).
+        await wait_for(lambda: len(announced(standin)) >= after_replies + 15)
     assert still_owed > 150  # the broadcast was really running all along
     assert max(waits) < 1.0, waits  # behind 340 announcements at 30/s it would be 11 s
 
@@ -239,13 +241,13 @@ async def test_a_crash_repeats_at_most_the_messages_in_flight(
     after the lease, everyone has it, and nobody more than once beyond those 4."""
     standin = BotApiStandIn(latency=0.05)
     windowed = with_broadcast(config, messages_per_second=200.0, in_flight=4)
-    recipients = range(50_000, 50_300)
+    recipients = range(50_000, 50_150)
     async with BotDriver(lambda: build_services(windowed, clock), standin) as driver:
         add_users(driver.services.db, recipients, clock)
         broadcast_id = broadcast_to_everyone(driver, clock)
         sender = outbox_of(driver.application)  # type: ignore[arg-type]
         sender.kick()
-        await wait_for(lambda: len(announced(standin)) >= 100)
+        await wait_for(lambda: len(announced(standin)) >= 50)
         # The crash: the sender dies (its calls cut off mid-way, nothing recorded).
         crashed, sender.task = sender.task, None
         assert crashed is not None

@@ -57,8 +57,8 @@ def make_db(url: str) -> Database:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
-    url = db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+def db(request: pytest.FixtureRequest, migrated_db_url: str) -> Iterator[Database]:
+    url = migrated_db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     database = make_db(url)
     yield database
     database.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,8 +68,8 @@ def plan(db: Database) -> dict[tuple[int, int], tuple[datetime, str]]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
-    url = db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+def db(request: pytest.FixtureRequest, migrated_db_url: str) -> Iterator[Database]:
+    url = migrated_db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     database = Database(url)
     database.upgrade()
     yield database
@@ -162,6 +162,14 @@ def reminder_calls(driver: BotDriver, users: list[int]) -> dict[int, int]:
     return counts
 
 
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait for what the bot does in real time (its sender looks every second)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 def real_time_config(config: AppConfig) -> AppConfig:
     reminders = config.reminders.model_copy(update={"offsets": (timedelta(seconds=3),)})
@@ -182,10 +190,9 @@ async def test_restart_between_planning_and_sending_sends_exactly_once(
     async with BotDriver(lambda: build_services(real_time_config)) as driver:
         await asyncio.sleep(0.5)
         await driver.restart()  # the plan comes back from the database
-        await asyncio.sleep(3.5)
-        assert reminder_calls(driver, attendees) == dict.fromkeys(attendees, 1)
+        await until(lambda: reminder_calls(driver, attendees) == dict.fromkeys(attendees, 1))
         await driver.restart()  # and nothing is sent again after another restart
-        await asyncio.sleep(0.5)
+        await driver.deliver_owed()  # a whole round of the sender after the start
         assert reminder_calls(driver, attendees) == dict.fromkeys(attendees, 1)
         message = driver.latest_message_with_buttons(5001)
         assert message is not None
@@ -217,7 +224,8 @@ async def test_reminder_due_during_downtime_is_sent_on_start_unless_begun(
         register(session, begun.id, 6002, PERSON, later, join_waitlist=True)
     assert {k[0]: v[1] for k, v in plan(db).items()} == {6001: "pending", 6002: "pending"}
     async with BotDriver(lambda: build_services(real_time_config)) as driver:
-        await asyncio.sleep(1.0)
+        await until(lambda: reminder_calls(driver, [6001]) == {6001: 1})
+        await driver.deliver_owed()  # a whole round of the sender after the start
         assert reminder_calls(driver, [6001, 6002]) == {6001: 1, 6002: 0}
     # Due while the bot was down: sent if the activity has not begun, else no longer owed.
     assert {k[0]: v[1] for k, v in plan(db).items()} == {6001: "sent", 6002: "dropped"}

@@ -24,10 +24,11 @@ USER = 1001
 
 
 @pytest.fixture
-def database(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
+def database(request: pytest.FixtureRequest, migrated_db_url: str) -> Iterator[Database]:
     """A migrated SQLite file, or the PostgreSQL test database."""
     param = getattr(request, "param", "sqlite")
-    db = Database(str(request.getfixturevalue("postgres_url")) if param == "postgres" else db_url)
+    url = migrated_db_url
+    db = Database(str(request.getfixturevalue("postgres_url")) if param == "postgres" else url)
     db.upgrade()
     yield db
     db.dispose()
