@@ -146,7 +146,7 @@ async def journey(driver: BotDriver) -> None:
     )
     driver.services.clock = lambda: datetime(2027, 5, 18, 16, 5, tzinfo=UTC)
     await driver.deliver_owed()
-    await driver.messages_to(PARENT, "⭐")
+    assert await driver.messages_to(PARENT, "Hoe vond je")  # the stars are its buttons
     await driver.press(PARENT, "⭐5")
     await driver.say(PARENT, COMMENT)
     driver.services.clock = clock
