@@ -199,10 +199,12 @@ def _sqlite_engine(url: str, timeouts: DbTimeouts) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    in_memory = not parsed.database or parsed.database == ":memory:"
     engine = create_engine(
         url,
         connect_args={"timeout": timeouts.busy, "check_same_thread": False},
-        pool_timeout=timeouts.pool,
+        # An in-memory database gets one connection per thread: no pool to wait for.
+        **({} if in_memory else {"pool_timeout": timeouts.pool}),
         hide_parameters=True,  # see Database
     )
     busy_ms = int(timeouts.busy * 1000)
