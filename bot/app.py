@@ -315,7 +315,13 @@ def build_application(
         .rate_limiter(
             # Telegram allows ~30 messages/s overall and 1/s per chat: one budget for the
             # replies and the outbox, replies first; a 429 is waited out by its call only.
-            RateLimiter(SendBudget(config.broadcast.messages_per_second), max_retries=5)
+            RateLimiter(
+                SendBudget(
+                    config.broadcast.messages_per_second,
+                    chat_gap=config.broadcast.chat_gap.total_seconds(),
+                ),
+                max_retries=5,
+            )
         )
         .persistence(persistence)
         .concurrent_updates(update_processor(config.telegram.concurrent_updates))

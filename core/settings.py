@@ -185,6 +185,9 @@ class BroadcastConfig(_Section):
     # this budget; sends are spaced 5% wider than this (jobs/outbox.py, SendBudget).
     # Telegram allows about 30/s; higher values are only for a self-hosted Bot API or tests.
     messages_per_second: float = Field(default=30.0, gt=0, le=1000)
+    # Bulk and owed messages to one chat keep this far apart: Telegram allows about one a
+    # second per chat. Only a self-hosted Bot API or tests want it shorter.
+    chat_gap: Duration = Field(default=timedelta(seconds=1.1), gt=timedelta(0))
     # Local times [start, end] (21:00-08:00 spans midnight): announcements and feedback
     # questions wait until the end, reminders go the evening before (storage/quiet_hours.py).
     # null: no quiet hours. An hour alone (22) means 22:00.

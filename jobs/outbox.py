@@ -300,8 +300,10 @@ def budget_of(application: AnyApplication) -> SendBudget:
         return budget
     budget = application.bot_data.get(BUDGET_KEY)
     if not isinstance(budget, SendBudget):
-        rate = services_of(application).config.broadcast.messages_per_second
-        budget = application.bot_data[BUDGET_KEY] = SendBudget(rate)
+        broadcast = services_of(application).config.broadcast
+        budget = application.bot_data[BUDGET_KEY] = SendBudget(
+            broadcast.messages_per_second, chat_gap=broadcast.chat_gap.total_seconds()
+        )
     return budget
 
 

@@ -195,6 +195,10 @@ def config(db_url: str) -> AppConfig:
                     # minute of the suite); the tests about pacing set their own
                     # (test_outbox_throughput).
                     "messages_per_second": 1000,
+                    # Telegram's second per chat, waited for real while the tests move a
+                    # fake clock, cost the suite over a minute; the stand-in has no such limit
+                    # unless a test sets one (and then sets the gap too).
+                    "chat_gap": timedelta(seconds=0.2),
                 }
             ),
         }

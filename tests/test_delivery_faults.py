@@ -43,7 +43,10 @@ PERSON = SignupDetails("Anna", Role.OUDER, None, None, None)
 @pytest.fixture
 def config(config: AppConfig) -> AppConfig:
     activities = config.activities.model_copy(update={"file": TEST_ACTIVITIES})
-    broadcast = config.broadcast.model_copy(update={"messages_per_second": 1000.0})
+    # Telegram's real gap per chat: a 429 is judged the chat's own or the bot's by it.
+    broadcast = config.broadcast.model_copy(
+        update={"messages_per_second": 1000.0, "chat_gap": timedelta(seconds=1.1)}
+    )
     telegram = config.telegram.model_copy(update={"read_timeout": 0.3})
     return config.model_copy(
         update={"activities": activities, "broadcast": broadcast, "telegram": telegram}
