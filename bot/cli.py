@@ -227,8 +227,6 @@ def _serve(config: AppConfig, application: MaoApplication, secret: str | None) -
 
 def _console_commands() -> str:
     """The console's own commands (`#1`, `>3 text`, `/als`…), as its `/console` shows them."""
-    from core.i18n import Catalogue
-
     language = "en"  # as the rest of --help
     return Catalogue.load().text(language, "console_help")
 

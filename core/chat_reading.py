@@ -16,6 +16,7 @@ In this order:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -108,13 +109,15 @@ def read_message(
     agenda = find_in_agenda(question, activities)
     if agenda is not None:
         return Reading(Route.AGENDA, question, story, found=agenda[0], aspects=agenda[1])
+    # Matched once, when first needed: a follow-up may need it, and then the main path too.
+    alone = functools.cache(functools.partial(matcher.match, question))
     if recent is not None and refers_back(question):
         reading = _follow_up(
-            question, matcher, recent, activities, known_activities, content, language
+            question, matcher, alone, recent, activities, known_activities, content, language
         )
         if reading is not None:
             return reading
-    result = matcher.match(question)
+    result = alone()
     unknown = known_unknown(question)
     if unknown is not None:
         # Matched all the same: the organisers who get it handed over see the FAQ's guesses.
@@ -132,6 +135,7 @@ def read_message(
 def _follow_up(
     question: str,
     matcher: FaqMatcher,
+    alone: Callable[[], MatchResult],
     recent: tuple[str, str],
     activities: Callable[[], Sequence[ActivityInfo]],
     known_activities: Callable[[Sequence[int]], Sequence[ActivityInfo]],
@@ -160,7 +164,7 @@ def _follow_up(
     # With the topic's question in front, the topic itself always matches well: only another
     # entry ("en hoe meld ik me weer af?" after aanmelden) is news, and only when the
     # message alone finds no answer ("hoeveel kost dat?" is not answered by repeating).
-    if matcher.match(question).answer_id is not None:
+    if alone().answer_id is not None:
         return None
     together = matcher.match(combined)
     if together.answer_id is None or together.answer_id == entry.id:

@@ -21,6 +21,7 @@ from faq.misses import has_contact_details
 __all__ = [
     "KEEP",
     "KEEP_FOR",
+    "KEEP_HOURS",
     "PENDING_KEY",
     "Pending",
     "drop_stale",
@@ -34,6 +35,7 @@ __all__ = [
 PENDING_KEY = "faq_pending"
 KEEP = 5
 KEEP_FOR = timedelta(days=1)
+KEEP_HOURS = int(KEEP_FOR.total_seconds() // 3600)  # as /privacy and /mijngegevens say it
 
 
 @dataclass(frozen=True)

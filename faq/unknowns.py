@@ -24,6 +24,7 @@ import itertools
 from enum import StrEnum
 
 from faq.matching import normalise
+from faq.questions import STORY_WORDS
 
 __all__ = ["STORY_WORDS", "Unknown", "is_story", "known_unknown", "soft_unknown"]
 
@@ -161,8 +162,8 @@ _MONTHS = _word_set(
     """
 )
 
-# A long message: what the matcher calls a story, and what is acknowledged before answering.
-STORY_WORDS = 25
+# A long message (faq.questions.STORY_WORDS): what the matcher calls a story, and what is
+# acknowledged before answering.
 _FIRST_PERSON = _word_set("ik mijn we wij onze ons i my we our me us")
 
 
@@ -182,7 +183,6 @@ def _costs(words: list[str]) -> bool:
     if not _EFFORT_WORDS.isdisjoint(words):
         found -= {"kost", "kosten", "kostte", "cost", "costs"}  # "hoeveel tijd kost het"
     if found or any(_has(words, phrase) for phrase in _FREE):
-        return True
         return True
     # "hoeveel geld": an amount of money is never in the sources.
     return not _MONEY_WORDS.isdisjoint(words) and not _AMOUNT_WORDS.isdisjoint(words)

@@ -219,7 +219,7 @@ async def acknowledge_story(update: Update, context: MaoContext, reading: Readin
     if reading.route in (Route.UNKNOWN, Route.FALLBACK):
         await reply(update, context, context.text("faq_story_heard"))
         return
-    markup = handover_markup(context, reading.question, reading.guesses)
+    markup = await handover_markup(context, reading.question, reading.guesses)
     key = "faq_story_heard_handover" if markup else "faq_story_heard"
     await reply(update, context, context.text(key), markup)
 
@@ -233,7 +233,7 @@ async def answer_small_talk(update: Update, context: MaoContext, talk: Talk, mes
         # Honest: a bot. And a person is one tap away: the hand-over asks for the question
         # ("ben je een mens?" is not one, nor is an older question the person moved on from).
         forget_unanswered(context)
-        markup = handover_markup(context)
+        markup = await handover_markup(context)
         await reply(
             update,
             context,
@@ -302,7 +302,7 @@ async def answer_reading(update: Update, context: MaoContext, reading: Reading) 
         best.entry_id if best else None,
         best.score if best else 0.0,
     )
-    markup = handover_markup(context, reading.question, reading.guesses)
+    markup = await handover_markup(context, reading.question, reading.guesses)
     contact = services.config.contact
     key = "faq_known_unknown" if reading.route is Route.UNKNOWN else "faq_fallback"
     await reply(
@@ -366,13 +366,12 @@ async def not_what_i_asked(update: Update, context: MaoContext) -> None:
     mark_rejected(data, kept.ref)
     with context.answering_in(kept.language):
         today = services.now().astimezone(services.config.zone).date()
-        with services.db.session() as session:
-            count_topic(session, kept.answered, REJECTED, today)
+        services.db.write_later(count_topic, kept.answered, REJECTED, today)
         if kept.question is not None:
             _record_miss(update, context, kept.question, kept.answered, kept.score, kept.answered)
         buttons = _topic_buttons(context, kept.options)
         key = "faq_not_it_options" if buttons else "faq_not_it_handover"
-        if anyone_reads(services):
+        if await anyone_reads(services):
             buttons.append(handover_button(context, kept.ref))
         else:
             # Nobody reads a hand-over: the address instead.
@@ -415,7 +414,7 @@ async def none_of_these(update: Update, context: MaoContext) -> None:
     _user_data(context).pop(SUGGESTED_KEY, None)
     language = suggested.get("language")
     with context.answering_in(language if isinstance(language, str) else None):
-        markup = handover_markup(
+        markup = await handover_markup(
             context, str(suggested["question"]), [str(g) for g in suggested.get("guesses", [])]
         )
         key = "faq_none_chosen_handover" if markup else "faq_none_chosen"

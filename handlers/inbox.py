@@ -110,13 +110,13 @@ def handover_button(context: MaoContext, ref: int | None = None) -> Button:
     return (context.text("inbox_ask_button"), data)
 
 
-def handover_markup(
+async def handover_markup(
     context: MaoContext, question: str | None = None, guesses: Sequence[str] = ()
 ) -> Any:
     """The hand-over button (for `question`, kept for it), or None when nobody would read
     what it sends (no organisers' group, no organiser): then people are given the e-mail
     address instead, and the question is not kept."""
-    if not anyone_reads(context.services):
+    if not await anyone_reads(context.services):
         return None
     ref = remember_unanswered(context, question, guesses) if question is not None else None
     return one_per_row([handover_button(context, ref)])
@@ -264,7 +264,7 @@ async def show_preview(update: Update, context: MaoContext, draft: dict[str, Any
 async def ask_handover(update: Update, context: MaoContext) -> int:
     """ "Stel je vraag aan het programmabureau": show what would be sent."""
     query = await pressed(update)
-    if not anyone_reads(context.services):
+    if not await anyone_reads(context.services):
         ref = context.match.groupdict().get("ref") if context.match is not None else None
         if ref:
             forget_question(_user_data(context), int(ref))  # it cannot be handed over
@@ -384,7 +384,7 @@ async def abort_draft(update: Update, context: MaoContext) -> int:
 
 
 async def _start(update: Update, context: MaoContext, kind: ThreadKind) -> int:
-    if not anyone_reads(context.services):
+    if not await anyone_reads(context.services):
         return await refer_to_mail(update, context)
     # Told before they type a whole story, not after.
     user = update.effective_user
@@ -930,20 +930,6 @@ async def close_thread(update: Update, context: MaoContext) -> None:
         logger.info("Inbox thread %s closed with the standard line", thread.id)
         await deliver_now(context, thread.user_id)
     await _after_close(context, thread, closing)
-
-
-async def _replace_buttons(update: Update, markup: Any) -> None:
-    query = update.callback_query
-    if query is None or query.message is None or not query.message.is_accessible:
-        return
-    if markup is None:
-        await close_buttons(update)
-        return
-    try:
-        await query.edit_message_reply_markup(reply_markup=markup)
-    except BadRequest as error:
-        if "not modified" not in str(error) and "not found" not in str(error):
-            raise
 
 
 # -- registration ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from core.dates import format_datetime
 from core.erasure import forget_traces
 from core.i18n import Html
 from core.keyboards import keyboard
-from core.pending_questions import KEEP, KEEP_FOR, PENDING_KEY
+from core.pending_questions import KEEP, KEEP_HOURS, PENDING_KEY
 from core.privacy_terms import privacy_terms
 from handlers.basics import forget_seen
 from handlers.replies import close_buttons, pressed, reply
@@ -45,9 +45,7 @@ async def show_privacy(update: Update, context: MaoContext) -> None:
     text = context.text("privacy", **privacy_terms(config, context.language))
     limits = config.inbox.limits
     counted = context.text("privacy_limits", per_hour=limits.per_hour, per_day=limits.per_day)
-    counted += "\n" + context.text(
-        "privacy_kept_questions", count=KEEP, hours=int(KEEP_FOR.total_seconds() // 3600)
-    )
+    counted += "\n" + context.text("privacy_kept_questions", count=KEEP, hours=KEEP_HOURS)
     # These go before the closing paragraph (the commands and the address).
     head, _, tail = text.rpartition("\n\n")
     await reply(update, context, f"{head}\n{counted}\n\n{tail}")
@@ -261,7 +259,7 @@ def my_data_text(data: PersonalData, draft_title: str | None, context: MaoContex
         tail.append(context.text("mydata_blocked", since=_when(data.blocked_since, context)))
     kept = data.user_data.get(PENDING_KEY)
     if isinstance(kept, dict) and kept:
-        hours = int(KEEP_FOR.total_seconds() // 3600)
+        hours = KEEP_HOURS
         tail.append(context.text("mydata_kept_questions", count=len(kept), hours=hours))
     tail.append(context.text("mydata_file_note"))
     # The lists share what room the fixed parts leave: two thirds for registrations.

@@ -51,9 +51,11 @@ async def retention_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
         logger.info("Retention: %d inbox threads deleted", threads)
     # Questions kept for the buttons under their answers (in the persisted user data).
     now = services.now()
-    dropped = sum(drop_stale(data, now) for data in context.application.user_data.values())
-    with services.db.session() as session:
-        # Also of people this process has not seen since: their data is only in the table.
-        dropped += prune_user_data(session, PENDING_KEY, lambda data: drop_stale(data, now))
+    for data in context.application.user_data.values():
+        drop_stale(data, now)  # this process's copies; the table below is what is kept
+    # Everyone's, also of people this process has not seen since.
+    dropped = await services.db.run_session(
+        prune_user_data, PENDING_KEY, lambda data: drop_stale(data, now)
+    )
     if dropped:
         logger.info("Retention: %d kept questions dropped", dropped)

@@ -592,12 +592,6 @@ class OutboxSender:
         self, message: OwedMessage, lane: Lane, place: Place | None = None
     ) -> OutboxStatus:
         services = self.services
-        user, registration, broadcast, signup_activity = await services.db.run_session(
-            _what_to_render, message
-        )
-        language = (user.language if user else None) or services.catalogue.default
-        context = MaoContext(self.application, chat_id=message.user_id, user_id=message.user_id)
-        context.cached_language = language
         now = services.now()
         quiet = services.config.quiet_hours
         if (
@@ -617,6 +611,13 @@ class OutboxSender:
                 return await services.db.run_session(
                     retry_later, message, now, "after its message", after
                 )
+        # Read only for what is sent now: a message held above needs none of it.
+        user, registration, broadcast, signup_activity = await services.db.run_session(
+            _what_to_render, message
+        )
+        language = (user.language if user else None) or services.catalogue.default
+        context = MaoContext(self.application, chat_id=message.user_id, user_id=message.user_id)
+        context.cached_language = language
         if message.kind is OutboxKind.FEEDBACK_REQUEST and not await self._feedback_wanted(
             message, now
         ):

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,11 @@ def _on_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def dialect_insert(session: Session) -> Any:
+    """The dialect's own INSERT (with ON CONFLICT), for upserts on SQLite and PostgreSQL."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def safe_url(url: str) -> str:

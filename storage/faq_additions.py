@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import dialect_insert
 from storage.models import FaqAddition, InboxMessage, InboxThread
 
 # The column's width; the matcher reads no further than this either.
@@ -118,9 +118,7 @@ def add_addition(
     The latest choice wins: the same question stored earlier under another entry (an
     organiser correcting a mistake) is removed, so one question never points two ways."""
     text = tidy_question(question)
-    insert = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
+    insert = dialect_insert(session)
     # Two organisers (or two instances) adding the same at once: the database keeps one.
     statement = (
         insert(FaqAddition)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import dialect_insert
 from storage.models import FaqCount, FaqMiss, FaqTopicCount
 
 MAX_QUESTION_LENGTH = 1000
@@ -100,13 +99,9 @@ def purge_misses(session: Session, older_than: timedelta, now: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def count_band(session: Session, band: str, day: date) -> None:
     """One more question in this band today (one upsert; no text, no user)."""
-    statement = _insert(session)(FaqCount).values(day=day, band=band, count=1)
+    statement = dialect_insert(session)(FaqCount).values(day=day, band=band, count=1)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["day", "band"], set_={"count": FaqCount.count + 1}
@@ -130,7 +125,7 @@ REJECTED = "rejected"
 def count_topic(session: Session, entry_id: str, outcome: str, day: date) -> None:
     """One more straight answer with this topic today, or one more "Niet wat ik vroeg" under
     it (one upsert; no text, no user)."""
-    statement = _insert(session)(FaqTopicCount).values(
+    statement = dialect_insert(session)(FaqTopicCount).values(
         day=day, entry_id=entry_id, outcome=outcome, count=1
     )
     session.execute(

@@ -521,10 +521,10 @@ def thread_ids_of(session: Session, user_id: int) -> list[int]:
     return list(session.scalars(select(InboxThread.id).where(InboxThread.user_id == user_id)))
 
 
-def erase_threads(session: Session, user_id: int) -> int:
-    """/vergeetmij: the person's threads and every copy of them owed or sent (the copies
-    already in the organisers' chats are deleted there by owe_copy_erasure)."""
-    return _delete_threads(session, thread_ids_of(session, user_id))
+def erase_threads(session: Session, thread_ids: Sequence[int]) -> int:
+    """/vergeetmij: the person's threads (thread_ids_of) and every copy of them owed or sent
+    (the copies already in the organisers' chats are deleted there by owe_copy_erasure)."""
+    return _delete_threads(session, thread_ids)
 
 
 def texts_of_user(session: Session, user_id: int) -> list[str]:

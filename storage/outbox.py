@@ -32,9 +32,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import dialect_insert
 from storage.durations import parse_duration
 from storage.models import Activity, OutboxMessage, Registration
 from storage.quiet_hours import QuietHours
@@ -188,9 +188,7 @@ def owe(
         "created_at": now,
         "updated_at": now,
     }
-    insert = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
+    insert = dialect_insert(session)
     statement = insert(OutboxMessage).values(**values)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])

@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import dialect_insert
 from storage.models import ConversationState, UserData
 
 ConversationRef = tuple[str, tuple[Any, ...]]  # (conversation name, PTB's key)
@@ -60,8 +60,7 @@ def encode_user_data(data: Mapping[Any, Any]) -> str:
 
 def _upsert(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE: two instances writing the same row never collide."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     statement = insert(model).values(**values)
     changed = {name: statement.excluded[name] for name in values if name not in keys}
     session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))

@@ -50,8 +50,9 @@ def erase_user(
     delete_questions(session, texts_of_user(session, telegram_id))
     # Conversations with the programme office, with every copy still owed or sent (also
     # those owed to the organisers' chat); the copies already there are owed a deletion.
-    copies = owe_copy_erasure(session, thread_ids_of(session, telegram_id), now)
-    erase_threads(session, telegram_id)
+    thread_ids = thread_ids_of(session, telegram_id)
+    copies = owe_copy_erasure(session, thread_ids, now)
+    erase_threads(session, thread_ids)
     # An organiser's traces in what others keep: their id goes, the thing stays.
     session.execute(
         update(InboxMessage).where(InboxMessage.author_id == telegram_id).values(author_id=None),

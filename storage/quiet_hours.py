@@ -8,7 +8,7 @@ held: someone waits for them, or needs them at that very moment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 # A reminder that falls in the quiet hours goes this long before they begin (20:00 with the
 # default 21:00): early enough in the evening to be read, not at the last minute.
@@ -21,14 +21,19 @@ class QuietHours:
     end: time
     zone: tzinfo
 
+    def _beginning_on(self, day: date) -> tuple[datetime, datetime]:
+        """The quiet window that begins on `day` (start, end; aware, local)."""
+        end_day = day if self.start < self.end else day + timedelta(days=1)
+        return (
+            datetime.combine(day, self.start, self.zone),
+            datetime.combine(end_day, self.end, self.zone),
+        )
+
     def window(self, moment: datetime) -> tuple[datetime, datetime] | None:
         """The quiet window that holds `moment` (start, end; aware, local), or None."""
         local = moment.astimezone(self.zone)
         for days_back in (0, 1):
-            day = local.date() - timedelta(days=days_back)
-            start = datetime.combine(day, self.start, self.zone)
-            end_day = day if self.start < self.end else day + timedelta(days=1)
-            end = datetime.combine(end_day, self.end, self.zone)
+            start, end = self._beginning_on(local.date() - timedelta(days=days_back))
             if start <= local < end:
                 return start, end
         return None
@@ -39,9 +44,7 @@ class QuietHours:
         day = since.astimezone(self.zone).date() - timedelta(days=1)
         last = until.astimezone(self.zone).date()
         while day <= last:
-            start = datetime.combine(day, self.start, self.zone)
-            end_day = day if self.start < self.end else day + timedelta(days=1)
-            end = datetime.combine(end_day, self.end, self.zone)
+            start, end = self._beginning_on(day)
             if start < until and end > since:
                 found.append((start, end))
             day += timedelta(days=1)
