@@ -317,14 +317,20 @@ async def _create(
     return broadcast_id
 
 
-async def confirm(update: Update, context: MaoContext) -> int:
+async def _draft_confirmed(update: Update, context: MaoContext) -> bool:
+    """An organiser's tap on a draft that still has its text; the buttons close either way."""
     if not await _pressed_by_organiser(update, context):
-        return END
-    if "text" not in _draft(context):
-        await close_buttons(update)
-        await reply(update, context, context.text("stale_button"))
-        return END
+        return False
     await close_buttons(update)
+    if "text" not in _draft(context):
+        await reply(update, context, context.text("stale_button"))
+        return False
+    return True
+
+
+async def confirm(update: Update, context: MaoContext) -> int:
+    if not await _draft_confirmed(update, context):
+        return END
     quiet = context.services.config.quiet_hours
     if quiet is not None and quiet.contains(context.services.now()):
         # Asked once, here: the organiser may know that it cannot wait.
@@ -353,21 +359,13 @@ async def _send_now(update: Update, context: MaoContext, *, night_allowed: bool)
 
 
 async def send_at_night(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
-    await close_buttons(update)
-    if "text" not in _draft(context):
-        await reply(update, context, context.text("stale_button"))
+    if not await _draft_confirmed(update, context):
         return END
     return await _send_now(update, context, night_allowed=True)
 
 
 async def send_in_the_morning(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
-    await close_buttons(update)
-    if "text" not in _draft(context):
-        await reply(update, context, context.text("stale_button"))
+    if not await _draft_confirmed(update, context):
         return END
     return await _schedule(update, context, context.services.now())
 
