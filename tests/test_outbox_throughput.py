@@ -228,9 +228,10 @@ async def test_a_chat_429_delays_that_message_only(config: AppConfig, clock: Fak
         await driver.deliver_owed()
         with driver.services.db.session() as session:
             result = broadcast_tally(session, broadcast_id)
-    # Everyone else went on at the pace: no pause of all sending around the 429.
+    # Everyone else went on at the pace: no pause of all sending around the 429 (a pause
+    # would last its retry_after, 1 s; a busy CI machine has shown gaps of 0.36 s without one).
     arrivals = first_arrivals(standin)[:59]
-    assert max(b - a for a, b in itertools.pairwise(arrivals)) < 0.3
+    assert max(b - a for a, b in itertools.pairwise(arrivals)) < 0.75
     assert result.sent == 60 and set(announced(standin).values()) == {1}
 
 
