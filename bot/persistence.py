@@ -349,6 +349,7 @@ async def load_state(update: Update, context: MaoContext) -> None:
         for conversation, _name, key in refs:
             _states_of(conversation).data.pop(key, None)
         context.application.user_data[user.id].clear()
+        context.state_unread = True
 
 
 async def save_state(update: Update, context: MaoContext) -> None:
@@ -378,7 +379,7 @@ async def end_lapsed_conversations(update: Update, context: MaoContext) -> None:
         _states_of(conversation).pop(key, None)
         await persistence.end_conversation(name, key)
         logger.info("Conversation %s ended: quiet longer than its timeout", name)
-        user_language(update, context)
+        await user_language(update, context)
         for handler in conversation.states.get(ConversationHandler.TIMEOUT, []):
             check = handler.check_update(update)
             if check is not None and check is not False:

@@ -43,6 +43,9 @@ class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     ) -> None:
         super().__init__(application, chat_id=chat_id, user_id=user_id)
         self.cached_language: str | None = None
+        # The user's conversations and data could not be read for this update (the database
+        # away): a conversation's button then finds no conversation, yet is not stale.
+        self.state_unread = False
 
     @property
     def services(self) -> Services:
@@ -81,19 +84,21 @@ def language_from_client(language_code: str | None) -> str:
     return "en" if (language_code or "").lower().startswith("en") else "nl"
 
 
-def user_language(update: object, context: MaoContext) -> str:
+async def user_language(update: object, context: MaoContext) -> str:
+    """The language to answer in, fixed for the update: the user's stored choice, or while
+    the database is away the one the user's app reports. Not `read_or`: under load its
+    short limit would answer a Dutch speaker with an English app in English."""
     if context.cached_language is None:
         user = update.effective_user if isinstance(update, Update) else None
         stored = None
-        if user is not None:
+        database = context.services.db
+        if user is not None and not database.health.skipping:
             try:
-                with context.services.db.session() as session:
-                    info = get_user(session, user.id)
-                    stored = info.language if info else None
+                info = await database.run_reading(get_user, user.id)
+                stored = info.language if info else None
             except Exception as error:
                 if not is_outage(error):
                     raise
-                # The database away: the language the user's app reports.
         context.cached_language = stored or (
             language_from_client(user.language_code)
             if user

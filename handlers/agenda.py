@@ -28,6 +28,7 @@ def _block(activity: ActivityInfo, held: UserRegistration | None, context: MaoCo
 
 Held = dict[int, UserRegistration]
 LAST_READ_KEY = "agenda_last_read"
+KINDS_READ_KEY = "agenda_kinds_last_read"
 
 
 def _read_page(
@@ -122,8 +123,10 @@ async def turn_page(update: Update, context: MaoContext) -> None:
 
 async def show_filters(update: Update, context: MaoContext) -> None:
     await pressed(update)
-    with context.services.db.session() as session:
-        present = upcoming_kinds(session, context.services.now())
+    # The database away: the kinds as last read, or every kind (a filter may come up empty).
+    known: set[str] = context.bot_data.get(KINDS_READ_KEY) or {k.value for k in Kind}
+    present = await context.services.db.read_or(known, upcoming_kinds, context.services.now())
+    context.bot_data[KINDS_READ_KEY] = present
     buttons: list[Button] = [
         (context.text("agenda_all"), callbacks.AGENDA_PAGE.data(page=0, kind="all"))
     ] + [

@@ -143,7 +143,7 @@ async def hold_back_floods(update: Update, context: MaoContext) -> None:
     if verdict is Verdict.FIRST_REFUSAL:
         logger.info("A user went over the flood limit; their next updates are dropped")
         if private:  # never in a group: the rest of the group need not know
-            user_language(update, context)  # reads the stored choice; records nothing
+            await user_language(update, context)  # reads the stored choice; records nothing
             await reply(update, context, context.text("flood_slow_down"))
     raise ApplicationHandlerStop
 

@@ -103,7 +103,7 @@ async def point_to_private_chat(update: Update, context: MaoContext) -> None:
     if passes is False:
         raise ApplicationHandlerStop  # not an organiser: ignored without a word
     if addressed_to_bot(update, context.bot) and update.effective_user is not None:
-        user_language(update, context)  # reads the stored choice; records nothing
+        await user_language(update, context)  # reads the stored choice; records nothing
         if update.callback_query is not None:
             await pressed(update, alert=context.text("group_button_private_only"))
         else:

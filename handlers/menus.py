@@ -7,10 +7,8 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 
-from core.roles import is_organiser
+from core.roles import check_organiser, organiser_languages
 from core.services import Services
-from storage.organisers import stored_organisers
-from storage.users import get_user
 
 logger = logging.getLogger(__name__)
 
@@ -60,22 +58,19 @@ async def register_command_menus(bot: Bot, services: Services) -> None:
     )
     # Organisers from config and those added with `mao-bot admin add` (a new one gets the
     # menu from the next start), each in the language they chose.
-    with services.db.session() as session:
-        organisers = sorted({*services.config.admins, *stored_organisers(session)})
-        languages = {
-            organiser: (user.language if user else None) or services.config.language.default
-            for organiser in organisers
-            for user in [get_user(session, organiser)]
-        }
-    for organiser in organisers:
-        await set_chat_commands(bot, services, organiser, languages[organiser])
+    languages = await services.db.run_reading(
+        organiser_languages, services.config.admins, services.config.language.default
+    )
+    for organiser, language in languages.items():
+        await set_chat_commands(bot, services, organiser, language)
 
 
 async def set_chat_commands(bot: Bot, services: Services, chat_id: int, language: str) -> None:
     """A chat-specific menu: follows the language chosen with /taal, and shows admin tools."""
+    admin = await check_organiser(services, chat_id)
     try:
         await bot.set_my_commands(
-            command_menu(services, language, admin=is_organiser(services, chat_id)),
+            command_menu(services, language, admin=admin),
             scope=BotCommandScopeChat(chat_id),
         )
     except TelegramError as error:

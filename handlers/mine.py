@@ -5,7 +5,7 @@ Also the answers to a seat offer (claim / decline), which arrive from notices.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
 
 from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
@@ -15,10 +15,12 @@ from core.activity_text import choice_label, describe, moment
 from core.calendar import calendar_file
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, keyboard, offer_buttons, one_per_row
+from core.signups import read_other_dates
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import deliver_now
-from storage.activities import ActivityInfo, upcoming_activities
+from storage.activities import ActivityInfo
 from storage.registrations import (
+    ChangeResult,
     UserRegistration,
     cancel_registration,
     claim_offer,
@@ -54,8 +56,8 @@ async def show_mine(update: Update, context: MaoContext) -> None:
     user = update.effective_user
     assert user is not None
     services = context.services
-    with services.db.session() as session:
-        items = user_registrations(session, user.id, services.now())
+    # Not a read to do without: "no registrations" would be untrue; an outage says so.
+    items = await services.db.run_reading(user_registrations, user.id, services.now())
     if not items:
         await reply(update, context, context.text("mine_empty"))
         return
@@ -76,8 +78,9 @@ async def _load(update: Update, context: MaoContext) -> UserRegistration | None:
     """The pressed button's registration, if it is the presser's own (data is not trusted)."""
     query = update.callback_query
     assert query is not None
-    with context.services.db.session() as session:
-        return get_user_registration(session, _registration_id(context), query.from_user.id)
+    return await context.services.db.run_reading(
+        get_user_registration, _registration_id(context), query.from_user.id
+    )
 
 
 async def send_ics(update: Update, context: MaoContext) -> None:
@@ -128,18 +131,25 @@ async def decline_offer(update: Update, context: MaoContext) -> None:
     await _give_up(update, context, "offer_declined")
 
 
+async def _change_place(
+    context: MaoContext, change: Callable[..., ChangeResult], user_id: int
+) -> ChangeResult:
+    """Cancel or claim the pressed button's place: one transaction through the seam (in an
+    outage nothing changes and the error handler says so; the button stays)."""
+    services = context.services
+    return await services.db.run_session(
+        change,
+        _registration_id(context),
+        user_id,
+        services.now(),
+        services.config.reminders.join_link_before,
+    )
+
+
 async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
     """Cancel a seat (after confirmation), leave the waiting list, or decline an offer."""
     query = await pressed(update)
-    services = context.services
-    with services.db.session() as session:
-        result = cancel_registration(
-            session,
-            _registration_id(context),
-            query.from_user.id,
-            services.now(),
-            services.config.reminders.join_link_before,
-        )
+    result = await _change_place(context, cancel_registration, query.from_user.id)
     await close_buttons(update)  # after the write: a failed cancel can be pressed again
     if not result.ok:
         key = "mine_cancel_started" if result.reason == "started" else "mine_nothing_to_cancel"
@@ -154,35 +164,14 @@ async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
     await _offer_other_dates(update, context, result.activity)
 
 
-# Other dates offered after giving up a place: as many as fit a phone screen.
-OTHER_DATES = 5
-
-
-def other_dates(
-    activity: ActivityInfo, candidates: list[ActivityInfo], held: set[int], now: datetime
-) -> list[ActivityInfo]:
-    """Upcoming activities of the same kind, open for sign-up, that the user has no place
-    in (the one just given up excluded), soonest first."""
-    return [
-        other
-        for other in candidates
-        if other.kind == activity.kind
-        and other.id != activity.id
-        and other.id not in held
-        and other.open_for_registration(now)
-    ][:OTHER_DATES]
-
-
 async def _offer_other_dates(update: Update, context: MaoContext, activity: ActivityInfo) -> None:
-    """Could not come this time: perhaps another date of the same kind suits."""
+    """Could not come this time: perhaps another date of the same kind suits. Only an
+    extra: while the database is away, none are offered."""
     user = update.effective_user
     assert user is not None
     services = context.services
-    now = services.now()
-    with services.db.session() as session:
-        candidates = upcoming_activities(session, now, activity.kind)
-        held = {item.activity.id for item in user_registrations(session, user.id, now)}
-    found = other_dates(activity, candidates, held, now)
+    none: list[ActivityInfo] = []
+    found = await services.db.read_or(none, read_other_dates, activity, user.id, services.now())
     if not found:
         return
     buttons: list[Button] = [
@@ -200,15 +189,7 @@ async def keep(update: Update, context: MaoContext) -> None:
 
 async def claim(update: Update, context: MaoContext) -> None:
     query = await pressed(update)
-    services = context.services
-    with services.db.session() as session:
-        result = claim_offer(
-            session,
-            _registration_id(context),
-            query.from_user.id,
-            services.now(),
-            services.config.reminders.join_link_before,
-        )
+    result = await _change_place(context, claim_offer, query.from_user.id)
     await close_buttons(update)
     if not result.ok or result.activity is None:
         key = "offer_expired_claim" if result.reason == "expired" else "offer_gone"

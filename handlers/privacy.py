@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
 from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
@@ -21,7 +22,7 @@ from handlers.basics import forget_seen
 from handlers.replies import close_buttons, pressed, reply
 from handlers.signup import DRAFT as SIGNUP_DRAFT
 from jobs.outbox import outbox_of
-from storage.activities import get_activity
+from storage.activities import ActivityInfo, get_activity
 from storage.personal_data import (
     MessageRecord,
     PersonalData,
@@ -277,16 +278,22 @@ def my_data_text(data: PersonalData, draft_title: str | None, context: MaoContex
     return "\n\n".join(head + lists + tail)
 
 
+def _read_my_data(session: Session, user_id: int) -> tuple[PersonalData, ActivityInfo | None]:
+    """Everything stored about the user, and the activity of a sign-up they are in the
+    middle of (the draft names it only by its slug)."""
+    data = personal_data(session, user_id)
+    draft = data.user_data.get(SIGNUP_DRAFT)
+    slug = draft.get("slug") if isinstance(draft, dict) else None
+    return data, get_activity(session, slug) if isinstance(slug, str) else None
+
+
 async def show_my_data(update: Update, context: MaoContext) -> None:
     user = update.effective_user
     chat = update.effective_chat
     assert user is not None and chat is not None
     services = context.services
-    with services.db.session() as session:
-        data = personal_data(session, user.id)
-        draft = data.user_data.get(SIGNUP_DRAFT)
-        slug = draft.get("slug") if isinstance(draft, dict) else None
-        activity = get_activity(session, slug) if isinstance(slug, str) else None
+    # Not a read to do without: "nothing stored" would be untrue; an outage says so.
+    data, activity = await services.db.run_reading(_read_my_data, user.id)
     if data.is_empty:
         await reply(update, context, context.text("mydata_nothing"))
         return
@@ -326,10 +333,11 @@ async def confirm_forget(update: Update, context: MaoContext) -> None:
         return
     services = context.services
     user_id = query.from_user.id
-    with services.db.session() as session:
-        erased = erase_user(
-            session, user_id, services.now(), services.config.reminders.join_link_before
-        )
+    # One transaction: in an outage nothing is erased, and the user hears so (the button
+    # stays, to be pressed again).
+    erased = await services.db.run_session(
+        erase_user, user_id, services.now(), services.config.reminders.join_link_before
+    )
     forget_seen(context, user_id)
     if context.user_data is not None:
         context.user_data.clear()

@@ -15,8 +15,8 @@ from storage.users import get_user, set_flags
 async def show_reminder_setting(update: Update, context: MaoContext) -> None:
     user = update.effective_user
     assert user is not None
-    with context.services.db.session() as session:
-        info = get_user(session, user.id)
+    # Not a read to do without: a wrong "on" or "off" would mislead; an outage says so.
+    info = await context.services.db.run_reading(get_user, user.id)
     enabled = info.reminders_enabled if info else True
     if enabled:
         text, button = (
@@ -34,8 +34,10 @@ async def show_reminder_setting(update: Update, context: MaoContext) -> None:
 async def set_reminders(update: Update, context: MaoContext) -> None:
     query = await pressed(update)
     enabled = context.matched("state") == "on"
-    with context.services.db.session() as session:
-        set_flags(session, query.from_user.id, reminders_enabled=enabled)
+    user_id = query.from_user.id
+    await context.services.db.run_session(
+        lambda session: set_flags(session, user_id, reminders_enabled=enabled)
+    )
     await close_buttons(update)
     await reply(
         update, context, context.text("reminders_now_on" if enabled else "reminders_now_off")

@@ -17,8 +17,10 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from enum import IntEnum
+from functools import partial
 from typing import TypedDict, cast
 
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
@@ -38,26 +40,28 @@ from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row, shorten
 from core.privacy_terms import privacy_terms
+from core.signups import picker, signup_start
 from core.text_limits import clean_text, clip
 from core.typed_choice import ROLE_WORDS, typed_choice
+from handlers.basics import stale_button
 from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import deliver_now
-from storage.activities import ActivityInfo, get_activity, get_activity_by_id, upcoming_activities
+from storage.activities import ActivityInfo, get_activity_by_id
+from storage.db import DatabaseUnavailableError
 from storage.registrations import (
     Outcome,
     SignupDetails,
     audience_admits,
-    availability,
-    get_profile,
     get_user_registration_for,
     register,
-    user_registrations,
 )
 from storage.vocabulary import Role, Sector
 
 logger = logging.getLogger(__name__)
 
 DRAFT = "signup"
+# The activities sign-ups are for, as this process last read them (see _activity).
+ACTIVITIES_READ_KEY = "signup_activities_last_read"
 EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 MAX_NAME = 100
 MAX_NAME_WORDS = 6
@@ -136,20 +140,21 @@ def _user_id(update: Update) -> int:
 
 
 async def start_signup(update: Update, context: MaoContext) -> int:
-    _forget_draft(context)
-    return await _ask_activity(update, context)
+    return await _ask_activity(update, context, start_afresh=True)
 
 
-async def _ask_activity(update: Update, context: MaoContext) -> int:
+async def _ask_activity(update: Update, context: MaoContext, start_afresh: bool = False) -> int:
     """The picker: each button says date and place (sessions of one title differ only there)
-    and whether the user already has a place or only the waiting list is left."""
+    and whether the user already has a place or only the waiting list is left.
+
+    `start_afresh`: a sign-up in progress is forgotten, but only once the picker is read: in
+    an outage the user hears so and the sign-up they were in stays as it was."""
     services = context.services
     now = services.now()
-    with services.db.session() as session:
-        open_ones = [a for a in upcoming_activities(session, now) if a.open_for_registration(now)]
-        held = {
-            item.activity.id: item for item in user_registrations(session, _user_id(update), now)
-        }
+    choice = await services.db.run_reading(picker, _user_id(update), now)
+    if start_afresh:
+        _forget_draft(context)
+    open_ones, held = choice.open, choice.held
     if not open_ones:
         _forget_draft(context)
         await reply(update, context, context.text("signup_nothing_open"))
@@ -164,9 +169,7 @@ async def _ask_activity(update: Update, context: MaoContext) -> int:
 
 async def pick_from_button(update: Update, context: MaoContext) -> int:
     await pressed(update)
-    with context.services.db.session() as session:
-        activity = get_activity_by_id(session, int(context.matched("activity")))
-    return await _begin_for(update, context, activity.slug if activity else "")
+    return await _begin_for(update, context, int(context.matched("activity")))
 
 
 async def pick_from_deep_link(update: Update, context: MaoContext) -> int:
@@ -192,19 +195,22 @@ def _refusal(
     return context.text(keys[outcome], title=title, position=position or 0)
 
 
-async def _begin_for(update: Update, context: MaoContext, slug: str) -> int:
+async def _begin_for(update: Update, context: MaoContext, wanted: str | int) -> int:
+    """`wanted`: the activity's slug (a deep link) or id (a button)."""
+    services = context.services
+    # Read before anything changes: in an outage the user hears so, and a sign-up in
+    # progress (and the pressed button) stays as it was.
+    start = await services.db.run_reading(
+        signup_start, wanted, _user_id(update), services.now(), services.demo
+    )
+    activity, check, profile = start.activity, start.check, start.profile
+    if activity is not None:
+        _remember(context, activity)
     # Answers given before (the user went back to the picker, or chose another activity
     # mid-way) are kept and offered again; everything about the activity starts afresh.
     earlier = context.user_data.get(DRAFT) if context.user_data is not None else None
     kept = {k: v for k, v in (earlier or {}).items() if k in ANSWERS}
     _forget_draft(context)
-    services = context.services
-    with services.db.session() as session:
-        activity = get_activity(session, slug)
-        check = availability(
-            session, activity, _user_id(update), services.now(), examples_allowed=services.demo
-        )
-        profile = get_profile(session, _user_id(update))
     await close_buttons(update)
     if check.outcome not in (Outcome.REGISTERED, Outcome.FULL) or activity is None:
         await reply(
@@ -231,7 +237,7 @@ async def _ask_waitlist(
     update: Update, context: MaoContext, activity: ActivityInfo | None = None
 ) -> int:
     if activity is None:
-        activity = _activity(context)
+        activity = await _activity(context)
         if activity is None:
             return await _gone(update, context)
     text = describe(activity, context, with_description=True)
@@ -273,13 +279,34 @@ async def choose_waitlist(update: Update, context: MaoContext) -> int:
     return await _ask_profile_or_role(update, context)
 
 
-def _activity(context: MaoContext) -> ActivityInfo | None:
-    """The activity of the draft, as it is now."""
+def _remember(context: MaoContext, activity: ActivityInfo) -> None:
+    last_read: dict[int, ActivityInfo] = context.bot_data.setdefault(ACTIVITIES_READ_KEY, {})
+    last_read[activity.id] = activity
+
+
+def _read_activity(session: Session, activity_id: int) -> tuple[bool, ActivityInfo | None]:
+    return True, get_activity_by_id(session, activity_id)
+
+
+async def _activity(context: MaoContext) -> ActivityInfo | None:
+    """The activity of the draft, as it is now; while the database is away (or slow), as
+    last read: the steps only describe it, and the confirmation checks everything again in
+    its own transaction. None: it is gone."""
     activity_id = _draft(context).get("activity_id")
     if activity_id is None:
         return None
-    with context.services.db.session() as session:
-        return get_activity_by_id(session, activity_id)
+    unread: tuple[bool, ActivityInfo | None] = (False, None)
+    read, activity = await context.services.db.read_or(unread, _read_activity, activity_id)
+    last_read: dict[int, ActivityInfo] = context.bot_data.setdefault(ACTIVITIES_READ_KEY, {})
+    if read:
+        if activity is None:
+            last_read.pop(activity_id, None)
+        else:
+            last_read[activity_id] = activity
+        return activity
+    if activity_id not in last_read:
+        raise DatabaseUnavailableError("the activity of the sign-up was never read here")
+    return last_read[activity_id]
 
 
 async def _gone(update: Update, context: MaoContext) -> int:
@@ -391,7 +418,7 @@ async def choose_profile(update: Update, context: MaoContext) -> int:
     if context.matched("answer") == "yes" and profile:
         draft["name"], draft["role"] = profile["name"], profile["role"]
         draft["sector"], draft["email"] = profile["sector"], profile["email"]
-        activity = _activity(context)
+        activity = await _activity(context)
         if activity is None:
             return await _gone(update, context)
         may, said = _audience_check(activity, Role(profile["role"]), context)
@@ -442,7 +469,7 @@ async def type_role(update: Update, context: MaoContext) -> int | None:
 
 
 async def _take_role(update: Update, context: MaoContext, role: Role) -> int:
-    activity = _activity(context)
+    activity = await _activity(context)
     if activity is None:
         return await _gone(update, context)
     draft = _draft(context)
@@ -756,7 +783,7 @@ async def edit_answer(update: Update, context: MaoContext) -> int:
 async def _show_summary(update: Update, context: MaoContext) -> int:
     draft = _draft(context)
     draft.pop("editing", None)
-    activity = _activity(context)
+    activity = await _activity(context)
     if activity is None:
         return await _gone(update, context)
     role = Role(draft["role"])
@@ -820,17 +847,20 @@ async def confirm(update: Update, context: MaoContext) -> int:
         email=draft.get("email"),
         question=draft.get("question"),
     )
-    with services.db.session() as session:
-        result = register(
-            session,
-            draft["activity_id"],
-            _user_id(update),
-            details,
-            services.now(),
+    # One transaction: in an outage nothing is written, the error handler tells the user
+    # (and that this button did nothing), and the summary stays, to be confirmed later.
+    result = await services.db.run_session(
+        partial(
+            register,
             join_waitlist=bool(draft.get("waitlist")),
             examples_allowed=services.demo,
             join_link_before=services.config.reminders.join_link_before,
-        )
+        ),
+        draft["activity_id"],
+        _user_id(update),
+        details,
+        services.now(),
+    )
     # Only now that the seat is saved: a failed confirm can be pressed again.
     await close_buttons(update)
     activity = result.activity
@@ -860,11 +890,13 @@ async def confirm(update: Update, context: MaoContext) -> int:
 async def cancel_flow(update: Update, context: MaoContext) -> int:
     """Stop the flow, and say truthfully what is stored: a seat already taken stays taken."""
     activity_id = _draft(context).get("activity_id")
-    _forget_draft(context)
     held = None
     if activity_id is not None:
-        with context.services.db.session() as session:
-            held = get_user_registration_for(session, activity_id, _user_id(update))
+        # Read before the draft goes: in an outage the user hears so, and may cancel again.
+        held = await context.services.db.run_reading(
+            get_user_registration_for, activity_id, _user_id(update)
+        )
+    _forget_draft(context)
     if held is not None:
         title = held.activity.title(context.language)
         await reply(update, context, context.text("signup_stopped_but_kept", title=title))
@@ -887,7 +919,19 @@ async def expect_text(update: Update, context: MaoContext) -> None:
 
 
 async def nothing_to_cancel(update: Update, context: MaoContext) -> None:
+    if context.state_unread:
+        # A sign-up may be going on; the database would know.
+        raise DatabaseUnavailableError("the user's conversations could not be read")
     await reply(update, context, context.text("signup_nothing_to_cancel"))
+
+
+async def button_without_signup(update: Update, context: MaoContext) -> None:
+    """A sign-up button with no sign-up going on: stale, unless the database could not say
+    which sign-up is (the error handler then tells the user to try again in a while; the
+    sign-up is kept and goes on from this button after the outage)."""
+    if context.state_unread:
+        raise DatabaseUnavailableError("the user's conversations could not be read")
+    await stale_button(update, context)
 
 
 def build_handlers(timeout: timedelta) -> Handlers:
@@ -976,4 +1020,8 @@ def build_handlers(timeout: timedelta) -> Handlers:
                 stray_button,
             ),
         )
-    return [conversation, CommandHandler(["annuleer", "cancel"], nothing_to_cancel)]
+    return [
+        conversation,
+        CommandHandler(["annuleer", "cancel"], nothing_to_cancel),
+        CallbackQueryHandler(button_without_signup, pattern=callbacks.SIGNUP_ANY),
+    ]
