@@ -1,7 +1,7 @@
-"""The sign-up, /mijnaanmeldingen and /mijngegevens during a database outage (PostgreSQL behind a
-proxy that blackholes or refuses): what must write or must read says so within 5 s in the
-user's language, nothing is half-done, other users' answers are not held up, and after
-recovery a sign-up in progress goes on (or starts over) cleanly.
+"""The sign-up, /mijnaanmeldingen, /mijngegevens and /vergeetmij during a database outage
+(PostgreSQL behind a proxy that blackholes or refuses): what must write or must read says so
+within 5 s in the user's language, nothing is half-done, other users' answers are not held
+up, and after recovery a sign-up in progress goes on (or starts over) cleanly.
 
 Run with `-s` to see the figures (seconds) of each fault."""
 
@@ -113,7 +113,7 @@ async def test_a_sign_up_survives_an_outage(
 
 
 @pytest.mark.parametrize("fault", ["blackhole", "refuse"])
-async def test_my_data_and_registrations_during_an_outage(
+async def test_my_data_registrations_and_erasure_during_an_outage(
     fault: str, proxy: FaultyProxy, postgres_url: str, config: AppConfig, clock: FakeClock
 ) -> None:
     figures: dict[str, float] = {}
@@ -122,6 +122,7 @@ async def test_my_data_and_registrations_during_an_outage(
         await to_the_summary(driver, ASKS_DATA, "Carla Smit")
         await driver.press(ASKS_DATA, "Bevestigen")
         _, text = await answer(driver, ASKS_FAQ, FAQ_QUESTION)  # the matcher built
+        await driver.say(ASKS_DATA, "/vergeetmij")
         start(fault, proxy)
         try:
             asked = time.monotonic()
@@ -136,11 +137,15 @@ async def test_my_data_and_registrations_during_an_outage(
             figures["mydata_since_asked"] = time.monotonic() - asked
             figures["mine"], text = await answer(driver, ASKS_DATA, "/mijnaanmeldingen")
             assert AWAY_NL in text and "/mijnaanmeldingen" in text, text
+            erase = "#" + callbacks.FORGET.data(answer="yes")
+            figures["forget"], text = await answer(driver, ASKS_DATA, erase)
+            assert AWAY_NL in text and "Ja, wis alles" in text, text
             assert figures["faq"] < 1.0, figures
-            assert max(figures["mydata"], figures["mine"]) < 5.0, figures
+            assert max(figures["mydata"], figures["mine"], figures["forget"]) < 5.0, figures
         finally:
             proxy.heal()
         await recovered(driver)
+        # Nothing was erased: everything is still there.
         calls = await driver.say(ASKS_DATA, "/mijngegevens")
         assert "Carla Smit" in str(calls[0].params.get("text")), calls[0]
         calls = await driver.say(ASKS_DATA, "/mijnaanmeldingen")
