@@ -15,7 +15,7 @@ import pytest
 from conftest import FakeClock
 from db_proxy import FaultyProxy
 from sqlalchemy import make_url
-from test_database_outage import AWAY_NL, FAQ_QUESTION, answer, until, with_url
+from test_database_outage import AWAY_NL, FAQ_QUESTION, TableLock, answer, until, with_url
 from test_signup_flow import TEST_ACTIVITIES, registrations
 
 from bot.config import AppConfig
@@ -110,6 +110,31 @@ async def test_a_sign_up_survives_an_outage(
             (STARTS_OVER, "Bert de Boer", "registered"),
         ]
     print(f"\n{fault}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
+
+
+async def test_a_confirmation_that_cannot_write_changes_nothing_and_can_be_pressed_again(
+    proxy: FaultyProxy, postgres_url: str, config: AppConfig, clock: FakeClock
+) -> None:
+    """Another client locks the tables the seat's transaction writes (the conversation itself
+    can be read): the seat is not taken, the user hears why, the summary stays."""
+    faulty = outage_config(config, proxy, postgres_url)
+    lock = TableLock(postgres_url)
+    async with BotDriver(lambda: build_services(faulty, clock)) as driver:
+        await to_the_summary(driver, GOES_ON, "Anna de Vries")
+        await asyncio.to_thread(lock.take)
+        try:
+            confirm = "#" + callbacks.SIGNUP_CONFIRM.data()
+            seconds, text = await answer(driver, GOES_ON, confirm)
+            assert AWAY_NL in text and "Bevestigen" in text, text
+            assert seconds < 5.0
+        finally:
+            lock.release()
+        await recovered(driver)
+        assert registrations(driver) == []
+        await driver.press(GOES_ON, "Bevestigen")
+        assert await driver.messages_to(GOES_ON, "Je bent aangemeld")
+        assert registrations(driver) == [(GOES_ON, "Anna de Vries", "registered")]
+    print(f"\nlock: confirm {seconds:.2f}")
 
 
 @pytest.mark.parametrize("fault", ["blackhole", "refuse"])
