@@ -22,8 +22,14 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.cancelling import build_cancel_handler
 from bot.logs import keep_libraries_quiet
-from bot.persistence import SqlPersistence, end_lapsed_conversations, load_state, save_state
+from bot.persistence import (
+    SqlPersistence,
+    end_lapsed_conversations,
+    load_state,
+    persist_now,
+)
 from bot.updates import PerUserUpdateProcessor
 from core.context import SERVICES_KEY, MaoContext, services_of
 from core.faq_live import refresh_matcher
@@ -169,46 +175,39 @@ def prepare_storage(services: Services) -> None:
         )
 
 
-async def persist_now(update: Update, context: MaoContext) -> None:
-    """Write what the update changed of the user's conversation state at once, so a crash
-    mid-sign-up loses nothing and the user's next update may go to any instance. The
-    bookkeeping written after the answer (Database.write_later) is finished too."""
-    await save_state(update, context)
-    await context.services.db.written()
-
-
 def register_handlers(application: MaoApplication, services: Services) -> None:
-    # Group -3 before all: a conversation left longer than its timeout (also before a
+    # Group -4 before all: a conversation left longer than its timeout (also before a
     # restart) ends here, so that the text typed now is not taken as its next answer. Its
-    # own group: every handler of groups -2 and -1 matches every update (one per group runs).
+    # own group: every handler of groups -3 and -2 matches every update (one per group runs).
     # A forged button press without data would match every button pattern: refused first.
-    application.add_handler(basics.build_empty_button_handler(), group=-4)
-    # Group -6, first of all: the user's conversation states and user data as the database
+    application.add_handler(basics.build_empty_button_handler(), group=-5)
+    # Group -7, first of all: the user's conversation states and user data as the database
     # holds them (their previous update may have gone to another instance; bot/persistence).
-    application.add_handler(TypeHandler(Update, load_state), group=-6)
-    # Group -5, before all: a private text may be a question, so the FAQ matcher takes in the
+    application.add_handler(TypeHandler(Update, load_state), group=-7)
+    # Group -6, before all: a private text may be a question, so the FAQ matcher takes in the
     # additions organisers made on any instance first (one cheap query; a rebuild only when
     # they changed). It only reads, so it may come before the flood guard and the gate.
-    application.add_handler(faq_learning.build_refresh_handler(), group=-5)
-    application.add_handler(TypeHandler(Update, end_lapsed_conversations), group=-3)
-    # Group -2: a user over the flood limit is told once to slow down, and the rest of their
+    application.add_handler(faq_learning.build_refresh_handler(), group=-6)
+    application.add_handler(TypeHandler(Update, end_lapsed_conversations), group=-4)
+    # Group -3: a user over the flood limit is told once to slow down, and the rest of their
     # burst stops here, before the user is recorded or anything is stored.
     application.bot_data[flood.GUARD_KEY] = flood.FloodGuard.from_settings(services.config.flood)
-    application.add_handler(flood.build_handler(), group=-2)
-    # Group -1: an update from a group or channel stops at the gate (at most a pointer to a
+    application.add_handler(flood.build_handler(), group=-3)
+    # Group -2: an update from a group or channel stops at the gate (at most a pointer to a
     # private chat), so group members are never recorded (only an organiser's reply to an
     # inbox copy in the organisers' chat passes, see handlers/inbox.py: gate); every private
     # update goes on to the tracking handler, which records the user and fixes their language.
-    application.add_handler(groups.build_gate_handler(), group=-1)
-    application.add_handler(basics.build_tracking_handler(), group=-1)
+    application.add_handler(groups.build_gate_handler(), group=-2)
+    application.add_handler(basics.build_tracking_handler(), group=-2)
+    # Group -1: /annuleer ends every flow the user is in and stops there (bot/cancelling.py),
+    # so no handler of group 0 sees it and their order does not matter for it.
+    application.add_handler(build_cancel_handler([faq_learning.end_pending]), group=-1)
     # Replies to the bot's inbox messages first: an organiser's reply to a copy is an answer
     # (also in the organisers' group, let through by the gate), and a person's reply to an
     # answer goes back to the thread, even during a flow and never to the FAQ.
     application.add_handlers(inbox.build_reply_handlers(services))
     # Group 0, first match wins, so order matters. The sign-up conversation comes first: it
     # owns "/start signup_<slug>" deep links and the text typed during the flow.
-    # Organiser conversation before sign-up: both answer /annuleer, and sign-up also has a
-    # catch-all "nothing to cancel" that must not swallow the organiser's.
     # The door's deep link "/start checkin_<code>" before every other /start (sign-up's
     # deep links, the greeting); the attendee view and check-in after the broadcast
     # conversation, whose entry point answers the attendee view's "write to them" button.
@@ -216,11 +215,8 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     application.add_handlers(broadcast.build_handlers())
     application.add_handlers(attendees.build_handlers())
     application.add_handlers(checkin.build_handlers())
-    # Organisers' activities after the other organiser conversations and before sign-up,
-    # whose catch-all "nothing to cancel" must not swallow this conversation's /annuleer.
     application.add_handlers(organiser_activities.build_handlers())
-    # The inbox (stories, bottlenecks, the FAQ's hand-over) before sign-up, whose catch-all
-    # "nothing to cancel" must not swallow this conversation's /annuleer.
+    # The inbox: stories, bottlenecks, the FAQ's hand-over.
     application.add_handlers(inbox.build_handlers(services.config.signup.timeout))
     application.add_handlers(signup.build_handlers(services.config.signup.timeout))
     # Feedback after sign-up: a comment typed during a sign-up is the sign-up's answer; only

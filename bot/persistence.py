@@ -373,14 +373,36 @@ async def end_lapsed_conversations(update: Update, context: MaoContext) -> None:
     for conversation, name, key in _refs(context.application, update):
         if not persistence.lapsed(name, key, now):
             continue
-        job = conversation.timeout_jobs.pop(key, None)
-        if job is not None:
-            job.schedule_removal()
-        _states_of(conversation).pop(key, None)
-        await persistence.end_conversation(name, key)
         logger.info("Conversation %s ended: quiet longer than its timeout", name)
-        await user_language(update, context)
-        for handler in conversation.states.get(ConversationHandler.TIMEOUT, []):
-            check = handler.check_update(update)
-            if check is not None and check is not False:
-                await handler.handle_update(update, context.application, check, context)
+        await end_conversation_now(update, context, (conversation, name, key))
+
+
+async def end_conversation_now(update: Update, context: MaoContext, ref: Ref) -> None:
+    """End the user's conversation from outside it, as PTB would at its timeout: the job
+    goes, the end is stored, and its TIMEOUT handlers clear what it kept and tell the user."""
+    conversation, name, key = ref
+    job = conversation.timeout_jobs.pop(key, None)
+    if job is not None:
+        job.schedule_removal()
+    _states_of(conversation).pop(key, None)
+    persistence = context.application.persistence
+    if isinstance(persistence, SqlPersistence):
+        await persistence.end_conversation(name, key)
+    await user_language(update, context)
+    for handler in conversation.states.get(ConversationHandler.TIMEOUT, []):
+        check = handler.check_update(update)
+        if check is not None and check is not False:
+            await handler.handle_update(update, context.application, check, context)
+
+
+def conversations_going_on(application: AnyApplication, update: Update) -> list[Ref]:
+    """The persistent conversations the update's user is in the middle of."""
+    return [ref for ref in _refs(application, update) if ref[2] in _states_of(ref[0])]
+
+
+async def persist_now(update: Update, context: MaoContext) -> None:
+    """Write what the update changed of the user's conversation state at once, so a crash
+    mid-sign-up loses nothing and the user's next update may go to any instance. The
+    bookkeeping written after the answer (Database.write_later) is finished too."""
+    await save_state(update, context)
+    await context.services.db.written()

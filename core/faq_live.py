@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import yaml
 from rapidfuzz import fuzz, process
@@ -26,6 +26,7 @@ from rapidfuzz import fuzz, process
 from faq import cache
 from faq.content import FaqContent
 from faq.matching import FaqMatcher, Phrasing, normalise
+from storage.db import Database
 from storage.faq_additions import (
     NO_ADDITIONS,
     Addition,
@@ -37,8 +38,6 @@ from storage.faq_misses import StoredMiss
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
-
-    from core.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +53,16 @@ class AdditionsState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+class LiveMatcher(Protocol):
+    """What swapping the matcher needs (core.services.Services is one): not the whole
+    container, so this module and core/services.py do not import each other."""
+
+    db: Database
+    faq: FaqContent
+    matcher: FaqMatcher
+    faq_additions: AdditionsState
+
+
 @functools.lru_cache(maxsize=2)
 def _build(base: FaqMatcher, content: FaqContent, extra: tuple[Phrasing, ...]) -> FaqMatcher:
     # Cached: several Applications in one process (tests, the console's restarts) share it.
@@ -67,7 +76,7 @@ def _additions_if_newer(
     return version, (all_additions(session) if version != known else [])
 
 
-async def refresh_matcher(services: Services) -> bool:
+async def refresh_matcher(services: LiveMatcher) -> bool:
     """Bring `services.matcher` up to date with the stored additions; True if it changed.
 
     Costs one aggregate query when nothing changed; concurrent callers wait for one build."""

@@ -355,6 +355,14 @@ async def take_rewrite(update: Update, context: MaoContext) -> bool:
     return True
 
 
+async def end_pending(update: Update, context: MaoContext) -> bool:
+    """/annuleer while an addition is being made (bot/cancelling.py): nothing is added."""
+    if context.user_data is None or context.user_data.pop(PENDING_KEY, None) is None:
+        return False
+    await reply(update, context, context.text("faqlearn_aborted"))
+    return True
+
+
 async def abort_adding(update: Update, context: MaoContext) -> None:
     if not _is_organiser(update, context):
         await _refuse(update, context)

@@ -918,13 +918,6 @@ async def expect_text(update: Update, context: MaoContext) -> None:
     await pressed(update, alert=context.text("signup_type_answer"))
 
 
-async def nothing_to_cancel(update: Update, context: MaoContext) -> None:
-    if context.state_unread:
-        # A sign-up may be going on; the database would know.
-        raise DatabaseUnavailableError("the user's conversations could not be read")
-    await reply(update, context, context.text("signup_nothing_to_cancel"))
-
-
 async def button_without_signup(update: Update, context: MaoContext) -> None:
     """A sign-up button with no sign-up going on: stale, unless the database could not say
     which sign-up is (the error handler then tells the user to try again in a while; the
@@ -1020,8 +1013,8 @@ def build_handlers(timeout: timedelta) -> Handlers:
                 stray_button,
             ),
         )
+    # "Nothing to cancel" outside the flow: bot/cancelling.py, for every flow at once.
     return [
         conversation,
-        CommandHandler(["annuleer", "cancel"], nothing_to_cancel),
         CallbackQueryHandler(button_without_signup, pattern=callbacks.SIGNUP_ANY),
     ]
