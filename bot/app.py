@@ -33,6 +33,8 @@ from bot.persistence import (
 from bot.updates import PerUserUpdateProcessor
 from core.context import SERVICES_KEY, MaoContext, services_of
 from core.faq_live import refresh_matcher
+from core.flood_guard import GUARD_KEY, FloodGuard
+from core.menus import register_command_menus
 from core.services import Services
 from core.settings import EXAMPLE_ACTIVITIES, ActivitiesConfig
 from handlers import (
@@ -55,7 +57,6 @@ from handlers import (
     signup,
     stats,
 )
-from handlers.menus import register_command_menus
 from jobs.maintenance import expire_offers_job, retention_job
 from jobs.outbox import NO_LIMITER_RETRIES, Lane, SendBudget, outbox_of
 from storage.activities import ActivitySpec, read_activity_file, upsert_activities
@@ -191,11 +192,11 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     application.add_handler(TypeHandler(Update, end_lapsed_conversations), group=-4)
     # Group -3: a user over the flood limit is told once to slow down, and the rest of their
     # burst stops here, before the user is recorded or anything is stored.
-    application.bot_data[flood.GUARD_KEY] = flood.FloodGuard.from_settings(services.config.flood)
+    application.bot_data[GUARD_KEY] = FloodGuard.from_settings(services.config.flood)
     application.add_handler(flood.build_handler(), group=-3)
     # Group -2: an update from a group or channel stops at the gate (at most a pointer to a
     # private chat), so group members are never recorded (only an organiser's reply to an
-    # inbox copy in the organisers' chat passes, see handlers/inbox.py: gate); every private
+    # inbox copy in the organisers' chat passes, see core/inbox_access.py: gate); every private
     # update goes on to the tracking handler, which records the user and fixes their language.
     application.add_handler(groups.build_gate_handler(), group=-2)
     application.add_handler(basics.build_tracking_handler(), group=-2)
@@ -231,7 +232,7 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     # Organisers' "Voeg toe aan FAQ" and /faqgaps: commands and buttons only, no free text.
     application.add_handlers(faq_learning.build_handlers())
     # Free text is a question for the FAQ, after every command and button above.
-    application.add_handlers(faq.build_handlers())
+    application.add_handlers(faq.build_handlers(takers=[faq_learning.take_rewrite]))
     # Catch-alls: unknown commands, non-text messages, stale buttons.
     application.add_handlers(basics.build_fallback_handlers())
     application.add_handler(TypeHandler(Update, persist_now), group=100)

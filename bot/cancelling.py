@@ -22,7 +22,7 @@ from telegram.ext import ApplicationHandlerStop, CommandHandler
 
 from bot.persistence import conversations_going_on, end_conversation_now, persist_now
 from core.context import MaoContext
-from handlers.replies import reply
+from core.replies import reply
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from core import callbacks
 from core.activity_text import describe, signup_button, your_place
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, keyboard
-from handlers.replies import edit_pressed, pressed, reply
+from core.replies import edit_pressed, pressed, reply
 from storage.activities import ActivityInfo, AgendaPage, upcoming_kinds, upcoming_page
 from storage.db import DatabaseUnavailableError
 from storage.registrations import UserRegistration, user_registrations

@@ -19,9 +19,10 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from core import callbacks
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, one_per_row
+from core.organiser_refusal import activity_label, refuse
+from core.replies import pressed, reply
 from core.roles import is_organiser
 from core.text_limits import clip, plain_name, visible_length
-from handlers.replies import pressed, reply
 from storage.activities import ActivityInfo, get_activity_by_id, recent_and_upcoming
 from storage.exports import attendees_xlsx
 from storage.registrations import ExportRow, export_registrations_by_id
@@ -35,17 +36,6 @@ SHOWN_AFTER_END = timedelta(days=7)
 def _is_organiser(update: Update, context: MaoContext) -> bool:
     user = update.effective_user
     return user is not None and is_organiser(context.services, user.id)
-
-
-async def refuse(update: Update, context: MaoContext) -> None:
-    user = update.effective_user
-    logger.warning("Organiser command refused for user %s", user.id if user else "-")
-    await reply(update, context, context.text("admin_only"))
-
-
-def activity_label(context: MaoContext, activity: ActivityInfo) -> str:
-    title = activity.title(context.language)
-    return f"❌ {title}" if activity.status == Status.CANCELLED else title
 
 
 async def attendees(update: Update, context: MaoContext) -> None:

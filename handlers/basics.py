@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 from telegram import Update
@@ -18,13 +18,14 @@ from telegram.ext import (
 )
 
 from core import callbacks
+from core.chats import command_for_another_bot
 from core.context import Handlers, MaoContext, language_from_client
+from core.help import show_help
+from core.inbox_access import leaves_no_trace
 from core.keyboards import keyboard
-from core.roles import may_be_organiser
-from handlers.groups import command_for_another_bot
-from handlers.inbox import leaves_no_trace
-from handlers.menus import ADMIN_COMMANDS, set_chat_commands
-from handlers.replies import close_buttons, pressed, reply
+from core.menus import set_chat_commands
+from core.replies import close_buttons, pressed, reply, stale_button
+from core.seen import forget_seen, recently_seen
 from storage.db import DatabaseUnavailableError, is_outage
 from storage.users import get_user, set_flags, set_language, touch_user
 
@@ -34,15 +35,7 @@ logger = logging.getLogger(__name__)
 # "Last seen" is written at most this often per user: every update paid two write
 # transactions for it before, the largest cost of a simple question.
 SEEN_EVERY = timedelta(minutes=5)
-SEEN_KEY = "recently_seen"
 SEEN_KEPT = 10_000
-
-
-def _recently_seen(context: MaoContext) -> dict[int, tuple[datetime, str | None]]:
-    seen: dict[int, tuple[datetime, str | None]] = context.application.bot_data.setdefault(
-        SEEN_KEY, {}
-    )
-    return seen
 
 
 async def remember_user(update: Update, context: MaoContext) -> None:
@@ -51,7 +44,7 @@ async def remember_user(update: Update, context: MaoContext) -> None:
     if user is None or user.is_bot:
         return
     now = context.services.now()
-    seen = _recently_seen(context)
+    seen = recently_seen(context)
     last = seen.get(user.id)
     database = context.services.db
     try:
@@ -86,11 +79,6 @@ async def remember_user(update: Update, context: MaoContext) -> None:
     context.cached_language = last[1] or language_from_client(user.language_code)
 
 
-def forget_seen(context: MaoContext, user_id: int) -> None:
-    """After a change of language or an erasure, the next update reads the database."""
-    _recently_seen(context).pop(user_id, None)
-
-
 async def start(update: Update, context: MaoContext) -> None:
     user = update.effective_user
     if user is not None:
@@ -109,24 +97,6 @@ async def opt_out(update: Update, context: MaoContext) -> None:
     assert user is not None
     await context.services.db.run_session(partial(set_flags, announcements_opt_out=True), user.id)
     await reply(update, context, context.text("optout_done"))
-
-
-async def show_help(update: Update, context: MaoContext) -> None:
-    text = context.text("help", email=context.services.config.contact.email)
-    user = update.effective_user
-    if user is not None and await may_be_organiser(context.services, user.id):
-        text += "\n\n" + organiser_help(context)
-    await reply(update, context, text)
-
-
-def organiser_help(context: MaoContext) -> str:
-    """Every organiser command, from the one list the command menu is made of."""
-    index = 1 if context.language == "en" else 0
-    lines = [context.text("help_admin")]
-    lines += [
-        f"/{names[index]} – {context.text(f'help_admin_{names[1]}')}" for names in ADMIN_COMMANDS
-    ]
-    return "\n".join(lines)
 
 
 async def choose_language(update: Update, context: MaoContext) -> None:
@@ -169,11 +139,6 @@ async def unknown_command(update: Update, context: MaoContext) -> None:
 
 async def non_text(update: Update, context: MaoContext) -> None:
     await reply(update, context, context.text("non_text_message"))
-
-
-async def stale_button(update: Update, context: MaoContext) -> None:
-    logger.info("Stale or unknown button pressed")
-    await pressed(update, alert=context.text("stale_button"))
 
 
 def build_handlers() -> Handlers:

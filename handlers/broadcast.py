@@ -1,7 +1,7 @@
 """Organiser tools: /omroep (/broadcast); /deelnemers lives in handlers.attendees.
 
 Non-admins get a polite refusal and the attempt is logged; these commands are not in their
-command menu either (see handlers.menus).
+command menu either (see core.menus).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from core import callbacks
 from core.activity_text import moment
 from core.context import Handlers, MaoContext, state_handlers
 from core.keyboards import Button, keyboard, one_per_row
+from core.replies import close_buttons, pressed, reply
 from core.roles import is_organiser
 from core.schedule_input import parse_send_moment
 from core.text_limits import clean_text
-from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import outbox_of
 from storage.activities import get_activity_by_id, upcoming_activities
 from storage.broadcasts import (

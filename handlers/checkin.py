@@ -21,10 +21,10 @@ from core.context import Handlers, MaoContext
 from core.dates import format_datetime
 from core.keyboards import Button, keyboard, one_per_row
 from core.links import checkin_link, qr_png
+from core.organiser_refusal import activity_label, refuse
+from core.replies import edit_pressed, pressed, reply
 from core.roles import is_organiser
 from core.text_limits import plain_name
-from handlers.attendees import activity_label, refuse
-from handlers.replies import edit_pressed, pressed, reply
 from storage.activities import ActivityInfo, get_activity_by_id
 from storage.activities import recent_and_upcoming as activities_around
 from storage.registrations import (

@@ -18,8 +18,9 @@ Dutch (faq/language.py), without changing the user's setting.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -30,24 +31,25 @@ from core import callbacks
 from core.agenda_answers import AgendaReply, answer_found, still_on, upcoming
 from core.chat_reading import Reading, Route, read_message
 from core.context import Handlers, MaoContext
+from core.flood_guard import may_store_miss
+from core.help import show_help
 from core.i18n import Html
+from core.inbox_access import anyone_reads, forget_unanswered, handover_button, handover_markup
 from core.keyboards import Button, keyboard, one_per_row
 from core.pending_questions import keep_question, mark_rejected, pending_question
 from core.privacy_terms import fill_terms
+from core.replies import close_buttons, pressed, reply
 from core.text_limits import clean_text
 from faq.language import detect_language
 from faq.matching import Band
 from faq.misses import is_question_worth_keeping
 from faq.smalltalk import Talk
-from handlers.basics import show_help
-from handlers.faq_learning import take_rewrite
-from handlers.flood import may_store_miss
-from handlers.inbox import forget_unanswered, handover_button, handover_markup
-from handlers.replies import close_buttons, pressed, reply
-from jobs.inbox_delivery import anyone_reads
 from storage.faq_misses import ANSWERED, REJECTED, count_band, count_topic, record_miss
 
 logger = logging.getLogger(__name__)
+
+# Takes a private text that belongs to a flow of its own; True: taken, not a question.
+TextTaker = Callable[[Update, MaoContext], Awaitable[bool]]
 
 # The topic just answered, for a follow-up: {"type": "faq" | "activity" | "activities" |
 # "kind", "id": str, "at": ISO time} (persisted user data: JSON values only).
@@ -178,12 +180,15 @@ def question_language(question: str, context: MaoContext) -> str | None:
     return language if language is not None and language != context.language else None
 
 
-async def answer_question(update: Update, context: MaoContext) -> None:
+async def answer_question(
+    update: Update, context: MaoContext, takers: Sequence[TextTaker] = ()
+) -> None:
     message = update.effective_message
     user = update.effective_user
     assert message is not None and message.text is not None and user is not None
-    if await take_rewrite(update, context):
-        return  # an organiser's rewritten FAQ phrasing ("Voeg toe aan FAQ"), not a question
+    for take in takers:
+        if await take(update, context):
+            return  # e.g. an organiser's rewritten FAQ phrasing ("Voeg toe aan FAQ")
     # Cleaned where it enters: a question may be stored (faq_misses), and PostgreSQL
     # refuses NUL characters.
     question = clean_text(message.text)
@@ -421,7 +426,9 @@ async def none_of_these(update: Update, context: MaoContext) -> None:
         await reply(update, context, context.text(key, email=email), markup)
 
 
-def build_handlers() -> Handlers:
+def build_handlers(takers: Sequence[TextTaker] = ()) -> Handlers:
+    """`takers` are asked first whether a private text is theirs, not a question (flows kept
+    outside a conversation, given by bot/app.py so that handler modules stay apart)."""
     return [
         CallbackQueryHandler(show_topic, pattern=callbacks.FAQ_SHOW.pattern),
         CallbackQueryHandler(show_more, pattern=callbacks.FAQ_MORE.pattern),
@@ -429,6 +436,7 @@ def build_handlers() -> Handlers:
         CallbackQueryHandler(none_of_these, pattern=callbacks.FAQ_NONE.pattern),
         CallbackQueryHandler(not_what_i_asked, pattern=callbacks.FAQ_NOT_IT.pattern),
         MessageHandler(
-            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, answer_question
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE,
+            partial(answer_question, takers=tuple(takers)),
         ),
     ]

@@ -27,11 +27,11 @@ from core import callbacks
 from core.context import Handlers, MaoContext
 from core.faq_live import MissGroup, group_misses, refresh_matcher
 from core.keyboards import Button, keyboard
+from core.replies import close_buttons, edit_pressed, pressed, reply
 from core.roles import is_organiser
 from core.services import Services
 from core.text_limits import clean_text, clip
 from faq.matching import normalise
-from handlers.replies import close_buttons, edit_pressed, pressed, reply
 from storage.faq_additions import add_addition, thread_question, tidy_question
 from storage.faq_misses import delete_misses, misses_since
 from storage.inbox import get_thread, record_view

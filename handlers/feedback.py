@@ -27,9 +27,9 @@ from core import callbacks
 from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import keyboard, one_per_row
+from core.replies import close_buttons, pressed, reply
 from core.roles import is_organiser
 from core.text_limits import clean_text, clip
-from handlers.replies import close_buttons, pressed, reply
 from storage.activities import get_activity_by_id
 from storage.feedback import (
     STARS,

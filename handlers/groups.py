@@ -20,14 +20,14 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import Bot, Message, MessageEntity, Update
-from telegram.constants import ChatType
+from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler
 
+from core.chats import addressed_to_bot, in_private_chat
 from core.context import MaoContext, user_language
+from core.inbox_access import gate as inbox_gate
 from core.keyboards import private_chat_keyboard
-from handlers import inbox
-from handlers.replies import pressed, reply
+from core.replies import pressed, reply
 
 logger = logging.getLogger(__name__)
 
@@ -35,54 +35,6 @@ logger = logging.getLogger(__name__)
 # continues a sign-up link typed in the group (t.me allows 64 characters).
 GROUP_START = "groep"
 SIGNUP_PAYLOAD = re.compile(r"^signup_[a-z0-9-]{1,57}$")
-
-
-def in_private_chat(update: Update) -> bool:
-    chat = update.effective_chat
-    return chat is not None and chat.type == ChatType.PRIVATE
-
-
-def command_target(message: Message) -> str | None:
-    """The bot a command names ("/agenda@mao_bot" -> "mao_bot"); None if it names none."""
-    for entity, text in message.parse_entities([MessageEntity.BOT_COMMAND]).items():
-        if entity.offset == 0:
-            _, at, target = text.partition("@")
-            return target if at else None
-    return None
-
-
-def command_for_another_bot(message: Message, username: str) -> bool:
-    target = command_target(message)
-    return target is not None and target.lower() != username.lower()
-
-
-def addressed_to_bot(update: Update, bot: Bot) -> bool:
-    """A command with the bot's @username, a mention of it, a reply to it, or its button."""
-    if update.callback_query is not None:
-        return True  # a button of one of the bot's own messages
-    message = update.effective_message
-    if message is None:
-        return False
-    target = command_target(message)
-    if target is not None:  # a command that names a bot is for that bot, even in a reply
-        return target.lower() == bot.username.lower()
-    replied_to = message.reply_to_message
-    author = replied_to.from_user if replied_to is not None else None
-    if author is not None and author.id == bot.id:
-        return True
-    return _mentions(message, bot)
-
-
-def _mentions(message: Message, bot: Bot) -> bool:
-    handle = f"@{bot.username}".lower()
-    entities = {**message.parse_entities(), **message.parse_caption_entities()}
-    for entity, text in entities.items():
-        if entity.type == MessageEntity.MENTION and text.lower() == handle:
-            return True
-        mentioned = entity.user.id if entity.user is not None else None
-        if entity.type == MessageEntity.TEXT_MENTION and mentioned == bot.id:
-            return True
-    return False
 
 
 def _start_payload(message: Message | None) -> str:
@@ -97,7 +49,7 @@ def _start_payload(message: Message | None) -> str:
 async def point_to_private_chat(update: Update, context: MaoContext) -> None:
     """The only thing the bot does outside private chats. Ends the update here, except an
     organiser's reply to an inbox copy in the organisers' chat (handlers/inbox.py)."""
-    passes = inbox.gate(update, context)
+    passes = inbox_gate(update, context)
     if passes is True:
         return  # on to group 0, where the reply or "Afgehandeld" is handled
     if passes is False:

@@ -42,17 +42,22 @@ from core import callbacks
 from core.context import Handlers, MaoContext, state_handlers
 from core.dates import format_date_only, format_datetime, start_of_day
 from core.i18n import Html
-from core.keyboards import Button, keyboard, one_per_row
+from core.inbox_access import (
+    DRAFT_KEY,
+    UNANSWERED_KEY,
+    anyone_reads,
+    replied_to_bot,
+)
+from core.keyboards import Button, keyboard
 from core.pending_questions import (
     forget_question,
-    keep_question,
     pending_question,
 )
+from core.replies import close_buttons, edit_pressed, pressed, reply
 from core.roles import is_organiser
 from core.services import Services
 from core.text_limits import clean_text, clip, fit_html, plain_name
-from handlers.replies import close_buttons, edit_pressed, pressed, reply
-from jobs.inbox_delivery import anyone_reads, label, organiser_buttons, organiser_chats, who
+from jobs.inbox_delivery import label, organiser_buttons, organiser_chats, who
 from jobs.outbox import deliver_now
 from storage.blocks import blocked_since
 from storage.inbox import (
@@ -76,9 +81,6 @@ from storage.inbox import (
 
 logger = logging.getLogger(__name__)
 
-UNANSWERED_KEY = "unanswered"
-# What the person is about to send (shown in the preview whose message id it keeps).
-DRAFT_KEY = "inbox_draft"
 # The preview last sent from, so that a double tap on "Versturen" sends once.
 SENT_KEY = "inbox_sent"
 # The /vragen page an organiser looks at ("Afgehandeld" there shows the same page again).
@@ -92,34 +94,10 @@ SHOWN_MESSAGE = 700  # characters of each message when a whole thread is shown
 END = ConversationHandler.END
 
 
-# The commands that start a story or a bottleneck: either may be sent anonymously.
-UNTRACED_COMMANDS = frozenset({"deelverhaal", "story", "knelpunt", "bottleneck"})
-
-
 class Step(IntEnum):
     TEXT = 1
     ANONYMOUS = 2
     CONFIRM = 3
-
-
-def handover_button(context: MaoContext, ref: int | None = None) -> Button:
-    """ "Stel je vraag aan het programmabureau": offered by the fallback and "Geen van deze".
-    With `ref` (remember_unanswered's number) it sends the question of the message it
-    stands under, not whichever was asked last."""
-    data = callbacks.INBOX_ASK.data() if ref is None else callbacks.INBOX_ASK_FOR.data(ref=ref)
-    return (context.text("inbox_ask_button"), data)
-
-
-async def handover_markup(
-    context: MaoContext, question: str | None = None, guesses: Sequence[str] = ()
-) -> Any:
-    """The hand-over button (for `question`, kept for it), or None when nobody would read
-    what it sends (no organisers' group, no organiser): then people are given the e-mail
-    address instead, and the question is not kept."""
-    if not await anyone_reads(context.services):
-        return None
-    ref = remember_unanswered(context, question, guesses) if question is not None else None
-    return one_per_row([handover_button(context, ref)])
 
 
 async def refer_to_mail(update: Update, context: MaoContext) -> int:
@@ -128,43 +106,6 @@ async def refer_to_mail(update: Update, context: MaoContext) -> int:
         update, context, context.text("inbox_nobody", email=context.services.config.contact.email)
     )
     return END
-
-
-def leaves_no_trace(update: Update, context: MaoContext) -> bool:
-    """An update of a story or bottleneck being written, which may go anonymously.
-
-    Such updates write no time next to the person's id (users.last_seen; see
-    handlers/basics.py): the organisers see when an anonymous message arrived, and a "last
-    seen" written that minute would tell them who sent it."""
-    message = update.message
-    if message is not None and message.text and message.text.startswith("/"):
-        command = message.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
-        if command in UNTRACED_COMMANDS:
-            return True
-    draft = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None
-    return isinstance(draft, dict) and draft.get("kind") in (
-        ThreadKind.STORY.value,
-        ThreadKind.BOTTLENECK.value,
-    )
-
-
-def remember_unanswered(context: MaoContext, question: str, guesses: Sequence[str]) -> int:
-    """The question the FAQ could not answer, kept (in the persisted user data) until the
-    user decides whether to hand it over; returns the number its hand-over button carries."""
-    return keep_question(
-        _user_data(context),
-        question,
-        # The language the FAQ answered in: the question's own, when it was clear.
-        language=context.language,
-        now=context.services.now(),
-        guesses=guesses,
-    )
-
-
-def forget_unanswered(context: MaoContext) -> None:
-    """Nothing to hand over: the hand-over button asks for the question."""
-    if context.user_data is not None:
-        context.user_data.pop(UNANSWERED_KEY, None)
 
 
 # -- the person: preview, send, abort -----------------------------------------------------------
@@ -469,17 +410,6 @@ async def timed_out(update: Update, context: MaoContext) -> None:
 # -- replies: organisers answer, the person answers back --------------------------------------
 
 
-def _replied_to_bot(message: Message) -> Message | None:
-    replied = message.reply_to_message
-    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
-        return None
-    try:
-        bot_id = message.get_bot().id
-    except RuntimeError:
-        return None
-    return replied if replied.from_user.id == bot_id else None
-
-
 class InboxReply(filters.MessageFilter):
     """A text that replies to one of the bot's inbox messages: an organisers' copy, or an
     answer relayed to the person (looked up in the database)."""
@@ -489,7 +419,7 @@ class InboxReply(filters.MessageFilter):
         self.services = services
 
     def filter(self, message: Message) -> bool:
-        replied = _replied_to_bot(message)
+        replied = replied_to_bot(message)
         if replied is None or not message.text or message.text.startswith("/"):
             return False
         if message.chat.id == self.services.config.inbox.chat_id:
@@ -510,7 +440,7 @@ async def handle_reply(update: Update, context: MaoContext) -> None:
     message = update.effective_message
     user = update.effective_user
     assert message is not None and user is not None and message.text is not None
-    replied = _replied_to_bot(message)
+    replied = replied_to_bot(message)
     assert replied is not None
     services = context.services
     text = clip(clean_text(message.text).strip(), MAX_TEXT)
@@ -589,42 +519,6 @@ async def _person_answers_back(
     await reply(update, context, context.text("inbox_follow_up_sent", thread=thread.id))
     for chat_id in recipients:
         await deliver_now(context, chat_id)
-
-
-GROUP_BUTTONS = (
-    callbacks.INBOX_ANSWERED,
-    callbacks.INBOX_CLOSE,
-    callbacks.FAQ_ADD_THREAD,
-    callbacks.FAQ_ADD_TOPIC,
-    callbacks.FAQ_ADD_PAGE,
-    callbacks.FAQ_ADD_ABORT,
-    callbacks.FAQ_ADD_REWRITE,
-)
-
-
-def gate(update: Update, context: MaoContext) -> bool | None:
-    """For the group gate (handlers/groups.py): True lets an update from the organisers'
-    chat through (an organiser's reply to the bot, a button of a copy), False stops it
-    silently (somebody else replying to the bot there), None: not the inbox's business."""
-    chat = update.effective_chat
-    inbox_chat = context.services.config.inbox.chat_id
-    user = update.effective_user
-    if inbox_chat is None or chat is None or chat.id != inbox_chat or user is None:
-        return None
-    query = update.callback_query
-    if query is not None:
-        # The buttons of the copies: "Afgehandeld" and "Voeg toe aan FAQ" with its topic
-        # picker (handlers/faq_learning.py). Their handlers refuse non-organisers.
-        data = query.data or ""
-        # parse() is {} for a button without values (Annuleren): matched all the same.
-        return True if any(f.parse(data) is not None for f in GROUP_BUTTONS) else None
-    message = update.effective_message
-    replied = _replied_to_bot(message) if message is not None else None
-    if message is None or replied is None or (message.text or "").startswith("/"):
-        return None
-    # Organisers' replies to the bot there are answers (or to a thread deleted meanwhile,
-    # which they are told); anybody else's are ignored.
-    return is_organiser(context.services, user.id)
 
 
 # -- organisers: /vragen, a whole thread, "Afgehandeld" --------------------------------------

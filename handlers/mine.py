@@ -15,8 +15,8 @@ from core.activity_text import choice_label, describe, moment
 from core.calendar import calendar_file
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, keyboard, offer_buttons, one_per_row
+from core.replies import close_buttons, pressed, reply
 from core.signups import read_other_dates
-from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import deliver_now
 from storage.activities import ActivityInfo
 from storage.registrations import (

@@ -40,9 +40,9 @@ from core.context import Handlers, MaoContext, state_handlers
 from core.date_input import Moment, is_weekend, parse_duration_minutes, parse_moment
 from core.keyboards import Button, keyboard, one_per_row
 from core.links import checkin_link, qr_png, signup_link
+from core.replies import close_buttons, reply
 from core.roles import is_organiser
 from core.text_limits import clean_text
-from handlers.replies import close_buttons, reply
 from jobs.outbox import outbox_of
 from storage.activities import (
     ActivityInfo,

@@ -13,14 +13,14 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from core import callbacks
 from core.context import Handlers, MaoContext
 from core.dates import format_datetime
+from core.drafts import SIGNUP_DRAFT
 from core.erasure import forget_traces
 from core.i18n import Html
 from core.keyboards import keyboard
 from core.pending_questions import KEEP, KEEP_HOURS, PENDING_KEY
 from core.privacy_terms import privacy_terms
-from handlers.basics import forget_seen
-from handlers.replies import close_buttons, pressed, reply
-from handlers.signup import DRAFT as SIGNUP_DRAFT
+from core.replies import close_buttons, pressed, reply
+from core.seen import forget_seen
 from jobs.outbox import outbox_of
 from storage.activities import ActivityInfo, get_activity
 from storage.personal_data import (

@@ -8,7 +8,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from core import callbacks
 from core.context import Handlers, MaoContext
 from core.keyboards import keyboard
-from handlers.replies import close_buttons, pressed, reply
+from core.replies import close_buttons, pressed, reply
 from storage.users import get_user, set_flags
 
 

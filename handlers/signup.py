@@ -37,14 +37,14 @@ from core import callbacks
 from core.activity_text import choice_label, describe
 from core.callbacks import CallbackFormat
 from core.context import Handlers, MaoContext, state_handlers
+from core.drafts import SIGNUP_DRAFT as DRAFT
 from core.i18n import Html
 from core.keyboards import Button, keyboard, one_per_row, shorten
 from core.privacy_terms import privacy_terms
+from core.replies import close_buttons, pressed, reply, stale_button
 from core.signups import picker, signup_start
 from core.text_limits import clean_text, clip
 from core.typed_choice import ROLE_WORDS, typed_choice
-from handlers.basics import stale_button
-from handlers.replies import close_buttons, pressed, reply
 from jobs.outbox import deliver_now
 from storage.activities import ActivityInfo, get_activity_by_id
 from storage.db import DatabaseUnavailableError
@@ -59,7 +59,6 @@ from storage.vocabulary import Role, Sector
 
 logger = logging.getLogger(__name__)
 
-DRAFT = "signup"
 # The activities sign-ups are for, as this process last read them (see _activity).
 ACTIVITIES_READ_KEY = "signup_activities_last_read"
 EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")

@@ -12,9 +12,9 @@ from telegram.ext import CommandHandler
 
 from core.charts import MIN_DAYS, MIN_SIGNUPS, SignupSeries, signups_chart
 from core.context import Handlers, MaoContext
+from core.replies import reply
 from core.roles import is_organiser
 from core.text_limits import clip
-from handlers.replies import reply
 from storage.statistics import Statistics, signups_over_time, statistics
 
 logger = logging.getLogger(__name__)

@@ -56,18 +56,6 @@ def organiser_chats(services: Services, session: Session) -> list[int]:
     return each_organiser(services, session)
 
 
-async def anyone_reads(services: Services) -> bool:
-    """Whether a hand-over reaches a person: the organisers' group, or at least one organiser
-    (config's admins, or added with `admin add`). The shipped config has neither.
-
-    Asked at every unanswered question, so through the database seam; while the database is
-    away a hand-over could not be stored anyway, and people are given the address."""
-    config = services.config
-    if config.inbox.chat_id is not None or config.admins:
-        return True
-    return bool(await services.db.read_or([], stored_organisers))
-
-
 def each_organiser(services: Services, session: Session) -> list[int]:
     """Every organiser's private chat: config's admins and those added with `admin add`."""
     return sorted({*services.config.admins, *stored_organisers(session)})

@@ -57,6 +57,39 @@ def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
     ]
 
 
+def sibling_imports(root: Path) -> list[str]:
+    """Handler modules never import one another: what two share lives in core/, or bot/app.py
+    hands one's function to the other, so that only bot/ imports handlers."""
+    found: list[str] = []
+    for path in sorted((root / "handlers").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        where = path.relative_to(root)
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                found.append(f"{where} imports its sibling .{node.module or ''}")
+        for module in imported_modules(source):
+            if module.split(".")[0] == "handlers":
+                found.append(f"{where} imports its sibling {module}")
+    return found
+
+
+def test_handler_modules_do_not_import_each_other() -> None:
+    assert sibling_imports(ROOT) == []
+
+
+def test_the_sibling_check_catches_a_handler_importing_a_handler(tmp_path: Path) -> None:
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "faq.py").write_text("from handlers.basics import show_help\n")
+    (tmp_path / "handlers" / "groups.py").write_text("def f():\n    from handlers import inbox\n")
+    (tmp_path / "handlers" / "privacy.py").write_text("from .signup import DRAFT\n")
+    (tmp_path / "handlers" / "mine.py").write_text("from core.replies import reply\n")
+    assert sibling_imports(tmp_path) == [
+        "handlers/faq.py imports its sibling handlers.basics",
+        "handlers/groups.py imports its sibling handlers",
+        "handlers/privacy.py imports its sibling .signup",
+    ]
+
+
 @pytest.mark.parametrize("package", ["faq", "storage"])
 def test_domain_packages_never_import_telegram(package: str) -> None:
     for path in (ROOT / package).rglob("*.py"):

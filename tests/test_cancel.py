@@ -14,7 +14,9 @@ from test_signup_flow import TEST_ACTIVITIES
 import bot.app
 from bot.config import AppConfig
 from bot.offline.driver import BotDriver
+from core import callbacks
 from core.services import Services
+from storage.models import InboxMessage, InboxThread
 
 PARENT = 5101
 NOTHING = "niets om te stoppen"
@@ -101,3 +103,26 @@ async def test_a_flow_without_its_own_cancel_ends_too(driver: BotDriver, clock: 
     # The next text is no comment.
     await driver.say(PARENT, "wat is een fieldlab")
     assert feedback_rows(driver) == [(activity_id, PARENT, 4, None)]
+
+
+async def test_an_organiser_rewording_for_the_faq_ends(driver: BotDriver) -> None:
+    """ "Voeg toe aan FAQ" waiting for new words is no ConversationHandler: it ends too."""
+    question = "Waar kan ik de verslagen van vorige bijeenkomsten teruglezen?"
+    now = driver.services.now()
+    with driver.services.db.session() as session:
+        thread = InboxThread(
+            user_id=1001, first_name="Test", language="nl", kind="question", status="open",
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(thread)
+        session.flush()
+        session.add(
+            InboxMessage(thread_id=thread.id, direction="in", text=question, created_at=now)
+        )
+        thread_id = thread.id
+    await driver.press_data(ADMIN_ID, callbacks.FAQ_ADD_THREAD.data(thread=thread_id))
+    await driver.press(ADMIN_ID, "herschrijven")
+    assert texts(await driver.say(ADMIN_ID, "/annuleer")) == ["Niets toegevoegd."]
+    # The organiser's next text is a question again, not the new words for the FAQ.
+    said = texts(await driver.say(ADMIN_ID, question))
+    assert not any("Bij welk onderwerp" in t for t in said)

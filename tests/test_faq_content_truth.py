@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from core.i18n import Catalogue
+from core.menus import ADMIN_COMMANDS, USER_COMMANDS
 from faq.content import FaqContent, FaqContentError, load_faq, parse_faq
-from handlers.menus import ADMIN_COMMANDS, USER_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "faq" / "content"
@@ -31,7 +31,7 @@ BUTTON = re.compile(r"<b>\[([^\]<>]+)\]</b>")
 # A command starts a word: "/agenda", "(/mine)"; not the path of a link such as "….nl/cop".
 COMMAND = re.compile(r"(?<![^\s(])/([A-Za-z_]+)")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-# Same name in both languages (handlers/menus.py lists them as (nl, en) pairs).
+# Same name in both languages (core/menus.py lists them as (nl, en) pairs).
 NEUTRAL_COMMANDS = frozenset({"start", "help", "privacy"})
 
 # Facts from the programme office's report over 2020: true then, not necessarily now.

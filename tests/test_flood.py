@@ -23,8 +23,8 @@ from bot.offline.standin import ApiCall
 from bot.services import build_services
 from bot.updates import PerUserUpdateProcessor
 from core import callbacks
+from core.flood_guard import FloodGuard, SlidingWindow, Verdict
 from core.settings import FloodConfig
-from handlers.flood import FloodGuard, SlidingWindow, Verdict
 from storage.models import ConversationState, FaqMiss, Registration
 
 FLOODER, OTHER, SECOND = 4001, 4002, 4003

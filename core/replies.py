@@ -85,3 +85,8 @@ async def close_buttons(update: Update) -> None:
         if not _unchanged(error):
             raise
         logger.debug("Buttons were already closed")
+
+
+async def stale_button(update: Update, context: MaoContext) -> None:
+    logger.info("Stale or unknown button pressed")
+    await pressed(update, alert=context.text("stale_button"))
