@@ -3,17 +3,23 @@ the handlers in group 0 (bot/cancelling.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 from conftest import ADMIN_ID, FakeClock, texts
+from db_proxy import FaultyProxy
 from telegram.ext import ConversationHandler
+from test_database_outage import AWAY_NL, answer
 from test_feedback import after_the_end, feedback_rows, seed
 from test_signup_flow import TEST_ACTIVITIES
+from test_signup_outage import outage_config, recovered
+from test_signup_outage import proxy as proxy  # the fixture, by its name
 
 import bot.app
 from bot.config import AppConfig
 from bot.offline.driver import BotDriver
+from bot.services import build_services
 from core import callbacks
 from core.services import Services
 from storage.models import InboxMessage, InboxThread
@@ -126,3 +132,28 @@ async def test_an_organiser_rewording_for_the_faq_ends(driver: BotDriver) -> Non
     # The organiser's next text is a question again, not the new words for the FAQ.
     said = texts(await driver.say(ADMIN_ID, question))
     assert not any("Bij welk onderwerp" in t for t in said)
+
+
+async def test_the_database_away_says_so_and_ends_nothing(
+    proxy: FaultyProxy,
+    postgres_url: str,
+    config: AppConfig,
+    clock: FakeClock,
+) -> None:
+    """Which flow the user is in only the database knows: /annuleer says it cannot reach it
+    (once: no "unknown command" after it), and the sign-up goes on after the outage."""
+    faulty = outage_config(config, proxy, postgres_url)
+    async with BotDriver(lambda: build_services(faulty, clock)) as driver:
+        before = len(texts(await driver.say(PARENT, "/start signup_kleine-dialoog")))
+        proxy.refuse()
+        try:
+            _, text = await answer(driver, PARENT, "/annuleer")
+            assert AWAY_NL in text
+            await asyncio.sleep(0.5)  # anything else the update would say
+            said = texts(await driver.messages_to(PARENT, ""))[before:]
+            assert len(said) == 1, said
+        finally:
+            proxy.heal()
+        await recovered(driver)
+        calls = await driver.say(PARENT, "/annuleer")
+        assert [SIGNUP_STOPPED in t for t in texts(calls)] == [True]
