@@ -294,6 +294,7 @@ async def test_a_database_outage_gets_one_apology_without_the_database(
 
     driver.languages[USER] = "en"
     monkeypatch.setattr(driver.services.db, "session", down)
+    monkeypatch.setattr(driver.services.db, "reading", down)
     calls = await driver.say(USER, "/mijnaanmeldingen")
     apologies = [t for t in texts(calls) if "can't reach" in t or "niet bereiken" in t]
     assert len(apologies) == 1  # the user's record and the command both failed: one apology
