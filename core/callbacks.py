@@ -63,6 +63,12 @@ class CallbackFormat:
         return found.groupdict() if found else None
 
 
+@dataclass(frozen=True)
+class OrganiserButton(CallbackFormat):
+    """A button only organisers may press: its handler is registered behind
+    core.roles.organisers_only (tests/test_organiser_gate.py checks every one)."""
+
+
 def choice(*options: str) -> str:
     return "|".join(re.escape(option) for option in options)
 
@@ -137,13 +143,13 @@ FAQ_MORE = CallbackFormat("faq:more:{entry}", {"entry": FAQ_ID})
 FAQ_NOT_IT = CallbackFormat("faq:notit:{ref}", {"ref": ID})
 # "Voeg toe aan FAQ" (handlers/faq_learning.py): a question from an inbox thread or a group
 # of /faqgaps misses becomes a phrasing of the topic the organiser picks.
-FAQ_ADD_THREAD = CallbackFormat("faqadd:thread:{thread}", {"thread": ID})
-FAQ_ADD_GAP = CallbackFormat("faqadd:gap:{miss}", {"miss": ID})
-FAQ_ADD_TOPIC = CallbackFormat("faqadd:topic:{entry}", {"entry": FAQ_ID})
-FAQ_ADD_PAGE = CallbackFormat("faqadd:page:{page}", {"page": r"\d{1,3}"})
-FAQ_ADD_ABORT = CallbackFormat("faqadd:abort")
-FAQ_ADD_REWRITE = CallbackFormat("faqadd:rewrite")
-FAQ_GAPS_PAGE = CallbackFormat("faqgaps:page:{page}", {"page": r"\d{1,3}"})
+FAQ_ADD_THREAD = OrganiserButton("faqadd:thread:{thread}", {"thread": ID})
+FAQ_ADD_GAP = OrganiserButton("faqadd:gap:{miss}", {"miss": ID})
+FAQ_ADD_TOPIC = OrganiserButton("faqadd:topic:{entry}", {"entry": FAQ_ID})
+FAQ_ADD_PAGE = OrganiserButton("faqadd:page:{page}", {"page": r"\d{1,3}"})
+FAQ_ADD_ABORT = OrganiserButton("faqadd:abort")
+FAQ_ADD_REWRITE = OrganiserButton("faqadd:rewrite")
+FAQ_GAPS_PAGE = OrganiserButton("faqgaps:page:{page}", {"page": r"\d{1,3}"})
 
 # -- inbox: hand-over to the programme office, stories, bottlenecks (handlers/inbox.py) -------
 INBOX_ASK = CallbackFormat("inbox:ask")  # "Stel je vraag aan het programmabureau"
@@ -152,38 +158,38 @@ INBOX_ASK_FOR = CallbackFormat("inbox:ask:{ref}", {"ref": ID})
 INBOX_SEND = CallbackFormat("inbox:send")  # yes, send what was shown
 INBOX_ABORT = CallbackFormat("inbox:abort")
 INBOX_ANONYMOUS = CallbackFormat("inbox:anon:{answer}", {"answer": YES_NO})
-INBOX_ANSWERED = CallbackFormat("inbox:done:{thread}", {"thread": ID})
+INBOX_ANSWERED = OrganiserButton("inbox:done:{thread}", {"thread": ID})
 # After "Afgehandeld": send the standard closing line, type one, or close without a word.
-INBOX_CLOSE = CallbackFormat(
+INBOX_CLOSE = OrganiserButton(
     "inbox:close:{thread}:{how}", {"thread": ID, "how": choice("standard", "type", "quiet")}
 )
-INBOX_SHOW = CallbackFormat("inbox:show:{thread}", {"thread": ID})
-INBOX_PAGE = CallbackFormat("inbox:page:{page}", {"page": r"\d{1,3}"})
+INBOX_SHOW = OrganiserButton("inbox:show:{thread}", {"thread": ID})
+INBOX_PAGE = OrganiserButton("inbox:page:{page}", {"page": r"\d{1,3}"})
 
 # -- organisers -------------------------------------------------------------------------------
-BROADCAST_AUDIENCE = CallbackFormat("bc:audience:{audience}", {"audience": choice(*Recipients)})
-BROADCAST_ACTIVITY = CallbackFormat("bc:activity:{activity}", {"activity": ID})
-BROADCAST_SEND = CallbackFormat("bc:send")
-BROADCAST_ABORT = CallbackFormat("bc:abort")
-BROADCAST_RETRY = CallbackFormat("bc:retry:{broadcast}", {"broadcast": ID})
+BROADCAST_AUDIENCE = OrganiserButton("bc:audience:{audience}", {"audience": choice(*Recipients)})
+BROADCAST_ACTIVITY = OrganiserButton("bc:activity:{activity}", {"activity": ID})
+BROADCAST_SEND = OrganiserButton("bc:send")
+BROADCAST_ABORT = OrganiserButton("bc:abort")
+BROADCAST_RETRY = OrganiserButton("bc:retry:{broadcast}", {"broadcast": ID})
 # After the preview: change text / audience, send later, attach a sign-up button.
-BROADCAST_SKIP_ENGLISH = CallbackFormat("bc:skip-en")
-BROADCAST_EDIT_TEXT = CallbackFormat("bc:edit-text")
-BROADCAST_EDIT_AUDIENCE = CallbackFormat("bc:edit-audience")
-BROADCAST_SCHEDULE = CallbackFormat("bc:schedule")
+BROADCAST_SKIP_ENGLISH = OrganiserButton("bc:skip-en")
+BROADCAST_EDIT_TEXT = OrganiserButton("bc:edit-text")
+BROADCAST_EDIT_AUDIENCE = OrganiserButton("bc:edit-audience")
+BROADCAST_SCHEDULE = OrganiserButton("bc:schedule")
 # "Versturen" during the quiet hours: now after all, or when they end.
-BROADCAST_NIGHT_NOW = CallbackFormat("bc:night:now")
-BROADCAST_NIGHT_MORNING = CallbackFormat("bc:night:morning")
-BROADCAST_ADD_SIGNUP = CallbackFormat("bc:add-signup")
-BROADCAST_SIGNUP = CallbackFormat("bc:signup:{activity}", {"activity": ID})
-ATTENDEES_OF = CallbackFormat("att:{activity}", {"activity": ID})
+BROADCAST_NIGHT_NOW = OrganiserButton("bc:night:now")
+BROADCAST_NIGHT_MORNING = OrganiserButton("bc:night:morning")
+BROADCAST_ADD_SIGNUP = OrganiserButton("bc:add-signup")
+BROADCAST_SIGNUP = OrganiserButton("bc:signup:{activity}", {"activity": ID})
+ATTENDEES_OF = OrganiserButton("att:{activity}", {"activity": ID})
 
 # -- feedback after an activity and statistics ------------------------------------------------
 FEEDBACK_STARS = CallbackFormat(
     "fb:stars:{activity}:{stars}", {"activity": ID, "stars": choice("1", "2", "3", "4", "5")}
 )
 FEEDBACK_NO_COMMENT = CallbackFormat("fb:nocomment:{activity}", {"activity": ID})
-FEEDBACK_RESULTS = CallbackFormat("fb:results:{activity}", {"activity": ID})
+FEEDBACK_RESULTS = OrganiserButton("fb:results:{activity}", {"activity": ID})
 
 # -- organisers: activities made and managed in chat (handlers/organiser_activities.py) -------
 # In the order the questions are asked when a new activity is made.
@@ -199,40 +205,40 @@ ORG_FIELDS = (
     "description",
     "description_en",
 )
-ORG_KIND = CallbackFormat("oa:kind:{kind}", {"kind": choice(*Kind)})
-ORG_WHEN_OK = CallbackFormat("oa:when:{answer}", {"answer": YES_NO})
-ORG_DURATION = CallbackFormat("oa:dur:{minutes}", {"minutes": r"\d{2,4}"})
-ORG_NO_LIMIT = CallbackFormat("oa:nolimit")
-ORG_WAITLIST = CallbackFormat("oa:wl:{mode}", {"mode": choice(*WaitlistMode)})
-ORG_AUDIENCE = CallbackFormat("oa:aud:{audience}", {"audience": choice(*Audience)})
-ORG_SKIP_EN = CallbackFormat("oa:skipen")
-ORG_PUBLISH = CallbackFormat("oa:publish")
-ORG_DISCARD = CallbackFormat("oa:discard")
-ORG_CHANGE_MENU = CallbackFormat("oa:changemenu")
-ORG_CHANGE = CallbackFormat("oa:change:{field}", {"field": choice(*ORG_FIELDS)})
-ORG_SHOW = CallbackFormat("oa:show:{activity}", {"activity": ID})
-ORG_EDIT_MENU = CallbackFormat("oa:fields:{activity}", {"activity": ID})
-ORG_EDIT = CallbackFormat(
+ORG_KIND = OrganiserButton("oa:kind:{kind}", {"kind": choice(*Kind)})
+ORG_WHEN_OK = OrganiserButton("oa:when:{answer}", {"answer": YES_NO})
+ORG_DURATION = OrganiserButton("oa:dur:{minutes}", {"minutes": r"\d{2,4}"})
+ORG_NO_LIMIT = OrganiserButton("oa:nolimit")
+ORG_WAITLIST = OrganiserButton("oa:wl:{mode}", {"mode": choice(*WaitlistMode)})
+ORG_AUDIENCE = OrganiserButton("oa:aud:{audience}", {"audience": choice(*Audience)})
+ORG_SKIP_EN = OrganiserButton("oa:skipen")
+ORG_PUBLISH = OrganiserButton("oa:publish")
+ORG_DISCARD = OrganiserButton("oa:discard")
+ORG_CHANGE_MENU = OrganiserButton("oa:changemenu")
+ORG_CHANGE = OrganiserButton("oa:change:{field}", {"field": choice(*ORG_FIELDS)})
+ORG_SHOW = OrganiserButton("oa:show:{activity}", {"activity": ID})
+ORG_EDIT_MENU = OrganiserButton("oa:fields:{activity}", {"activity": ID})
+ORG_EDIT = OrganiserButton(
     "oa:field:{activity}:{field}", {"activity": ID, "field": choice(*ORG_FIELDS)}
 )
-ORG_MOVE = CallbackFormat("oa:move:{activity}", {"activity": ID})
-ORG_REGISTRATION = CallbackFormat(
+ORG_MOVE = OrganiserButton("oa:move:{activity}", {"activity": ID})
+ORG_REGISTRATION = OrganiserButton(
     "oa:reg:{activity}:{state}", {"activity": ID, "state": choice("open", "closed")}
 )
-ORG_CANCEL = CallbackFormat("oa:cancel:{activity}", {"activity": ID})
-ORG_CANCEL_YES = CallbackFormat("oa:cancelyes:{activity}", {"activity": ID})
-ORG_REOPEN = CallbackFormat("oa:reopen:{activity}", {"activity": ID})
-ORG_DUPLICATE = CallbackFormat("oa:dup:{activity}", {"activity": ID})
-ORG_SHARE = CallbackFormat("oa:share:{activity}", {"activity": ID})
-ORG_ABORT = CallbackFormat("oa:abort")
+ORG_CANCEL = OrganiserButton("oa:cancel:{activity}", {"activity": ID})
+ORG_CANCEL_YES = OrganiserButton("oa:cancelyes:{activity}", {"activity": ID})
+ORG_REOPEN = OrganiserButton("oa:reopen:{activity}", {"activity": ID})
+ORG_DUPLICATE = OrganiserButton("oa:dup:{activity}", {"activity": ID})
+ORG_SHARE = OrganiserButton("oa:share:{activity}", {"activity": ID})
+ORG_ABORT = OrganiserButton("oa:abort")
 # Any of the above: refused for non-organisers even outside the conversation.
 ORG_ANY = re.compile(r"^oa:")
 # Write to this activity's people from the attendee view: starts /omroep at the text step.
-ATTENDEES_WRITE = CallbackFormat(
+ATTENDEES_WRITE = OrganiserButton(
     "att:write:{audience}:{activity}",
     {"audience": choice(Recipients.ATTENDEES, Recipients.WAITING), "activity": ID},
 )
-CHECKIN_OF = CallbackFormat("door:{activity}", {"activity": ID})
-CHECKIN_TOGGLE = CallbackFormat(
+CHECKIN_OF = OrganiserButton("door:{activity}", {"activity": ID})
+CHECKIN_TOGGLE = OrganiserButton(
     "door:{activity}:{registration}", {"activity": ID, "registration": ID}
 )

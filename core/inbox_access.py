@@ -15,7 +15,7 @@ from core import callbacks
 from core.context import MaoContext
 from core.keyboards import Button, one_per_row
 from core.pending_questions import keep_question
-from core.roles import is_organiser
+from core.roles import check_organiser
 from core.services import Services
 from storage.inbox import ThreadKind
 from storage.organisers import stored_organisers
@@ -118,7 +118,7 @@ GROUP_BUTTONS = (
 )
 
 
-def gate(update: Update, context: MaoContext) -> bool | None:
+async def gate(update: Update, context: MaoContext) -> bool | None:
     """For the group gate (handlers/groups.py): True lets an update from the organisers'
     chat through (an organiser's reply to the bot, a button of a copy), False stops it
     silently (somebody else replying to the bot there), None: not the inbox's business."""
@@ -130,7 +130,7 @@ def gate(update: Update, context: MaoContext) -> bool | None:
     query = update.callback_query
     if query is not None:
         # The buttons of the copies: "Afgehandeld" and "Voeg toe aan FAQ" with its topic
-        # picker (handlers/faq_learning.py). Their handlers refuse non-organisers.
+        # picker (handlers/faq_learning.py), behind the organisers' gate (core/roles.py).
         data = query.data or ""
         # parse() is {} for a button without values (Annuleren): matched all the same.
         return True if any(f.parse(data) is not None for f in GROUP_BUTTONS) else None
@@ -140,7 +140,7 @@ def gate(update: Update, context: MaoContext) -> bool | None:
         return None
     # Organisers' replies to the bot there are answers (or to a thread deleted meanwhile,
     # which they are told); anybody else's are ignored.
-    return is_organiser(context.services, user.id)
+    return await check_organiser(context.services, user.id)
 
 
 async def anyone_reads(services: Services) -> bool:

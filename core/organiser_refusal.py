@@ -1,24 +1,11 @@
-"""What organiser views share: the refusal a non-organiser gets, and how an activity is
-named in their lists (a cancelled one marked)."""
+"""What organiser views share: how an activity is named in their lists (a cancelled one
+marked). The refusal a non-organiser gets is the organisers' gate's (core/roles.py)."""
 
 from __future__ import annotations
 
-import logging
-
-from telegram import Update
-
 from core.context import MaoContext
-from core.replies import reply
 from storage.activities import ActivityInfo
 from storage.vocabulary import Status
-
-logger = logging.getLogger(__name__)
-
-
-async def refuse(update: Update, context: MaoContext) -> None:
-    user = update.effective_user
-    logger.warning("Organiser command refused for user %s", user.id if user else "-")
-    await reply(update, context, context.text("admin_only"))
 
 
 def activity_label(context: MaoContext, activity: ActivityInfo) -> str:

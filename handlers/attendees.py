@@ -19,9 +19,9 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from core import callbacks
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, one_per_row
-from core.organiser_refusal import activity_label, refuse
+from core.organiser_refusal import activity_label
 from core.replies import pressed, reply
-from core.roles import is_organiser
+from core.roles import organisers_only
 from core.text_limits import clip, plain_name, visible_length
 from storage.activities import ActivityInfo, get_activity_by_id, recent_and_upcoming
 from storage.exports import attendees_xlsx
@@ -33,15 +33,8 @@ logger = logging.getLogger(__name__)
 SHOWN_AFTER_END = timedelta(days=7)
 
 
-def _is_organiser(update: Update, context: MaoContext) -> bool:
-    user = update.effective_user
-    return user is not None and is_organiser(context.services, user.id)
-
-
+@organisers_only
 async def attendees(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await refuse(update, context)
-        return
     services = context.services
     with services.db.session() as session:
         activities = recent_and_upcoming(session, services.now(), SHOWN_AFTER_END)
@@ -141,11 +134,9 @@ def _write_buttons(context: MaoContext, activity: ActivityInfo) -> list[Button]:
     return buttons
 
 
+@organisers_only
 async def attendees_of(update: Update, context: MaoContext) -> None:
     query = await pressed(update)
-    if not _is_organiser(update, context):
-        await refuse(update, context)
-        return
     services = context.services
     activity_id = int(context.matched("activity"))
     with services.db.session() as session:

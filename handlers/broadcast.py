@@ -29,11 +29,11 @@ from core.activity_text import moment
 from core.context import Handlers, MaoContext, state_handlers
 from core.keyboards import Button, keyboard, one_per_row
 from core.replies import close_buttons, pressed, reply
-from core.roles import is_organiser
+from core.roles import organisers_only
 from core.schedule_input import parse_send_moment
 from core.text_limits import clean_text
 from jobs.outbox import outbox_of
-from storage.activities import get_activity_by_id, upcoming_activities
+from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
 from storage.broadcasts import (
     audience_user_ids,
     create_broadcast,
@@ -64,16 +64,11 @@ END = ConversationHandler.END
 MAX_VISIBLE = 4096
 
 
-def _is_admin(update: Update, context: MaoContext) -> bool:
-    user = update.effective_user
-    return user is not None and is_organiser(context.services, user.id)
-
-
-async def _refuse(update: Update, context: MaoContext) -> int:
-    user = update.effective_user
-    logger.warning("Organiser command refused for user %s", user.id if user else "-")
-    await reply(update, context, context.text("admin_only"))
-    return END
+async def _pressed_activity(context: MaoContext) -> ActivityInfo | None:
+    """The activity the pressed button names."""
+    return await context.services.db.run_reading(
+        get_activity_by_id, int(context.matched("activity"))
+    )
 
 
 def _draft(context: MaoContext) -> dict[str, Any]:
@@ -92,26 +87,22 @@ async def _ask_audience(update: Update, context: MaoContext, intro_key: str) -> 
     return Step.AUDIENCE
 
 
-def _recipient_count(context: MaoContext, draft: dict[str, Any]) -> int:
-    with context.services.db.session() as session:
-        return len(
-            audience_user_ids(session, Recipients(draft["audience"]), draft.get("activity_id"))
-        )
+def _count_recipients(session: Session, audience: Recipients, activity_id: int | None) -> int:
+    return len(audience_user_ids(session, audience, activity_id))
 
 
-async def _pressed_by_organiser(update: Update, context: MaoContext) -> bool:
-    """Every organiser button checks the role again: callback data is never trusted."""
-    await pressed(update)
-    if not _is_admin(update, context):
-        await close_buttons(update)
-        await _refuse(update, context)
-        return False
-    return True
+async def _recipient_count(context: MaoContext, draft: dict[str, Any]) -> int:
+    return await context.services.db.run_reading(
+        _count_recipients, Recipients(draft["audience"]), draft.get("activity_id")
+    )
 
 
+def _signup_choices(session: Session, now: datetime) -> list[ActivityInfo]:
+    return [a for a in upcoming_activities(session, now) if a.open_for_registration(now)]
+
+
+@organisers_only
 async def start_broadcast(update: Update, context: MaoContext) -> int:
-    if not _is_admin(update, context):
-        return await _refuse(update, context)
     assert context.user_data is not None
     context.user_data[DRAFT] = {}
     return await _ask_audience(update, context, "broadcast_choose_audience")
@@ -120,7 +111,7 @@ async def start_broadcast(update: Update, context: MaoContext) -> int:
 async def _audience_chosen(update: Update, context: MaoContext, label: str) -> int:
     """Show how many it reaches; refuse nobody; then the text (or the preview when editing)."""
     draft = _draft(context)
-    count = _recipient_count(context, draft)
+    count = await _recipient_count(context, draft)
     if count == 0:
         return await _ask_audience(update, context, "broadcast_no_recipients")
     await reply(
@@ -132,19 +123,19 @@ async def _audience_chosen(update: Update, context: MaoContext, label: str) -> i
     return Step.TEXT
 
 
+@organisers_only
 async def choose_audience(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
-    await close_buttons(update)
+    await pressed(update)
     audience = Recipients(context.matched("audience"))
     draft = _draft(context)
     draft["audience"] = audience.value
     draft.pop("activity_id", None)
     if not audience.needs_activity:
+        await close_buttons(update)
         return await _audience_chosen(update, context, context.text(f"audience_{audience.value}"))
     services = context.services
-    with services.db.session() as session:
-        activities = upcoming_activities(session, services.now())
+    activities = await services.db.run_reading(upcoming_activities, services.now())
+    await close_buttons(update)
     language = context.language
     buttons = [
         (a.title(language), callbacks.BROADCAST_ACTIVITY.data(activity=a.id))
@@ -156,12 +147,11 @@ async def choose_audience(update: Update, context: MaoContext) -> int:
     return Step.ACTIVITY
 
 
+@organisers_only
 async def choose_activity(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
+    await pressed(update)
+    activity = await _pressed_activity(context)
     await close_buttons(update)
-    with context.services.db.session() as session:
-        activity = get_activity_by_id(session, int(context.matched("activity")))
     if activity is None:
         await reply(update, context, context.text("signup_not_found"))
         return END
@@ -183,9 +173,8 @@ def _typed_text(update: Update) -> tuple[str, int]:
     return clean_text(message.text_html or ""), len(message.text or "")
 
 
+@organisers_only
 async def receive_text(update: Update, context: MaoContext) -> int:
-    if not _is_admin(update, context):
-        return await _refuse(update, context)
     text, visible = _typed_text(update)
     if visible > MAX_VISIBLE:
         await reply(update, context, context.text("broadcast_too_long", length=visible))
@@ -204,9 +193,8 @@ async def receive_text(update: Update, context: MaoContext) -> int:
     return Step.ENGLISH
 
 
+@organisers_only
 async def receive_english(update: Update, context: MaoContext) -> int:
-    if not _is_admin(update, context):
-        return await _refuse(update, context)
     text, visible = _typed_text(update)
     if visible > MAX_VISIBLE:
         await reply(update, context, context.text("broadcast_too_long", length=visible))
@@ -215,9 +203,9 @@ async def receive_english(update: Update, context: MaoContext) -> int:
     return await _show_preview(update, context)
 
 
+@organisers_only
 async def skip_english(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
+    await pressed(update)
     await close_buttons(update)
     _draft(context).pop("text_en", None)
     return await _show_preview(update, context)
@@ -249,7 +237,7 @@ async def _show_preview(update: Update, context: MaoContext) -> int:
         await reply(update, context, context.text("broadcast_not_shown"))
         await reply(update, context, context.text("broadcast_ask_text"))
         return Step.TEXT
-    count = _recipient_count(context, draft)
+    count = await _recipient_count(context, draft)
     rows: list[list[Button]] = [
         [
             (context.text("broadcast_send"), callbacks.BROADCAST_SEND.data()),
@@ -277,7 +265,7 @@ async def _create(
 ) -> int | None:
     """Store the broadcast and owe it to every recipient; None when nobody would get it."""
     draft = _draft(context)
-    if _recipient_count(context, draft) == 0:
+    if await _recipient_count(context, draft) == 0:
         await _ask_audience(update, context, "broadcast_no_recipients")
         return None
     user = update.effective_user
@@ -319,8 +307,7 @@ async def _create(
 
 async def _draft_confirmed(update: Update, context: MaoContext) -> bool:
     """An organiser's tap on a draft that still has its text; the buttons close either way."""
-    if not await _pressed_by_organiser(update, context):
-        return False
+    await pressed(update)
     await close_buttons(update)
     if "text" not in _draft(context):
         await reply(update, context, context.text("stale_button"))
@@ -328,6 +315,7 @@ async def _draft_confirmed(update: Update, context: MaoContext) -> bool:
     return True
 
 
+@organisers_only
 async def confirm(update: Update, context: MaoContext) -> int:
     if not await _draft_confirmed(update, context):
         return END
@@ -358,44 +346,45 @@ async def _send_now(update: Update, context: MaoContext, *, night_allowed: bool)
     return END
 
 
+@organisers_only
 async def send_at_night(update: Update, context: MaoContext) -> int:
     if not await _draft_confirmed(update, context):
         return END
     return await _send_now(update, context, night_allowed=True)
 
 
+@organisers_only
 async def send_in_the_morning(update: Update, context: MaoContext) -> int:
     if not await _draft_confirmed(update, context):
         return END
     return await _schedule(update, context, context.services.now())
 
 
+@organisers_only
 async def edit_text(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
+    await pressed(update)
     await close_buttons(update)
     await reply(update, context, context.text("broadcast_ask_text"))
     return Step.TEXT
 
 
+@organisers_only
 async def edit_audience(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
+    await pressed(update)
     await close_buttons(update)
     return await _ask_audience(update, context, "broadcast_choose_audience")
 
 
+@organisers_only
 async def ask_moment(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
+    await pressed(update)
     await close_buttons(update)
     await reply(update, context, context.text("broadcast_ask_moment"))
     return Step.MOMENT
 
 
+@organisers_only
 async def receive_moment(update: Update, context: MaoContext) -> int:
-    if not _is_admin(update, context):
-        return await _refuse(update, context)
     message = update.effective_message
     assert message is not None
     services = context.services
@@ -415,24 +404,19 @@ async def _schedule(update: Update, context: MaoContext, when: datetime) -> int:
     quiet = context.services.config.quiet_hours
     if quiet is not None:
         when = quiet.release(when)
-    count = _recipient_count(context, _draft(context))
+    count = await _recipient_count(context, _draft(context))
     text = context.text("broadcast_scheduled", moment=moment(when, context), count=count)
     if await _create(update, context, text, when) is None:
         return Step.AUDIENCE
     return END
 
 
+@organisers_only
 async def ask_signup_activity(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
-    await close_buttons(update)
+    await pressed(update)
     services = context.services
-    with services.db.session() as session:
-        activities = [
-            a
-            for a in upcoming_activities(session, services.now())
-            if a.open_for_registration(services.now())
-        ]
+    activities = await services.db.run_reading(_signup_choices, services.now())
+    await close_buttons(update)
     language = context.language
     buttons = [
         (a.title(language), callbacks.BROADCAST_SIGNUP.data(activity=a.id))
@@ -445,12 +429,11 @@ async def ask_signup_activity(update: Update, context: MaoContext) -> int:
     return Step.SIGNUP
 
 
+@organisers_only
 async def choose_signup_activity(update: Update, context: MaoContext) -> int:
-    if not await _pressed_by_organiser(update, context):
-        return END
+    await pressed(update)
+    activity = await _pressed_activity(context)
     await close_buttons(update)
-    with context.services.db.session() as session:
-        activity = get_activity_by_id(session, int(context.matched("activity")))
     if activity is not None:
         _draft(context)["signup_activity_id"] = activity.id
         title = activity.title(context.language)
@@ -458,30 +441,27 @@ async def choose_signup_activity(update: Update, context: MaoContext) -> int:
     return await _show_preview(update, context)
 
 
+@organisers_only
 async def retry_failed(update: Update, context: MaoContext) -> None:
     """ "Send again to the failed ones", from the final report."""
     await pressed(update)
-    if not _is_admin(update, context):
-        await _refuse(update, context)
-        return
     services = context.services
-    with services.db.session() as session:
-        count = reopen_broadcast(session, int(context.matched("broadcast")), services.now())
+    broadcast_id = int(context.matched("broadcast"))
+    count = await services.db.run_session(reopen_broadcast, broadcast_id, services.now())
     await close_buttons(update)
     await reply(update, context, context.text("broadcast_retrying", count=count))
     outbox_of(context.application).kick()
 
 
+@organisers_only
 async def outside_flow(update: Update, context: MaoContext) -> None:
     """A broadcast button pressed with no draft open (old, or forged): refuse or say stale."""
     await pressed(update)
-    if not _is_admin(update, context):
-        await _refuse(update, context)
-        return
     await close_buttons(update)
     await reply(update, context, context.text("stale_button"))
 
 
+@organisers_only
 async def abort(update: Update, context: MaoContext) -> int:
     if update.callback_query is not None:
         await pressed(update)
@@ -492,17 +472,17 @@ async def abort(update: Update, context: MaoContext) -> int:
     return END
 
 
+@organisers_only
 async def expect_button(update: Update, context: MaoContext) -> None:
     await reply(update, context, context.text("signup_use_buttons"))
 
 
+@organisers_only
 async def start_for_activity(update: Update, context: MaoContext) -> int:
     """From the attendee view (handlers.attendees): this activity's people, straight to the
     text step. Also for a cancelled activity, whose attendees still need its news."""
-    if not await _pressed_by_organiser(update, context):
-        return END
-    with context.services.db.session() as session:
-        activity = get_activity_by_id(session, int(context.matched("activity")))
+    await pressed(update)
+    activity = await _pressed_activity(context)
     if activity is None:
         await reply(update, context, context.text("signup_not_found"))
         return END

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
@@ -21,9 +23,9 @@ from core.context import Handlers, MaoContext
 from core.dates import format_datetime
 from core.keyboards import Button, keyboard, one_per_row
 from core.links import checkin_link, qr_png
-from core.organiser_refusal import activity_label, refuse
+from core.organiser_refusal import activity_label
 from core.replies import edit_pressed, pressed, reply
-from core.roles import is_organiser
+from core.roles import organisers_only
 from core.text_limits import plain_name
 from storage.activities import ActivityInfo, get_activity_by_id
 from storage.activities import recent_and_upcoming as activities_around
@@ -49,21 +51,23 @@ MARKS = {True: "✅", False: "❌", None: "◻️"}
 MAX_PEOPLE = 90
 
 
-def _is_organiser(update: Update, context: MaoContext) -> bool:
-    user = update.effective_user
-    return user is not None and is_organiser(context.services, user.id)
+class DoorView(NamedTuple):
+    activity: ActivityInfo
+    people: list[DoorEntry]
+    counts: Turnout
 
 
+def _at_the_door(session: Session, now: datetime) -> list[ActivityInfo]:
+    return [
+        a for a in activities_around(session, now, DOOR_WINDOW) if a.status == Status.PUBLISHED
+    ]
+
+
+@organisers_only
 async def choose_activity(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await refuse(update, context)
-        return
     services = context.services
     now = services.now()
-    with services.db.session() as session:
-        activities = [
-            a for a in activities_around(session, now, DOOR_WINDOW) if a.status == Status.PUBLISHED
-        ]
+    activities = await services.db.run_reading(_at_the_door, now)
     if not activities:
         await reply(update, context, context.text("checkin_none"))
         return
@@ -105,31 +109,36 @@ def _door_text(context: MaoContext, activity: ActivityInfo, counts: Turnout) -> 
     )
 
 
+def _door(session: Session, activity_id: int) -> DoorView | None:
+    activity = get_activity_by_id(session, activity_id)
+    if activity is None:
+        return None
+    return DoorView(activity, door_list(session, activity_id), turnout(session, activity_id))
+
+
 async def _show_door(update: Update, context: MaoContext, activity_id: int) -> bool:
-    with context.services.db.session() as session:
-        activity = get_activity_by_id(session, activity_id)
-        if activity is None:
-            return False
-        people = door_list(session, activity_id)
-        counts = turnout(session, activity_id)
+    door = await context.services.db.run_reading(_door, activity_id)
+    if door is None:
+        return False
+    activity, people, counts = door
     await edit_pressed(
         update, context, _door_text(context, activity, counts), _door_markup(activity_id, people)
     )
     return True
 
 
+@organisers_only
 async def open_door(update: Update, context: MaoContext) -> None:
     query = await pressed(update)
-    if not _is_organiser(update, context):
-        await refuse(update, context)
-        return
     activity_id = int(context.matched("activity"))
     if not await _show_door(update, context, activity_id):
         await reply(update, context, context.text("signup_not_found"))
         return
     services = context.services
-    with services.db.session() as session:
-        code = door_code(session, activity_id, services.now(), services.config.zone)
+    # Writes the activity's secret on first use.
+    code = await services.db.run_session(
+        door_code, activity_id, services.now(), services.config.zone
+    )
     link = checkin_link(context.bot.username, code)
     # A QR code to print or show at the door; scanning it opens the bot and checks in.
     await context.bot.send_photo(
@@ -139,17 +148,14 @@ async def open_door(update: Update, context: MaoContext) -> None:
     )
 
 
+@organisers_only
 async def toggle(update: Update, context: MaoContext) -> None:
     await pressed(update)
-    if not _is_organiser(update, context):
-        await refuse(update, context)
-        return
     activity_id = int(context.matched("activity"))
     services = context.services
-    with services.db.session() as session:
-        done = toggle_attendance(
-            session, activity_id, int(context.matched("registration")), services.now()
-        )
+    done = await services.db.run_session(
+        toggle_attendance, activity_id, int(context.matched("registration")), services.now()
+    )
     if not done:
         await reply(update, context, context.text("stale_button"))
         return
@@ -163,10 +169,9 @@ async def scanned(update: Update, context: MaoContext) -> None:
     assert message is not None and message.text is not None and user is not None
     code = message.text.split("checkin_", 1)[1]
     services = context.services
-    with services.db.session() as session:
-        result = check_in_by_code(
-            session, code, user.id, services.now(), services.config.zone, DOOR_WINDOW
-        )
+    result = await services.db.run_session(
+        check_in_by_code, code, user.id, services.now(), services.config.zone, DOOR_WINDOW
+    )
     title = result.activity.title(context.language) if result.activity else ""
     key = {
         CheckIn.PRESENT: "checkin_welcome",

@@ -17,8 +17,9 @@ import asyncio
 import logging
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -28,7 +29,7 @@ from core.context import Handlers, MaoContext
 from core.faq_live import MissGroup, group_misses, refresh_matcher
 from core.keyboards import Button, keyboard
 from core.replies import close_buttons, edit_pressed, pressed, reply
-from core.roles import is_organiser
+from core.roles import may_be_organiser, organisers_only
 from core.services import Services
 from core.text_limits import clean_text, clip
 from faq.matching import normalise
@@ -47,20 +48,6 @@ EXAMPLE_SHOWN = 160
 QUESTION_SHOWN = 300
 # How long the bot takes an organiser's next private text as the rewritten question.
 REWRITE_TIME = timedelta(minutes=30)
-
-
-def _is_organiser(update: Update, context: MaoContext) -> bool:
-    user = update.effective_user
-    return user is not None and is_organiser(context.services, user.id)
-
-
-async def _refuse(update: Update, context: MaoContext) -> None:
-    user = update.effective_user
-    logger.warning("Organiser action refused for user %s", user.id if user else "-")
-    if update.callback_query is not None:
-        await pressed(update, alert=context.text("admin_only"))
-    else:
-        await reply(update, context, context.text("admin_only"))
 
 
 # -- keeping the matcher current ----------------------------------------------------------------
@@ -82,8 +69,7 @@ def build_refresh_handler() -> MessageHandler[MaoContext, None]:
 
 async def _gap_groups(services: Services) -> list[MissGroup]:
     since = services.now() - timedelta(days=GAP_DAYS)
-    with services.db.session() as session:
-        misses = misses_since(session, since)
+    misses = await services.db.run_reading(misses_since, since)
     # Grows with the misses (0.4 s for 2000): off the event loop.
     return await asyncio.to_thread(group_misses, misses)
 
@@ -150,19 +136,15 @@ def gaps_page(
     return "\n\n".join(lines), keyboard(rows)
 
 
+@organisers_only
 async def show_gaps(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
     groups = await _gap_groups(context.services)
     text, markup = gaps_page(context, groups, 0)
     await reply(update, context, text, markup)
 
 
+@organisers_only
 async def turn_gaps_page(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
     await pressed(update)
     groups = await _gap_groups(context.services)
     text, markup = gaps_page(context, groups, int(context.matched("page")))
@@ -256,21 +238,18 @@ async def _offer_topics(
     context.user_data[PENDING_KEY] = waiting
     if source is not None:
         # The picker quotes the person's words: deleted with them (/vergeetmij).
-        with services.db.session() as session:
-            record_view(
-                session,
-                message.chat_id,
-                message.message_id,
-                source[2],
-                services.now(),
-                OutboxKind.INBOX_SHOWN,
-            )
+        await services.db.run_session(
+            record_view,
+            message.chat_id,
+            message.message_id,
+            source[2],
+            services.now(),
+            OutboxKind.INBOX_SHOWN,
+        )
 
 
+@organisers_only
 async def add_from_gap(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
     miss_id = int(context.matched("miss"))
     groups = await _gap_groups(context.services)
     group = next((g for g in groups if miss_id in g.miss_ids), None)
@@ -285,12 +264,9 @@ async def add_from_gap(update: Update, context: MaoContext) -> None:
     )
 
 
+@organisers_only
 async def add_from_thread(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
-    with context.services.db.session() as session:
-        found = thread_question(session, int(context.matched("thread")))
+    found = await context.services.db.run_reading(thread_question, int(context.matched("thread")))
     if found is None:
         await pressed(update, alert=context.text("faqlearn_gone"))
         return
@@ -301,10 +277,8 @@ async def add_from_thread(update: Update, context: MaoContext) -> None:
     await _offer_topics(update, context, found.question, found.language, [], source)
 
 
+@organisers_only
 async def turn_topics_page(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
     waiting = _waiting(update, context)
     if waiting is None:
         await _stale(update, context)
@@ -314,12 +288,10 @@ async def turn_topics_page(update: Update, context: MaoContext) -> None:
     await edit_pressed(update, context, text, markup)
 
 
+@organisers_only
 async def ask_rewrite(update: Update, context: MaoContext) -> None:
     """The organiser writes the question anew, without personal details: the next text they
     send the bot privately (within REWRITE_TIME) takes its place, and it stays in the FAQ."""
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
     waiting = _waiting(update, context)
     if waiting is None or "source_user" not in waiting:
         await _stale(update, context)
@@ -339,7 +311,10 @@ async def take_rewrite(update: Update, context: MaoContext) -> bool:
     if not isinstance(waiting, dict) or "rewrite_since" not in waiting or message is None:
         return False
     since = datetime.fromisoformat(str(waiting.pop("rewrite_since")))
-    if context.services.now() - since > REWRITE_TIME or not _is_organiser(update, context):
+    if context.services.now() - since > REWRITE_TIME:
+        return False
+    user = update.effective_user
+    if user is None or not await may_be_organiser(context.services, user.id):
         return False
     question = tidy_question(clean_text(message.text or ""))
     if not question:
@@ -363,10 +338,8 @@ async def end_pending(update: Update, context: MaoContext) -> bool:
     return True
 
 
+@organisers_only
 async def abort_adding(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
     if _waiting(update, context) is None:
         await _stale(update, context)
         return
@@ -376,10 +349,36 @@ async def abort_adding(update: Update, context: MaoContext) -> None:
     await edit_pressed(update, context, context.text("faqlearn_aborted"))
 
 
+class Addition(NamedTuple):
+    entry_id: str
+    language: str
+    question: str
+    organiser: int
+    source_user: int | None
+    source_thread: int | None
+
+
+def _add(session: Session, addition: Addition, handled: set[int], now: datetime) -> int:
+    """Store the phrasing; the misses it answers are handled. How many misses went."""
+    add_addition(
+        session,
+        addition.entry_id,
+        addition.language,
+        addition.question,
+        addition.organiser,
+        now,
+        source_user_id=addition.source_user,
+        source_thread_id=addition.source_thread,
+    )
+    # The same question missed again (also before an inbox hand-over) is handled too.
+    same = normalise(addition.question)
+    since = now - timedelta(days=GAP_DAYS)
+    again = {m.id for m in misses_since(session, since) if normalise(m.question) == same}
+    return delete_misses(session, handled | again)
+
+
+@organisers_only
 async def choose_topic(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
     waiting = _waiting(update, context)
     services = context.services
     entry = services.faq.entry(context.matched("entry"))
@@ -390,8 +389,7 @@ async def choose_topic(update: Update, context: MaoContext) -> None:
     source_user = waiting.get("source_user")
     source_thread = waiting.get("source_thread")
     if isinstance(source_thread, int):
-        with services.db.reading() as session:
-            gone = get_thread(session, source_thread) is None
+        gone = await services.db.run_reading(get_thread, source_thread) is None
         if gone:  # the asker was forgotten meanwhile: their words are not added
             assert context.user_data is not None
             context.user_data.pop(PENDING_KEY, None)
@@ -400,22 +398,19 @@ async def choose_topic(update: Update, context: MaoContext) -> None:
     await pressed(update)
     question = str(waiting["question"])
     handled = {int(i) for i in waiting.get("misses", [])}
-    with services.db.session() as session:
-        add_addition(
-            session,
+    removed = await services.db.run_session(
+        _add,
+        Addition(
             entry.id,
             str(waiting["language"]),
             question,
             user.id,
-            services.now(),
-            source_user_id=source_user if isinstance(source_user, int) else None,
-            source_thread_id=source_thread if isinstance(source_thread, int) else None,
-        )
-        # The same question missed again (also before an inbox hand-over) is handled too.
-        since = services.now() - timedelta(days=GAP_DAYS)
-        same = normalise(question)
-        handled |= {m.id for m in misses_since(session, since) if normalise(m.question) == same}
-        removed = delete_misses(session, handled)
+            source_user if isinstance(source_user, int) else None,
+            source_thread if isinstance(source_thread, int) else None,
+        ),
+        handled,
+        services.now(),
+    )
     assert context.user_data is not None
     context.user_data.pop(PENDING_KEY, None)
     logger.info("FAQ addition to %s by organiser %s", entry.id, user.id)

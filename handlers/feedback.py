@@ -10,9 +10,10 @@ from __future__ import annotations
 import html
 import logging
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import IntEnum
 
+from sqlalchemy.orm import Session
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -28,9 +29,9 @@ from core.context import Handlers, MaoContext, state_handlers
 from core.i18n import Html
 from core.keyboards import keyboard, one_per_row
 from core.replies import close_buttons, pressed, reply
-from core.roles import is_organiser
+from core.roles import organisers_only
 from core.text_limits import clean_text, clip
-from storage.activities import get_activity_by_id
+from storage.activities import ActivityInfo, get_activity_by_id
 from storage.feedback import (
     STARS,
     FeedbackSummary,
@@ -126,31 +127,23 @@ async def comment_lapsed(update: Update, context: MaoContext) -> None:
 # -- organisers ---------------------------------------------------------------------------------
 
 
-def _is_organiser(update: Update, context: MaoContext) -> bool:
-    user = update.effective_user
-    return user is not None and is_organiser(context.services, user.id)
+def _past_activities(session: Session, now: datetime) -> list[ActivityInfo]:
+    found = (get_activity_by_id(session, i) for i in past_activity_ids(session, now))
+    return [activity for activity in found if activity is not None]
 
 
-async def _refuse(update: Update, context: MaoContext) -> None:
-    user = update.effective_user
-    logger.warning("Organiser command refused for user %s", user.id if user else "-")
-    await reply(update, context, context.text("admin_only"))
+def _results(session: Session, activity_id: int) -> tuple[ActivityInfo, FeedbackSummary] | None:
+    activity = get_activity_by_id(session, activity_id)
+    return None if activity is None else (activity, feedback_summary(session, activity.id))
 
 
+@organisers_only
 async def choose_activity(update: Update, context: MaoContext) -> None:
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
     services = context.services
     language = context.language
-    with services.db.session() as session:
-        activities = [
-            get_activity_by_id(session, i) for i in past_activity_ids(session, services.now())
-        ]
+    activities = await services.db.run_reading(_past_activities, services.now())
     buttons = [
-        (a.title(language), callbacks.FEEDBACK_RESULTS.data(activity=a.id))
-        for a in activities
-        if a is not None
+        (a.title(language), callbacks.FEEDBACK_RESULTS.data(activity=a.id)) for a in activities
     ]
     if not buttons:
         await reply(update, context, context.text("feedback_no_past"))
@@ -189,17 +182,14 @@ def results_text(context: MaoContext, title: str, summary: FeedbackSummary) -> s
     return Html(text)
 
 
+@organisers_only
 async def show_results(update: Update, context: MaoContext) -> None:
     await pressed(update)
-    if not _is_organiser(update, context):
-        await _refuse(update, context)
-        return
-    with context.services.db.session() as session:
-        activity = get_activity_by_id(session, int(context.matched("activity")))
-        summary = feedback_summary(session, activity.id) if activity else None
-    if activity is None or summary is None:
+    found = await context.services.db.run_reading(_results, int(context.matched("activity")))
+    if found is None:
         await reply(update, context, context.text("signup_not_found"))
         return
+    activity, summary = found
     await reply(update, context, results_text(context, activity.title(context.language), summary))
 
 

@@ -49,7 +49,7 @@ def _start_payload(message: Message | None) -> str:
 async def point_to_private_chat(update: Update, context: MaoContext) -> None:
     """The only thing the bot does outside private chats. Ends the update here, except an
     organiser's reply to an inbox copy in the organisers' chat (handlers/inbox.py)."""
-    passes = inbox_gate(update, context)
+    passes = await inbox_gate(update, context)
     if passes is True:
         return  # on to group 0, where the reply or "Afgehandeld" is handled
     if passes is False:

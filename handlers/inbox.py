@@ -54,7 +54,7 @@ from core.pending_questions import (
     pending_question,
 )
 from core.replies import close_buttons, edit_pressed, pressed, reply
-from core.roles import is_organiser
+from core.roles import check_organiser, organisers_only
 from core.services import Services
 from core.text_limits import clean_text, clip, fit_html, plain_name
 from jobs.inbox_delivery import label, organiser_buttons, organiser_chats, who
@@ -462,7 +462,7 @@ async def _organiser_answers(
     services = context.services
     user = update.effective_user
     assert user is not None
-    if not is_organiser(services, user.id):
+    if not await check_organiser(services, user.id):
         # Someone in the organisers' group who is not (or no longer) an organiser.
         if message.chat.type == ChatType.PRIVATE:
             await reply(update, context, context.text("admin_only"))
@@ -524,14 +524,6 @@ async def _person_answers_back(
 # -- organisers: /vragen, a whole thread, "Afgehandeld" --------------------------------------
 
 
-def _refused(update: Update, context: MaoContext) -> bool:
-    user = update.effective_user
-    if user is not None and is_organiser(context.services, user.id):
-        return False
-    logger.warning("Organiser action refused for user %s", user.id if user else "-")
-    return True
-
-
 def _when(context: MaoContext, thread: ThreadInfo) -> str:
     services = context.services
     # An anonymous thread's times are kept to the day (see send_draft).
@@ -582,19 +574,15 @@ def list_page(context: MaoContext, page: int) -> tuple[str, Any]:
     return fit_html("\n\n".join(lines)), keyboard(rows)
 
 
+@organisers_only
 async def list_open(update: Update, context: MaoContext) -> None:
-    if _refused(update, context):
-        await reply(update, context, context.text("admin_only"))
-        return
     _user_data(context)[PAGE_KEY] = 0
     text, markup = list_page(context, 0)
     await reply(update, context, text, markup)
 
 
+@organisers_only
 async def turn_page(update: Update, context: MaoContext) -> None:
-    if _refused(update, context):
-        await pressed(update, alert=context.text("admin_only"))
-        return
     await pressed(update)
     page = int(context.matched("page"))
     _user_data(context)[PAGE_KEY] = page
@@ -633,10 +621,8 @@ def thread_text(context: MaoContext, thread: ThreadInfo, messages: Sequence[Mess
     return Html(fit_html("\n\n".join(parts)))
 
 
+@organisers_only
 async def show_thread(update: Update, context: MaoContext) -> None:
-    if _refused(update, context):
-        await pressed(update, alert=context.text("admin_only"))
-        return
     await pressed(update)
     services = context.services
     thread_id = int(context.matched("thread"))
@@ -659,15 +645,13 @@ async def show_thread(update: Update, context: MaoContext) -> None:
             record_view(session, sent.chat.id, sent.message_id, latest_in.id, services.now())
 
 
+@organisers_only
 async def mark_done(update: Update, context: MaoContext) -> None:
     """ "Afgehandeld", on a copy (group or private), a thread or the /vragen list. When the
     person can still be told and has had no answer, the organiser chooses how to close:
     the standard line, a line of their own, or no message (the person then hears nothing)."""
     query = update.callback_query
     assert query is not None
-    if _refused(update, context):
-        await query.answer(context.text("admin_only"), show_alert=True)
-        return
     services = context.services
     thread_id = int(context.matched("thread"))
     with services.db.reading() as session:
@@ -758,12 +742,10 @@ async def _after_close(context: MaoContext, thread: ThreadInfo, origin: dict[str
             raise
 
 
+@organisers_only
 async def close_thread(update: Update, context: MaoContext) -> None:
     """The organiser's choice after "Afgehandeld". A closing line is an answer: stored in
     the thread and owed to the person in the transaction that closes it."""
-    if _refused(update, context):
-        await pressed(update, alert=context.text("admin_only"))
-        return
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     services = context.services

@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from enum import IntEnum
 from functools import wraps
-from typing import Any
+from typing import Any, NamedTuple
 
+from sqlalchemy.orm import Session
 from telegram import InputFile, Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -41,11 +42,12 @@ from core.date_input import Moment, is_weekend, parse_duration_minutes, parse_mo
 from core.keyboards import Button, keyboard, one_per_row
 from core.links import checkin_link, qr_png, signup_link
 from core.replies import close_buttons, reply
-from core.roles import is_organiser
+from core.roles import organisers_only
 from core.text_limits import clean_text
 from jobs.outbox import outbox_of
 from storage.activities import (
     ActivityInfo,
+    MoveReach,
     cancel_activity_in_chat,
     create_activity,
     duplicate_activity,
@@ -93,26 +95,16 @@ class Step(IntEnum):
 Callback = Callable[[Update, MaoContext], Coroutine[Any, Any, int]]
 
 
-def _refusal_logged(update: Update) -> None:
-    user = update.effective_user
-    logger.warning("Organiser action refused for user %s", user.id if user else "-")
-
-
 def organiser_only(handler: Callback) -> Callback:
-    """Answers the button press, and refuses anyone who is not an organiser (now)."""
+    """Behind the organisers' gate; an organiser's button press is answered here."""
 
     @wraps(handler)
-    async def checked(update: Update, context: MaoContext) -> int:
+    async def answered(update: Update, context: MaoContext) -> int:
         if update.callback_query is not None:
             await update.callback_query.answer()
-        user = update.effective_user
-        if user is None or not is_organiser(context.services, user.id):
-            _refusal_logged(update)
-            await reply(update, context, context.text("admin_only"))
-            return END
         return await handler(update, context)
 
-    return checked
+    return organisers_only(answered)
 
 
 def _draft(context: MaoContext) -> dict[str, Any]:
@@ -199,6 +191,58 @@ def _preview_info(draft: dict[str, Any], now: datetime) -> ActivityInfo:
         waiting=0,
         **columns,
     )
+
+
+# -- the database work of each action (run through the seam, storage.db.Database) ---------
+
+
+class Change(NamedTuple):
+    before: ActivityInfo
+    after: ActivityInfo
+    reach: MoveReach | None
+
+
+def _create(
+    session: Session,
+    columns: dict[str, Any],
+    organiser: int,
+    now: datetime,
+    reminders: Sequence[timedelta],
+) -> tuple[str, str]:
+    activity = create_activity(session, columns, organiser, now, reminders)
+    return activity.slug, activity.title_nl
+
+
+def _change(
+    session: Session,
+    target: int,
+    columns: dict[str, Any],
+    now: datetime,
+    join_link_before: timedelta,
+) -> Change | None:
+    before = get_activity_by_id(session, target)
+    if before is None:
+        return None
+    update_activity(session, target, columns, now, join_link_before)
+    after = get_activity_by_id(session, target)
+    assert after is not None
+    # A cancelled activity that moves tells nobody (storage.activities.update_activity).
+    reach = move_reach(session, target) if before.status == Status.PUBLISHED else None
+    return Change(before, after, reach)
+
+
+def _copy(
+    session: Session, target: int, start: datetime, end: datetime, organiser: int, now: datetime
+) -> ActivityInfo | None:
+    copy = duplicate_activity(session, target, start, end, organiser, now)
+    return get_activity_by_id(session, copy.id) if copy else None
+
+
+def _registration_closed(
+    session: Session, activity_id: int, closed: bool, now: datetime
+) -> ActivityInfo | None:
+    activity = set_registration_closed(session, activity_id, closed, now)
+    return get_activity_by_id(session, activity.id) if activity else None
 
 
 # -- asking one field ------------------------------------------------------------------------
@@ -523,15 +567,13 @@ async def publish(update: Update, context: MaoContext) -> int:
         await reply(update, context, context.text("stale_button"))
         return END
     services = context.services
-    with services.db.session() as session:
-        activity = create_activity(
-            session,
-            _columns(draft),
-            _user_id(update),
-            services.now(),
-            services.config.reminders.offsets,
-        )
-        slug, title = activity.slug, activity.title_nl
+    slug, title = await services.db.run_session(
+        _create,
+        _columns(draft),
+        _user_id(update),
+        services.now(),
+        services.config.reminders.offsets,
+    )
     await close_buttons(update)
     _forget(context)
     link = signup_link(context.bot.username, slug)
@@ -559,9 +601,11 @@ async def abort(update: Update, context: MaoContext) -> int:
 # -- existing activities -----------------------------------------------------------------------
 
 
-def _activity(context: MaoContext) -> ActivityInfo | None:
-    with context.services.db.session() as session:
-        return get_activity_by_id(session, int(context.matched("activity")))
+async def _activity(context: MaoContext) -> ActivityInfo | None:
+    """The activity the pressed button names."""
+    return await context.services.db.run_reading(
+        get_activity_by_id, int(context.matched("activity"))
+    )
 
 
 async def _not_found(update: Update, context: MaoContext) -> int:
@@ -572,8 +616,7 @@ async def _not_found(update: Update, context: MaoContext) -> int:
 @organiser_only
 async def list_activities(update: Update, context: MaoContext) -> int:
     services = context.services
-    with services.db.session() as session:
-        activities = organiser_activities(session, services.now())
+    activities = await services.db.run_reading(organiser_activities, services.now())
     if not activities:
         await reply(update, context, context.text("oa_manage_none"))
         return END
@@ -617,7 +660,7 @@ async def _show_card(update: Update, context: MaoContext, activity: ActivityInfo
 
 @organiser_only
 async def show_activity(update: Update, context: MaoContext) -> int:
-    activity = _activity(context)
+    activity = await _activity(context)
     if activity is None:
         return await _not_found(update, context)
     await _show_card(update, context, activity)
@@ -626,7 +669,7 @@ async def show_activity(update: Update, context: MaoContext) -> int:
 
 @organiser_only
 async def edit_menu(update: Update, context: MaoContext) -> int:
-    activity = _activity(context)
+    activity = await _activity(context)
     if activity is None:
         return await _not_found(update, context)
     fields = [
@@ -639,7 +682,7 @@ async def edit_menu(update: Update, context: MaoContext) -> int:
 
 
 async def _start_on_existing(update: Update, context: MaoContext, mode: str, field: str) -> int:
-    activity = _activity(context)
+    activity = await _activity(context)
     if activity is None:
         return await _not_found(update, context)
     assert context.user_data is not None
@@ -667,24 +710,17 @@ async def _apply_change(update: Update, context: MaoContext) -> int:
     """An existing activity's field (or date) changed: stored, and people told if moved."""
     draft = _draft(context)
     services = context.services
-    target = int(draft["target"])
-    with services.db.session() as session:
-        before = get_activity_by_id(session, target)
-        if before is None:
-            _forget(context)
-            return await _not_found(update, context)
-        update_activity(
-            session,
-            target,
-            _columns(draft),
-            services.now(),
-            services.config.reminders.join_link_before,
-        )
-        after = get_activity_by_id(session, target)
-        # A cancelled activity that moves tells nobody (storage.activities.update_activity).
-        reach = move_reach(session, target) if before.status == Status.PUBLISHED else None
+    change = await services.db.run_session(
+        _change,
+        int(draft["target"]),
+        _columns(draft),
+        services.now(),
+        services.config.reminders.join_link_before,
+    )
     _forget(context)
-    assert after is not None
+    if change is None:
+        return await _not_found(update, context)
+    before, after, reach = change
     if after.starts_at != before.starts_at:
         outbox_of(context.application).kick()
         told = reach.told if reach else 0
@@ -703,11 +739,9 @@ async def _duplicate(update: Update, context: MaoContext) -> int:
     services = context.services
     start, end = _when(draft["starts_at"]), _when(draft["ends_at"])
     assert start is not None and end is not None
-    with services.db.session() as session:
-        copy = duplicate_activity(
-            session, int(draft["target"]), start, end, _user_id(update), services.now()
-        )
-        info = get_activity_by_id(session, copy.id) if copy else None
+    info = await services.db.run_session(
+        _copy, int(draft["target"]), start, end, _user_id(update), services.now()
+    )
     _forget(context)
     if info is None:
         return await _not_found(update, context)
@@ -728,11 +762,9 @@ async def _duplicate(update: Update, context: MaoContext) -> int:
 async def set_registration(update: Update, context: MaoContext) -> int:
     services = context.services
     closed = context.matched("state") == "closed"
-    with services.db.session() as session:
-        activity = set_registration_closed(
-            session, int(context.matched("activity")), closed, services.now()
-        )
-        info = get_activity_by_id(session, activity.id) if activity else None
+    info = await services.db.run_session(
+        _registration_closed, int(context.matched("activity")), closed, services.now()
+    )
     if info is None:
         return await _not_found(update, context)
     await close_buttons(update)
@@ -743,7 +775,7 @@ async def set_registration(update: Update, context: MaoContext) -> int:
 
 @organiser_only
 async def ask_cancel(update: Update, context: MaoContext) -> int:
-    activity = _activity(context)
+    activity = await _activity(context)
     if activity is None:
         return await _not_found(update, context)
     answers = [
@@ -766,8 +798,9 @@ async def ask_cancel(update: Update, context: MaoContext) -> int:
 @organiser_only
 async def cancel(update: Update, context: MaoContext) -> int:
     services = context.services
-    with services.db.session() as session:
-        told = cancel_activity_in_chat(session, int(context.matched("activity")), services.now())
+    told = await services.db.run_session(
+        cancel_activity_in_chat, int(context.matched("activity")), services.now()
+    )
     if told is None:
         return await _not_found(update, context)
     await close_buttons(update)
@@ -779,8 +812,9 @@ async def cancel(update: Update, context: MaoContext) -> int:
 @organiser_only
 async def reopen(update: Update, context: MaoContext) -> int:
     services = context.services
-    with services.db.session() as session:
-        told = reopen_activity_in_chat(session, int(context.matched("activity")), services.now())
+    told = await services.db.run_session(
+        reopen_activity_in_chat, int(context.matched("activity")), services.now()
+    )
     if told is None:
         return await _not_found(update, context)
     await close_buttons(update)
@@ -791,12 +825,14 @@ async def reopen(update: Update, context: MaoContext) -> int:
 
 @organiser_only
 async def share(update: Update, context: MaoContext) -> int:
-    activity = _activity(context)
+    activity = await _activity(context)
     if activity is None:
         return await _not_found(update, context)
     services = context.services
-    with services.db.session() as session:
-        code = door_code(session, activity.id, services.now(), services.config.zone)
+    # Writes the activity's secret on first use.
+    code = await services.db.run_session(
+        door_code, activity.id, services.now(), services.config.zone
+    )
     chat_id = _user_id(update)
     link = signup_link(context.bot.username, activity.slug)
     title = activity.title(context.language)
@@ -824,6 +860,7 @@ async def stale(update: Update, context: MaoContext) -> int:
 
 def build_handlers() -> Handlers:
     typed = filters.TEXT & ~filters.COMMAND
+    wrong_input = organisers_only(expect_button)
 
     def button(
         callback: Callback, form: callbacks.CallbackFormat
@@ -847,12 +884,12 @@ def build_handlers() -> Handlers:
             states={
                 Step.TITLE: state_handlers(MessageHandler(typed, organiser_only(receive_title))),
                 Step.KIND: state_handlers(
-                    button(choose_kind, callbacks.ORG_KIND), MessageHandler(typed, expect_button)
+                    button(choose_kind, callbacks.ORG_KIND), MessageHandler(typed, wrong_input)
                 ),
                 Step.WHEN: state_handlers(MessageHandler(typed, organiser_only(receive_when))),
                 Step.WHEN_CHECK: state_handlers(
                     button(confirm_when, callbacks.ORG_WHEN_OK),
-                    MessageHandler(typed, expect_button),
+                    MessageHandler(typed, wrong_input),
                 ),
                 Step.DURATION: state_handlers(
                     button(choose_duration, callbacks.ORG_DURATION),
@@ -865,11 +902,11 @@ def build_handlers() -> Handlers:
                 ),
                 Step.WAITLIST: state_handlers(
                     button(choose_waitlist, callbacks.ORG_WAITLIST),
-                    MessageHandler(typed, expect_button),
+                    MessageHandler(typed, wrong_input),
                 ),
                 Step.AUDIENCE: state_handlers(
                     button(choose_audience, callbacks.ORG_AUDIENCE),
-                    MessageHandler(typed, expect_button),
+                    MessageHandler(typed, wrong_input),
                 ),
                 Step.DESCRIPTION: state_handlers(
                     MessageHandler(typed, organiser_only(receive_description))
@@ -882,16 +919,16 @@ def build_handlers() -> Handlers:
                     CallbackQueryHandler(publish, pattern=callbacks.ORG_PUBLISH.pattern),
                     CallbackQueryHandler(change_menu, pattern=callbacks.ORG_CHANGE_MENU.pattern),
                     CallbackQueryHandler(discard, pattern=callbacks.ORG_DISCARD.pattern),
-                    MessageHandler(typed, expect_button),
+                    MessageHandler(typed, wrong_input),
                 ),
                 Step.CHOOSE_FIELD: state_handlers(
                     CallbackQueryHandler(change_field, pattern=callbacks.ORG_CHANGE.pattern),
-                    MessageHandler(typed, expect_button),
+                    MessageHandler(typed, wrong_input),
                 ),
             },
             fallbacks=state_handlers(
-                CallbackQueryHandler(abort, pattern=callbacks.ORG_ABORT.pattern),
-                CommandHandler(["annuleer", "cancel"], abort),
+                CallbackQueryHandler(organisers_only(abort), pattern=callbacks.ORG_ABORT.pattern),
+                CommandHandler(["annuleer", "cancel"], organisers_only(abort)),
             ),
         )
     return [

@@ -13,7 +13,7 @@ from telegram.ext import CommandHandler
 from core.charts import MIN_DAYS, MIN_SIGNUPS, SignupSeries, signups_chart
 from core.context import Handlers, MaoContext
 from core.replies import reply
-from core.roles import is_organiser
+from core.roles import organisers_only
 from core.text_limits import clip
 from storage.statistics import Statistics, signups_over_time, statistics
 
@@ -126,12 +126,8 @@ def stats_text(context: MaoContext, figures: Statistics) -> str:
     return "\n\n".join(parts)
 
 
+@organisers_only
 async def show_stats(update: Update, context: MaoContext) -> None:
-    user = update.effective_user
-    if user is None or not is_organiser(context.services, user.id):
-        logger.warning("Organiser command refused for user %s", user.id if user else "-")
-        await reply(update, context, context.text("admin_only"))
-        return
     services = context.services
     language = context.language
     with services.db.session() as session:
