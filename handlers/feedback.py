@@ -59,17 +59,23 @@ class Step(IntEnum):
 # -- attendees ----------------------------------------------------------------------------------
 
 
+def _rate(session: Session, activity_id: int, user_id: int, stars: int, now: datetime) -> bool:
+    """Only someone who held a seat answers: the button's data is never trusted."""
+    allowed = may_answer(session, activity_id, user_id)
+    if allowed:
+        save_stars(session, activity_id, user_id, stars, now)
+    return allowed
+
+
 async def choose_stars(update: Update, context: MaoContext) -> int:
     query = await pressed(update)
     assert context.user_data is not None
     activity_id = int(context.matched("activity"))
     stars = int(context.matched("stars"))
     services = context.services
-    with services.db.session() as session:
-        # Only someone who held a seat answers: the button's data is never trusted.
-        allowed = may_answer(session, activity_id, query.from_user.id)
-        if allowed:
-            save_stars(session, activity_id, query.from_user.id, stars, services.now())
+    allowed = await services.db.run_session(
+        _rate, activity_id, query.from_user.id, stars, services.now()
+    )
     if not allowed:
         await close_buttons(update)
         await reply(update, context, context.text("feedback_not_asked"))
@@ -97,11 +103,14 @@ async def choose_stars(update: Update, context: MaoContext) -> int:
 async def _finish(update: Update, context: MaoContext, comment: str | None) -> int:
     assert context.user_data is not None
     user = update.effective_user
-    activity_id = context.user_data.pop(AWAITING, None)
+    activity_id = context.user_data.get(AWAITING)
     if user is not None and activity_id is not None:
         services = context.services
-        with services.db.session() as session:
-            save_comment(session, int(activity_id), user.id, comment, services.now())
+        await services.db.run_session(
+            save_comment, int(activity_id), user.id, comment, services.now()
+        )
+    # Only once it is stored: during an outage the comment can be sent again.
+    context.user_data.pop(AWAITING, None)
     await reply(update, context, context.text("feedback_thanks"))
     return END
 

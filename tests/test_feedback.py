@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,8 @@ from sqlalchemy import select, update
 from bot.offline.driver import BotDriver
 from core import callbacks
 from storage.activities import ActivitySpec, get_activity, upsert_activities
-from storage.db import Database
+from storage.db import Database, DatabaseUnavailableError
+from storage.feedback import save_comment
 from storage.models import Feedback, OutboxMessage, Registration
 from storage.outbox import plan_feedback_requests
 from storage.personal_data import personal_data, personal_data_json
@@ -254,3 +256,29 @@ def test_planning_follows_the_end_and_happens_once(db: Database) -> None:
     # More than a week after that it is no longer planned.
     with db.session() as session:
         assert plan_feedback_requests(session, end + after + timedelta(days=8), after) == 0
+
+
+async def test_a_comment_typed_during_an_outage_can_be_sent_again(
+    driver: BotDriver, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    activity_id = seed(driver, clock, [PRESENT])
+    await after_the_end(driver, clock)
+    await driver.messages_to(PRESENT, QUESTION)
+    await driver.press(PRESENT, "⭐4")
+
+    database = driver.services.db
+    run_session = database.run_session
+
+    async def away_when_saving(function: Any, *args: Any, **kwargs: Any) -> Any:
+        # The database goes away just as the comment is written.
+        if function is save_comment:
+            raise DatabaseUnavailableError("timeout")
+        return await run_session(function, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(database, "run_session", away_when_saving)
+        calls = await driver.say(PRESENT, "Heel leerzaam")
+    assert "Ik kan je gegevens nu even niet bereiken" in texts(calls)[0]
+    calls = await driver.say(PRESENT, "Heel leerzaam")
+    assert "Dank je wel" in texts(calls)[0]
+    assert feedback_rows(driver) == [(activity_id, PRESENT, 4, "Heel leerzaam")]

@@ -16,14 +16,9 @@ NOT_YET_ON_THE_SEAM = frozenset(
     {
         "attendees.py",
         "basics.py",
-        "broadcast.py",
-        "checkin.py",
         "faq.py",
-        "faq_learning.py",
-        "feedback.py",
         "groups.py",
         "inbox.py",
-        "organiser_activities.py",
         "stats.py",
     }
 )
