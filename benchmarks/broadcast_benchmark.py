@@ -40,6 +40,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
+from bot.app import register_owed_kinds
 from bot.offline.driver import spawn_bot_process, user_dict
 from bot.offline.standin import ApiCall, BotApiStandIn, RateLimit
 from storage.broadcasts import create_broadcast
@@ -115,6 +116,7 @@ def _prepare(folder: Path, users: int) -> Path:
     database = folder / "bench.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
+    register_owed_kinds()  # messages are owed through storage directly
     db = Database(f"sqlite:///{database}")
     db.upgrade()
     now = datetime.now(UTC)

@@ -23,7 +23,7 @@ from storage.models import (
     User,
     UserData,
 )
-from storage.outbox import PRIORITY, OutboxKind, OutboxStatus
+from storage.outbox import OutboxKind, OutboxStatus, priority_of
 from storage.vocabulary import RegistrationStatus, Status
 
 FIRST_USER = 10_000_000
@@ -134,7 +134,7 @@ def build(path: Path, sizes: Sizes, now: datetime | None = None) -> Path:
                     "user_id": registration["user_id"],
                     "kind": OutboxKind.REMINDER.value,
                     "status": OutboxStatus.PENDING.value,
-                    "priority": int(PRIORITY[OutboxKind.REMINDER]),
+                    "priority": int(priority_of(OutboxKind.REMINDER)),
                     "due_at": due,
                     "deadline": start,
                     "attempts": 0,

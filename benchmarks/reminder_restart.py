@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.app import register_owed_kinds
 from bot.offline.driver import spawn_bot_process
 from bot.offline.standin import BotApiStandIn
 from storage.activities import ActivitySpec, get_activity, upsert_activities
@@ -39,6 +40,7 @@ async def scenario(lead: int, offset: int, kill_after: int) -> None:
             f"reminders:\n  offsets: ['{offset}s']\n",
             encoding="utf-8",
         )
+        register_owed_kinds()  # messages are owed through storage directly
         db = Database(url)
         db.upgrade()
         now = datetime.now(UTC)

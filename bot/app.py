@@ -38,27 +38,35 @@ from core.menus import register_command_menus
 from core.services import Services
 from core.settings import EXAMPLE_ACTIVITIES, ActivitiesConfig
 from handlers import (
+    activities_owed,
     agenda,
     attendees,
     basics,
     broadcast,
+    broadcast_owed,
     checkin,
     errors,
     faq,
     faq_learning,
     feedback,
+    feedback_owed,
     flood,
     groups,
     inbox,
+    inbox_owed,
     mine,
     organiser_activities,
     privacy,
+    privacy_owed,
     reminders,
+    reminders_owed,
     signup,
+    signup_owed,
     stats,
 )
 from jobs.maintenance import expire_offers_job, retention_job
 from jobs.outbox import NO_LIMITER_RETRIES, Lane, SendBudget, outbox_of
+from jobs.owed_kinds import register_kinds
 from storage.activities import ActivitySpec, read_activity_file, upsert_activities
 from storage.db import safe_url
 
@@ -154,6 +162,7 @@ def activities_to_load(config: ActivitiesConfig) -> tuple[ActivitySpec, ...]:
 
 def prepare_storage(services: Services) -> None:
     """Migrate the database (persistence reads it during initialize) and load activities."""
+    register_owed_kinds()  # a moved activity owes its notices
     services.db.upgrade()
     services.db.check_writable()
     logger.info("Database ready (%s)", safe_url(services.db.url))
@@ -174,6 +183,21 @@ def prepare_storage(services: Services) -> None:
             len(report.updated),
             len(report.unchanged),
         )
+
+
+def register_owed_kinds() -> None:
+    """Every message the bot owes, declared by the feature that owes it (priority, how it
+    is loaded and written out, what follows sending): the outbox (jobs/outbox.py) knows
+    them only through this registry, storage their priorities. Before anything is owed."""
+    register_kinds(
+        signup_owed.OWED,  # confirmations, the waiting list, offers, calendar files
+        activities_owed.OWED,  # an activity cancelled, on again, moved
+        reminders_owed.OWED,  # reminders and the meeting link
+        feedback_owed.OWED,  # the feedback question
+        inbox_owed.OWED,  # copies to the organisers, answers, undelivered notes
+        broadcast_owed.OWED,  # announcements (and the organiser's status report)
+        privacy_owed.OWED,  # /vergeetmij: copies erased from the organisers' chats
+    )
 
 
 def register_handlers(application: MaoApplication, services: Services) -> None:
@@ -328,6 +352,7 @@ def build_application(
         .build()
     )
     application.bot_data[SERVICES_KEY] = services
+    register_owed_kinds()
     register_handlers(application, services)
     persistence.watch_timeouts(application)
     return application

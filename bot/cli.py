@@ -342,6 +342,7 @@ def _check_config(config: AppConfig, path: Path) -> int:
 
 
 def _events_load(config: AppConfig, file: Path, force: bool = False) -> int:
+    from bot.app import register_owed_kinds
     from storage.activities import (
         chat_conflicts,
         forget_chat_changes,
@@ -350,6 +351,7 @@ def _events_load(config: AppConfig, file: Path, force: bool = False) -> int:
     )
 
     specs = read_activity_file(file).activities
+    register_owed_kinds()  # a cancelled or moved activity owes notices
     services = build_services(config)
     services.db.upgrade()
     with services.db.session() as session:

@@ -39,55 +39,35 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
-from telegram import InlineKeyboardMarkup, InputFile
+from telegram import InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
-from core import callbacks
-from core.activity_text import describe, moment
-from core.calendar import calendar_file
 from core.context import MaoContext, services_of
-from core.keyboards import keyboard, offer_buttons
 from core.services import Services
-from jobs.inbox_delivery import after_send, render_inbox
-from storage.activities import ActivityInfo, get_activity_by_id
-from storage.broadcasts import (
-    BroadcastInfo,
-    finish_if_done,
-    get_broadcast,
-    unfinished_broadcasts,
-)
-from storage.feedback import feedback_owed
-from storage.inbox import INBOX_KINDS
+from jobs import owed_kinds
+from jobs.owed_kinds import Held, Rendered
 from storage.outbox import (
-    CALENDAR_FILES,
-    HELD_AT_NIGHT,
     NIGHT_ALLOWED,
-    PRIORITY,
     OutboxKind,
     OutboxStatus,
     OwedMessage,
     Priority,
-    Tally,
-    broadcast_tally,
     claim_next,
     give_back,
     keep_reminders_out_of_quiet_hours,
-    lead_due_at,
     plan_feedback_requests,
+    priority_of,
     release_stale_claims,
     retry_later,
     settle,
 )
-from storage.registrations import UserRegistration, get_user_registration
-from storage.users import UserInfo, get_user, set_flags
-from storage.vocabulary import BroadcastStatus, RegistrationStatus, Status
+from storage.users import set_flags
 
 logger = logging.getLogger(__name__)
 SENDER_KEY = "outbox_sender"
@@ -109,25 +89,12 @@ MAX_CLAIMED = 16
 # A chat held back longer than this (a 429's retry_after) gets its message rescheduled
 # rather than waited for: the claim's lease must not run out while it waits.
 CHAT_WAIT_IN_PLACE_SECONDS = 3.0
-# A calendar file whose message is still on its way (another sender holds it) looks again
-# this much later.
-LEAD_GAP = timedelta(seconds=2)
 # How long stopping waits for the messages on their way.
 STOP_GRACE_SECONDS = 5.0
 # Per-chat bookkeeping is dropped once this old (it only matters for about a second).
 FORGET_AFTER_SECONDS = 10.0
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-
-
-@dataclass(frozen=True)
-class Rendered:
-    text: str | None = None
-    markup: InlineKeyboardMarkup | None = None
-    document: tuple[bytes, str] | None = None  # (content, file name); text is the caption
-    # Not a new message: the bot's message with this id in the chat is deleted, or where
-    # Telegram no longer allows that, its text replaced by `text` (/vergeetmij).
-    erase: int | None = None
 
 
 class Lane(IntEnum):
@@ -138,7 +105,7 @@ class Lane(IntEnum):
 
 
 def lane_of(message: OwedMessage) -> Lane:
-    return Lane.INTERACTIVE if PRIORITY[message.kind] is Priority.PERSONAL else Lane.BULK
+    return Lane.INTERACTIVE if priority_of(message.kind) is Priority.PERSONAL else Lane.BULK
 
 
 class SendBudget:
@@ -345,10 +312,8 @@ class OutboxSender:
         # (and claims given back that could not be finished).
         self.unrecorded: list[Callable[[], None]] = []
         self.handed_over: set[int] = set()  # ids whose outcome waits in `unrecorded`
-        self.since_progress: dict[int, int] = {}
-        # Progress and the final report edit one message: taken in turns, so that a progress
-        # edit still on its way cannot cover the report (and its "send again" button).
-        self.status_lock = asyncio.Lock()
+        # What kinds ask beyond their messages (a broadcast's progress report).
+        self.follow_ups = owed_kinds.follow_ups(application)
         self.stopping = False
         self.task: asyncio.Task[None] | None = None
         self.feedback_planned_at: datetime | None = None
@@ -387,7 +352,7 @@ class OutboxSender:
             self.wake.clear()
             try:
                 await self.deliver_due()
-                await self.finish_broadcasts()
+                await self.after_round()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -423,8 +388,7 @@ class OutboxSender:
             lane = Lane.BULK if message.kind is OutboxKind.BROADCAST else Lane.INTERACTIVE
             if await self._deliver_in_turn(message, lane) is OutboxStatus.SENT:
                 delivered += 1
-            if message.broadcast_id is not None:
-                await self._progress(message.broadcast_id)
+            await self._follow_up(message)
         # A message to them that the background round holds is part of their answer too.
         turn = self.user_turns.get(user_id)
         if turn is not None:
@@ -448,8 +412,7 @@ class OutboxSender:
             try:
                 if task.result() is OutboxStatus.SENT:
                     delivered += 1
-                if message.broadcast_id is not None:
-                    await self._progress(message.broadcast_id)
+                await self._follow_up(message)
             except Exception as error:  # the database went away: finish the rest first
                 failure = failure or error
 
@@ -581,22 +544,16 @@ class OutboxSender:
         self.quiet_checked_at = now
         keep_reminders_out_of_quiet_hours(session, now, quiet)
 
-    async def _feedback_wanted(self, message: OwedMessage, now: datetime) -> bool:
-        """Decided at send time: present (or nobody checked in), still registered, the
-        activity held, and feedback not switched off meanwhile."""
-        if not self.services.config.feedback.enabled or message.registration_id is None:
-            return False
-        return await self.services.db.run_session(feedback_owed, message.registration_id, now)
-
     async def _deliver(
         self, message: OwedMessage, lane: Lane, place: Place | None = None
     ) -> OutboxStatus:
         services = self.services
         now = services.now()
         quiet = services.config.quiet_hours
+        kind = owed_kinds.owed_kind(message.kind)
         if (
             quiet is not None
-            and message.kind in HELD_AT_NIGHT
+            and kind.held_at_night
             and not message.payload.get(NIGHT_ALLOWED)
             and quiet.contains(now)
         ):
@@ -604,29 +561,20 @@ class OutboxSender:
             return await services.db.run_session(
                 retry_later, message, now, "quiet hours", quiet.release(now) - now
             )
-        if message.kind in CALENDAR_FILES:
-            after = await services.db.run_session(_calendar_file_wait, message, now)
-            if after is not None:
-                # The message it belongs to was retried: the file waits for it.
-                return await services.db.run_session(
-                    retry_later, message, now, "after its message", after
-                )
-        # Read only for what is sent now: a message held above needs none of it.
-        user, registration, broadcast, signup_activity = await services.db.run_session(
-            _what_to_render, message
-        )
-        language = (user.language if user else None) or services.catalogue.default
-        context = MaoContext(self.application, chat_id=message.user_id, user_id=message.user_id)
-        context.cached_language = language
-        if message.kind is OutboxKind.FEEDBACK_REQUEST and not await self._feedback_wanted(
-            message, now
-        ):
-            registration = None  # no longer owed: dropped below
-        rendered = None
-        if user is None or not (user.blocked and message.kind is OutboxKind.REMINDER):
-            rendered = _render(
-                message, registration, broadcast, user, context, now, signup_activity
+        # Everything the message is made from, in one read; rendering reads nothing.
+        loaded = await services.db.run_reading(owed_kinds.load, message, services, now)
+        if isinstance(loaded, Held):
+            # The message it belongs to was retried: this one waits for it.
+            return await services.db.run_session(
+                retry_later, message, now, "after its message", loaded.wait
             )
+        rendered = None
+        if loaded is not None:
+            context = MaoContext(
+                self.application, chat_id=message.user_id, user_id=message.user_id
+            )
+            context.cached_language = loaded.language or services.catalogue.default
+            rendered = owed_kinds.render(loaded, context)
         if rendered is None:
             await services.db.run_session(
                 settle, message.id, OutboxStatus.DROPPED, now, "no longer owed"
@@ -694,8 +642,9 @@ class OutboxSender:
                 settle(session, message.id, status, services.now(), error_text)
                 if status is OutboxStatus.BLOCKED:
                     set_flags(session, message.user_id, blocked=True)
-                # Inbox copies: where each landed, and an answer the person could not receive.
-                after_send(services, session, message, status, sent)
+                # The kind's own step (an inbox copy: where it landed; an answer the person
+                # could not receive).
+                owed_kinds.after_send(services, session, message, status, sent)
 
         try:
             await services.db.run(record)
@@ -705,113 +654,17 @@ class OutboxSender:
             raise
         return status
 
-    # -- broadcasts: progress and the final report ----------------------------------------------
+    # -- what kinds ask beyond their messages ---------------------------------------------------
 
-    async def _progress(self, broadcast_id: int) -> None:
-        count = self.since_progress.get(broadcast_id, 0) + 1
-        self.since_progress[broadcast_id] = count
-        if count % self.services.config.broadcast.progress_every:
-            return
-        result = await self.services.db.run_session(broadcast_tally, broadcast_id)
-        await self._show_status(broadcast_id, result, finished=False)
+    async def _follow_up(self, message: OwedMessage) -> None:
+        follow_up = self.follow_ups.get(message.kind)
+        if follow_up is not None:
+            await follow_up.settled(message)
 
-    async def finish_broadcasts(self) -> None:
-        services = self.services
-        ids = await services.db.run_session(unfinished_broadcasts)
-        for broadcast_id in ids:
-            result = await services.db.run_session(finish_if_done, broadcast_id, services.now())
-            if result is not None:
-                self.since_progress.pop(broadcast_id, None)
-                logger.info("Broadcast %s done: %s", broadcast_id, result)
-                await self._show_status(broadcast_id, result, finished=True)
-
-    async def _show_status(self, broadcast_id: int, result: Tally, finished: bool) -> None:
-        async with self.status_lock:
-            await self._edit_status(broadcast_id, result, finished)
-
-    async def _edit_status(self, broadcast_id: int, result: Tally, finished: bool) -> None:
-        services = self.services
-        info, organiser = await services.db.run_session(_broadcast_and_organiser, broadcast_id)
-        if info is None or info.status_chat_id is None or info.status_message_id is None:
-            return
-        if not finished and info.status == BroadcastStatus.DONE:
-            return  # the final report is shown: a late progress count must not replace it
-        language = (organiser.language if organiser else None) or services.catalogue.default
-        text = report_text(services, language, result, finished)
-        markup = None
-        if finished and result.failed:
-            markup = keyboard(
-                [
-                    [
-                        (
-                            services.catalogue.text(language, "broadcast_retry_failed"),
-                            callbacks.BROADCAST_RETRY.data(broadcast=broadcast_id),
-                        )
-                    ]
-                ]
-            )
-        try:
-            await self.application.bot.edit_message_text(
-                text,
-                chat_id=info.status_chat_id,
-                message_id=info.status_message_id,
-                reply_markup=markup,
-            )
-        except BadRequest:
-            pass  # "not modified", or the organiser deleted it: progress is a courtesy
-        except TelegramError as error:
-            logger.warning("Could not update broadcast %s status: %s", broadcast_id, error)
-
-
-def _calendar_file_wait(session: Session, message: OwedMessage, now: datetime) -> timedelta | None:
-    """How long a calendar file waits for the message it belongs to (None: it may go)."""
-    lead = lead_due_at(session, message)
-    return None if lead is None else max(lead - now, LEAD_GAP)
-
-
-def _what_to_render(
-    session: Session, message: OwedMessage
-) -> tuple[UserInfo | None, UserRegistration | None, BroadcastInfo | None, ActivityInfo | None]:
-    """Everything a message's text is made from, read at once."""
-    user = get_user(session, message.user_id)
-    registration = (
-        get_user_registration(session, message.registration_id, message.user_id)
-        if message.registration_id is not None
-        else None
-    )
-    broadcast = (
-        get_broadcast(session, message.broadcast_id) if message.broadcast_id is not None else None
-    )
-    signup_activity = (
-        get_activity_by_id(session, broadcast.signup_activity_id)
-        if broadcast is not None and broadcast.signup_activity_id is not None
-        else None
-    )
-    return user, registration, broadcast, signup_activity
-
-
-def _broadcast_and_organiser(
-    session: Session, broadcast_id: int
-) -> tuple[BroadcastInfo | None, UserInfo | None]:
-    info = get_broadcast(session, broadcast_id)
-    return info, (get_user(session, info.created_by) if info else None)
-
-
-def report_text(services: Services, language: str, result: Tally, finished: bool) -> str:
-    catalogue = services.catalogue
-    text = catalogue.text(
-        language,
-        "broadcast_report" if finished else "broadcast_progress",
-        done=result.done,
-        total=result.total,
-        sent=result.sent,
-        unconfirmed=result.unconfirmed,
-        blocked=result.blocked,
-        failed=result.failed,
-    )
-    if finished and result.unconfirmed:
-        text += "\n" + catalogue.text(language, "broadcast_unconfirmed_explained")
-    return text
+    async def after_round(self) -> None:
+        """Every due message was looked at: the kinds' follow-ups (a broadcast's report)."""
+        for follow_up in {id(f): f for f in self.follow_ups.values()}.values():
+            await follow_up.after_round()
 
 
 async def _erase_copy(bot: Any, chat_id: int, message_id: int, replacement: str) -> None:
@@ -834,169 +687,6 @@ async def _erase_copy(bot: Any, chat_id: int, message_id: int, replacement: str)
         if "not found" in error.message.lower() or "not modified" in error.message.lower():
             return
         raise
-
-
-def _render_broadcast(
-    broadcast: BroadcastInfo | None,
-    context: MaoContext,
-    now: datetime,
-    signup_activity: ActivityInfo | None,
-) -> Rendered | None:
-    """An announcement in the recipient's language, with "Aanmelden" while sign-up is open."""
-    if broadcast is None:
-        return None
-    text = broadcast.text_en if context.language == "en" and broadcast.text_en else broadcast.text
-    markup = None
-    if signup_activity is not None and signup_activity.open_for_registration(now):
-        # Checked at send time: a scheduled announcement may go out after sign-up closed.
-        markup = keyboard(
-            [
-                [
-                    (
-                        context.text("broadcast_signup_button"),
-                        callbacks.SIGNUP_PICK.data(activity=signup_activity.id),
-                    )
-                ]
-            ]
-        )
-    return Rendered(text=text, markup=markup)
-
-
-def _render(
-    message: OwedMessage,
-    registration: UserRegistration | None,
-    broadcast: Any,
-    user: Any,
-    context: MaoContext,
-    now: datetime,
-    signup_activity: ActivityInfo | None = None,
-) -> Rendered | None:
-    """The message as the user should read it now, or None when it is no longer owed."""
-    kind = message.kind
-    if kind is OutboxKind.COPY_ERASED:
-        copy = message.payload.get("copy")
-        if not isinstance(copy, int):
-            return None
-        return Rendered(text=context.text("inbox_copy_erased"), erase=copy)
-    if kind is OutboxKind.ERASURE_NOTICE:
-        count = message.payload.get("count")
-        return Rendered(text=context.text("inbox_erasure_notice", count=count or 0))
-    if kind in INBOX_KINDS:
-        copy = render_inbox(message, context, now)
-        return Rendered(text=copy.text, markup=copy.markup) if copy is not None else None
-    if kind is OutboxKind.BROADCAST:
-        return _render_broadcast(broadcast, context, now, signup_activity)
-    if registration is None:
-        return None
-    activity = registration.activity
-    status = registration.status
-    # The meeting link only for a seat (a move notice also reaches the waiting list).
-    block = describe(
-        activity, context, with_seats=False, with_link=status == RegistrationStatus.REGISTERED
-    )
-    title = activity.title(context.language)
-    if kind is OutboxKind.ACTIVITY_CANCELLED:
-        return Rendered(text=f"{context.text('notice_cancelled')}\n\n{block}")
-    if kind is OutboxKind.CALENDAR_CANCEL:
-        # Owed while the place stays given up (signed up again: the new file replaces it).
-        if status != RegistrationStatus.CANCELLED or now >= activity.ends_at:
-            return None
-        document = calendar_file(
-            activity,
-            registration.registration_id,
-            context,
-            now,
-            seat_changed_at=registration.updated_at,
-            cancel=True,
-        )
-        return Rendered(text=context.text("calendar_cancel_caption"), document=document)
-    if kind is OutboxKind.OFFER_EXPIRED:
-        return Rendered(text=f"{context.text('notice_offer_expired')}\n\n{block}")
-    if activity.status != Status.PUBLISHED:
-        return None
-    if kind is OutboxKind.FEEDBACK_REQUEST:
-        # Whether it is still owed was decided by the sender (OutboxSender._feedback_wanted).
-        stars = [
-            (f"⭐{n}", callbacks.FEEDBACK_STARS.data(activity=activity.id, stars=n))
-            for n in range(1, 6)
-        ]
-        text = context.text("feedback_question", title=title)
-        return Rendered(text=text, markup=keyboard([stars]))
-    if kind is OutboxKind.ACTIVITY_REOPENED:
-        markup = keyboard(
-            [
-                [
-                    (
-                        context.text("notice_signup_again"),
-                        callbacks.SIGNUP_PICK.data(activity=activity.id),
-                    )
-                ]
-            ]
-        )
-        return Rendered(text=f"{context.text('notice_reopened')}\n\n{block}", markup=markup)
-    if kind is OutboxKind.ACTIVITY_MOVED:
-        previous = message.payload.get("from")
-        when = moment(datetime.fromisoformat(previous), context) if previous else "–"
-        return Rendered(text=f"{context.text('notice_moved', previous=when)}\n\n{block}")
-    if kind is OutboxKind.WAITLISTED:
-        if status != RegistrationStatus.WAITING:
-            return None
-        text = context.text("signup_waiting", title=title, position=registration.position or 0)
-        return Rendered(text=text)
-    if kind is OutboxKind.OFFERED:
-        expires = registration.offer_expires_at
-        if status != RegistrationStatus.OFFERED or expires is None or now >= expires:
-            return None
-        text = context.text("notice_offered", deadline=moment(expires, context))
-        markup = keyboard(offer_buttons(registration.registration_id, context))
-        return Rendered(text=f"{text}\n\n{block}", markup=markup)
-    if kind is OutboxKind.JOIN_LINK:
-        # Owed while the seat is held, until the activity ends (someone joining late needs
-        # it most); the link is the activity's as it is now, none if it was taken away. Sent
-        # also with reminders off: without it the user cannot take part.
-        if status != RegistrationStatus.REGISTERED or now >= activity.ends_at:
-            return None
-        if not activity.online_url:
-            return None
-        text = context.text("join_link_text", title=title, url=activity.online_url)
-        return Rendered(text=f"{text}\n\n{block}")
-    if status != RegistrationStatus.REGISTERED or now >= activity.starts_at:
-        return None
-    if kind is OutboxKind.CONFIRMATION:
-        text = context.text("signup_done", title=title)
-        if activity.online_url:
-            # The seat is what the link was kept back for (see core.activity_text.place).
-            text += "\n\n" + context.text("signup_done_link", url=activity.online_url)
-        return Rendered(text=text)
-    if kind is OutboxKind.PROMOTED:
-        return Rendered(text=f"{context.text('notice_promoted')}\n\n{block}")
-    if kind is OutboxKind.CALENDAR:
-        # Written now: a file owed after a move carries the new time and a higher SEQUENCE.
-        document = calendar_file(
-            activity,
-            registration.registration_id,
-            context,
-            now,
-            seat_changed_at=registration.registered_at,
-        )
-        return Rendered(text=context.text("calendar_caption"), document=document)
-    if kind is OutboxKind.REMINDER:
-        if user is not None and not user.reminders_enabled:
-            return None
-        rid = registration.registration_id
-        markup = keyboard(
-            [
-                [
-                    (
-                        context.text("reminder_coming"),
-                        callbacks.REMINDER_COMING.data(registration=rid),
-                    ),
-                    (context.text("mine_cancel"), callbacks.MINE_CANCEL.data(registration=rid)),
-                ]
-            ]
-        )
-        return Rendered(text=f"{context.text('reminder_text')}\n\n{block}", markup=markup)
-    return None
 
 
 def _seconds(value: int | float | timedelta) -> float:

@@ -17,12 +17,12 @@ from storage.models import Activity, Broadcast, Profile, Registration, User
 from storage.outbox import (
     DEFAULT_TRY_FOR,
     NIGHT_ALLOWED,
-    PRIORITY,
     OutboxKind,
     OutboxStatus,
     Tally,
     broadcast_tally,
     owe_many,
+    priority_of,
     retry_failed,
 )
 from storage.quiet_hours import QuietHours
@@ -138,7 +138,7 @@ def create_broadcast(
                 "user_id": user_id,
                 "kind": OutboxKind.BROADCAST.value,
                 "status": OutboxStatus.PENDING.value,
-                "priority": int(PRIORITY[OutboxKind.BROADCAST]),
+                "priority": int(priority_of(OutboxKind.BROADCAST)),
                 "due_at": due,
                 "deadline": due + DEFAULT_TRY_FOR,
                 "attempts": 0,

@@ -104,34 +104,24 @@ class Priority(IntEnum):
     BULK = 3
 
 
-PRIORITY = {
-    OutboxKind.CONFIRMATION: Priority.PERSONAL,
-    OutboxKind.PROMOTED: Priority.PERSONAL,
-    # A file goes after the message it belongs to (see `lead_due_at`); one that follows a
-    # notice (a move, a cancelled activity) is owed at the notice's priority.
-    OutboxKind.CALENDAR: Priority.PERSONAL,
-    OutboxKind.CALENDAR_CANCEL: Priority.PERSONAL,
-    OutboxKind.WAITLISTED: Priority.PERSONAL,
-    OutboxKind.OFFERED: Priority.NOTICE,
-    OutboxKind.OFFER_EXPIRED: Priority.NOTICE,
-    OutboxKind.ACTIVITY_CANCELLED: Priority.NOTICE,
-    OutboxKind.ACTIVITY_REOPENED: Priority.NOTICE,
-    OutboxKind.ACTIVITY_MOVED: Priority.NOTICE,
-    OutboxKind.REMINDER: Priority.REMINDER,
-    # Needed to take part at all, and due minutes before the start: before other reminders.
-    OutboxKind.JOIN_LINK: Priority.NOTICE,
-    OutboxKind.BROADCAST: Priority.BULK,
-    # Nobody waits for it: with the reminders, before any announcement.
-    OutboxKind.FEEDBACK_REQUEST: Priority.REMINDER,
-    # Somebody is waiting for each of these.
-    OutboxKind.INBOX_TO_ORGANISERS: Priority.PERSONAL,
-    OutboxKind.INBOX_TO_USER: Priority.PERSONAL,
-    OutboxKind.INBOX_UNDELIVERED: Priority.NOTICE,
-    # Before the notice that tells about them (one chat's messages go in priority order).
-    OutboxKind.COPY_ERASED: Priority.PERSONAL,
-    OutboxKind.ERASURE_NOTICE: Priority.NOTICE,
-    OutboxKind.INBOX_SHOWN: Priority.NOTICE,
-}
+# Each kind's priority is declared by the feature that owes it (handlers/*_owed.py) and
+# handed to storage at start (jobs/owed_kinds.py: register_kinds): storage writes it into
+# every row it owes, and may not import the layers that declare it.
+_PRIORITIES: dict[OutboxKind, Priority] = {}
+
+
+def use_priority(kind: OutboxKind, priority: Priority) -> None:
+    _PRIORITIES[kind] = priority
+
+
+def priority_of(kind: OutboxKind) -> Priority:
+    try:
+        return _PRIORITIES[kind]
+    except KeyError:
+        raise LookupError(
+            f"No priority for {kind}: owed-message kinds are registered at start "
+            "(bot.app.register_owed_kinds)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -175,7 +165,7 @@ def owe(
         "user_id": user_id,
         "kind": kind.value,
         "status": OutboxStatus.PENDING.value,
-        "priority": int(PRIORITY[kind] if priority is None else priority),
+        "priority": int(priority_of(kind) if priority is None else priority),
         "due_at": due_at or now,
         "deadline": deadline if deadline is not None else now + DEFAULT_TRY_FOR,
         "attempts": 0,
@@ -384,9 +374,8 @@ def replan_reminders(
         plan_reminders(session, activity, registration, now, join_link_before)
 
 
-# Held in the quiet hours until they end (storage/quiet_hours.py), unless the organiser
-# chose to send at night: then the row's payload says so.
-HELD_AT_NIGHT = (OutboxKind.BROADCAST, OutboxKind.FEEDBACK_REQUEST)
+# A kind held in the quiet hours (storage/quiet_hours.py; declared by its feature) is sent
+# at night anyway when the organiser chose so: then the row's payload says so.
 NIGHT_ALLOWED = "night_allowed"
 
 # Reminders are planned with the seat, wherever in the day they fall; the sender moves those
@@ -420,7 +409,7 @@ def keep_reminders_out_of_quiet_hours(session: Session, now: datetime, quiet: Qu
             # The partial index ix_outbox_due (priority, due_at): a range probe per window
             # however many reminders are planned further ahead.
             OutboxMessage.status == _PENDING,
-            OutboxMessage.priority == int(PRIORITY[OutboxKind.REMINDER]),
+            OutboxMessage.priority == int(priority_of(OutboxKind.REMINDER)),
             OutboxMessage.kind == OutboxKind.REMINDER.value,
             OutboxMessage.payload.is_(None),
             inside,

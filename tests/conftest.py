@@ -27,6 +27,7 @@ import httpx._transports.default as httpx_transports
 import pytest
 from sqlalchemy import make_url
 
+from bot.app import register_owed_kinds
 from bot.config import AppConfig, load_config
 from bot.offline.driver import BotDriver
 from bot.services import build_faq, build_services
@@ -119,6 +120,14 @@ def _shared_ssl_context(
 
 # httpx's transport looks the function up in its own module at each client.
 httpx_transports.create_ssl_context = _shared_ssl_context  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def owed_kinds() -> None:
+    """Storage writes each owed message's priority, declared by the feature that owes it and
+    registered at start (bot.app.register_owed_kinds): tests that use storage without a
+    bot register them too."""
+    register_owed_kinds()
 
 
 @pytest.fixture(scope="session")

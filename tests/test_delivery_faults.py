@@ -25,12 +25,13 @@ from bot.config import AppConfig
 from bot.offline.driver import BotDriver
 from bot.offline.standin import Fault
 from bot.services import build_services
+from handlers.broadcast_owed import BroadcastReports
 from jobs.outbox import outbox_of
 from storage.activities import ActivitySpec, get_activity, read_activity_file, upsert_activities
 from storage.broadcasts import create_broadcast
 from storage.db import Database
 from storage.models import OutboxMessage, Registration
-from storage.outbox import BACKOFF_MAX, broadcast_tally
+from storage.outbox import BACKOFF_MAX, OutboxKind, broadcast_tally
 from storage.registrations import SignupDetails, register
 from storage.users import touch_user
 from storage.vocabulary import Recipients, Role, Status
@@ -499,7 +500,9 @@ async def test_the_report_offers_to_send_again_to_the_failed_ones(
         [broadcast_id] = session.scalars(select(OutboxMessage.broadcast_id).distinct()).all()
         assert broadcast_id is not None
         late = broadcast_tally(session, broadcast_id)
-    await sender._show_status(broadcast_id, late, finished=False)
+    reports = sender.follow_ups[OutboxKind.BROADCAST]
+    assert isinstance(reports, BroadcastReports)
+    await reports.show(broadcast_id, late, finished=False)
     report = driver.latest_message_with_buttons(ADMIN_ID)
     assert report is not None and "klaar" in str(report.get("text"))
     driver.standin.clear_faults()

@@ -224,7 +224,7 @@ class BotDriver:
         sender = outbox_of(self.application)
         before = len(self.standin.calls)
         await sender.deliver_due()
-        await sender.finish_broadcasts()
+        await sender.after_round()
         return self.standin.calls[before:]
 
     async def messages_to(
