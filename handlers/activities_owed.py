@@ -14,7 +14,7 @@ from core.context import MaoContext
 from core.keyboards import keyboard
 from jobs.owed_kinds import Owed, OwedKind, Rendered
 from jobs.owed_seats import held, load_seat, seat_block
-from storage.outbox import OutboxKind, Priority
+from storage.outbox import DEFAULT_TRY_FOR, UNTIL_START, OutboxKind, Priority, tried_for
 from storage.registrations import UserRegistration
 
 
@@ -45,8 +45,12 @@ def moved(context: MaoContext, owed: Owed, seat: UserRegistration) -> Rendered |
     )
 
 
+TWO_DAYS = tried_for(DEFAULT_TRY_FOR)
+
 OWED: tuple[OwedKind[UserRegistration], ...] = (
-    OwedKind(OutboxKind.ACTIVITY_CANCELLED, Priority.NOTICE, load_seat, cancelled),
-    OwedKind(OutboxKind.ACTIVITY_REOPENED, Priority.NOTICE, load_seat, reopened),
-    OwedKind(OutboxKind.ACTIVITY_MOVED, Priority.NOTICE, load_seat, moved),
+    # Told however late (the people involved may have planned around it).
+    OwedKind(OutboxKind.ACTIVITY_CANCELLED, Priority.NOTICE, TWO_DAYS, load_seat, cancelled),
+    # No use once the activity has started.
+    OwedKind(OutboxKind.ACTIVITY_REOPENED, Priority.NOTICE, UNTIL_START, load_seat, reopened),
+    OwedKind(OutboxKind.ACTIVITY_MOVED, Priority.NOTICE, UNTIL_START, load_seat, moved),
 )

@@ -19,7 +19,15 @@ from core.services import Services
 from jobs.owed_kinds import Owed, OwedKind, Rendered
 from storage.activities import ActivityInfo, get_activity_by_id
 from storage.broadcasts import BroadcastInfo, finish_if_done, get_broadcast, unfinished_broadcasts
-from storage.outbox import OutboxKind, OwedMessage, Priority, Tally, broadcast_tally
+from storage.outbox import (
+    DEFAULT_TRY_FOR,
+    OutboxKind,
+    OwedMessage,
+    Priority,
+    Tally,
+    broadcast_tally,
+    tried_for,
+)
 from storage.users import UserInfo, get_user
 from storage.vocabulary import BroadcastStatus
 
@@ -153,6 +161,7 @@ OWED: tuple[OwedKind[Announcement], ...] = (
     OwedKind(
         OutboxKind.BROADCAST,
         Priority.BULK,
+        tried_for(DEFAULT_TRY_FOR),
         load_announcement,
         announcement,
         held_at_night=True,

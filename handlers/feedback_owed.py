@@ -12,7 +12,7 @@ from core.services import Services
 from jobs.owed_kinds import Owed, OwedKind, Rendered
 from jobs.owed_seats import held, load_seat
 from storage.feedback import feedback_owed
-from storage.outbox import OutboxKind, Priority
+from storage.outbox import FEEDBACK_TRY_FOR, OutboxKind, Priority, tried_for
 from storage.registrations import UserRegistration
 
 
@@ -44,6 +44,8 @@ OWED: tuple[OwedKind[UserRegistration], ...] = (
     OwedKind(
         OutboxKind.FEEDBACK_REQUEST,
         Priority.REMINDER,
+        # Answered within days or not at all.
+        tried_for(FEEDBACK_TRY_FOR),
         load_wanted_seat,
         question,
         held_at_night=True,

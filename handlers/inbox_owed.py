@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 from telegram import Message
@@ -31,7 +32,7 @@ from storage.inbox import (
     record_copy,
     thread_messages,
 )
-from storage.outbox import OutboxKind, OutboxStatus, OwedMessage, Priority
+from storage.outbox import OutboxKind, OutboxStatus, OwedMessage, Priority, tried_for
 from storage.users import UserInfo, get_user
 
 logger = logging.getLogger(__name__)
@@ -167,14 +168,27 @@ def after_send(
         owe_copies(session, inbox_id, each_organiser(services, session), now)
 
 
+# A person waits for each of these: tried for a week (an organiser's group may be unreachable
+# for a while, a phone switched off over a holiday).
+A_WEEK = tried_for(timedelta(days=7))
+
 OWED: tuple[OwedKind[InboxCopy], ...] = (
     # Somebody is waiting for each of these.
     OwedKind(
-        OutboxKind.INBOX_TO_ORGANISERS, Priority.PERSONAL, load_copy, to_organisers, after_send
+        OutboxKind.INBOX_TO_ORGANISERS,
+        Priority.PERSONAL,
+        A_WEEK,
+        load_copy,
+        to_organisers,
+        after_send,
     ),
-    OwedKind(OutboxKind.INBOX_TO_USER, Priority.PERSONAL, load_copy, to_person, after_send),
-    OwedKind(OutboxKind.INBOX_UNDELIVERED, Priority.NOTICE, load_copy, undelivered, after_send),
+    OwedKind(
+        OutboxKind.INBOX_TO_USER, Priority.PERSONAL, A_WEEK, load_copy, to_person, after_send
+    ),
+    OwedKind(
+        OutboxKind.INBOX_UNDELIVERED, Priority.NOTICE, A_WEEK, load_copy, undelivered, after_send
+    ),
     # Never sent: a thread's words shown in an organisers' chat by a reply (the FAQ topic
     # picker), recorded so that /vergeetmij deletes it there too (storage/inbox.py).
-    OwedKind(OutboxKind.INBOX_SHOWN, Priority.NOTICE),
+    OwedKind(OutboxKind.INBOX_SHOWN, Priority.NOTICE, A_WEEK),
 )

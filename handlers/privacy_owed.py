@@ -4,9 +4,11 @@ that, replaced by "[gewist op verzoek]"), and each such chat is told once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from core.context import MaoContext
 from jobs.owed_kinds import Owed, OwedKind, Rendered
-from storage.outbox import OutboxKind, Priority
+from storage.outbox import OutboxKind, Priority, tried_for
 
 
 def copy_erased(context: MaoContext, owed: Owed, _data: Owed) -> Rendered | None:
@@ -21,8 +23,11 @@ def erasure_notice(context: MaoContext, owed: Owed, _data: Owed) -> Rendered:
     return Rendered(text=context.text("inbox_erasure_notice", count=count or 0))
 
 
+# As the inbox's copies (an organisers' group may be unreachable for a while).
+A_WEEK = tried_for(timedelta(days=7))
+
 OWED: tuple[OwedKind[Owed], ...] = (
     # Before the notice that tells about them (one chat's messages go in priority order).
-    OwedKind(OutboxKind.COPY_ERASED, Priority.PERSONAL, render=copy_erased),
-    OwedKind(OutboxKind.ERASURE_NOTICE, Priority.NOTICE, render=erasure_notice),
+    OwedKind(OutboxKind.COPY_ERASED, Priority.PERSONAL, A_WEEK, render=copy_erased),
+    OwedKind(OutboxKind.ERASURE_NOTICE, Priority.NOTICE, A_WEEK, render=erasure_notice),
 )

@@ -9,7 +9,7 @@ from core.context import MaoContext
 from core.keyboards import keyboard
 from jobs.owed_kinds import Owed, OwedKind, Rendered
 from jobs.owed_seats import held, load_seat, seat_ahead, seat_block
-from storage.outbox import OutboxKind, Priority
+from storage.outbox import UNTIL_END, UNTIL_START, OutboxKind, Priority
 from storage.registrations import UserRegistration
 from storage.vocabulary import RegistrationStatus
 
@@ -49,7 +49,8 @@ def join_link(context: MaoContext, owed: Owed, seat: UserRegistration) -> Render
 
 
 OWED: tuple[OwedKind[UserRegistration], ...] = (
-    OwedKind(OutboxKind.REMINDER, Priority.REMINDER, load_seat, reminder),
-    # Needed to take part at all, and due minutes before the start: before other reminders.
-    OwedKind(OutboxKind.JOIN_LINK, Priority.NOTICE, load_seat, join_link),
+    OwedKind(OutboxKind.REMINDER, Priority.REMINDER, UNTIL_START, load_seat, reminder),
+    # Needed to take part at all, and due minutes before the start: before other reminders,
+    # and until the activity ends.
+    OwedKind(OutboxKind.JOIN_LINK, Priority.NOTICE, UNTIL_END, load_seat, join_link),
 )

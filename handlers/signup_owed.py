@@ -18,7 +18,17 @@ from core.context import MaoContext
 from core.keyboards import keyboard, offer_buttons
 from jobs.owed_kinds import Owed, OwedKind, Rendered
 from jobs.owed_seats import held, load_seat, seat_ahead, seat_block
-from storage.outbox import OutboxKind, OwedMessage, Priority, lead_due_at
+from storage.outbox import (
+    DEFAULT_TRY_FOR,
+    UNTIL_END,
+    UNTIL_OFFER_LAPSES,
+    UNTIL_START,
+    OutboxKind,
+    OwedMessage,
+    Priority,
+    lead_due_at,
+    tried_for,
+)
 from storage.registrations import UserRegistration
 from storage.vocabulary import RegistrationStatus
 
@@ -104,19 +114,35 @@ def calendar_cancel(context: MaoContext, owed: Owed, seat: UserRegistration) -> 
     return Rendered(text=context.text("calendar_cancel_caption"), document=document)
 
 
-# A person waits for each of these; an offer and its lapse only tell about a change.
+# A person waits for each of these; an offer and its lapse only tell about a change. All
+# are no use once the activity has started, except the lapse of an offer (told however late)
+# and the removal of an event from the calendar (until the activity has ended).
 OWED: tuple[OwedKind[UserRegistration], ...] = (
-    OwedKind(OutboxKind.CONFIRMATION, Priority.PERSONAL, load_seat, confirmation),
-    OwedKind(OutboxKind.PROMOTED, Priority.PERSONAL, load_seat, promoted),
-    OwedKind(OutboxKind.WAITLISTED, Priority.PERSONAL, load_seat, waitlisted),
-    OwedKind(OutboxKind.OFFERED, Priority.NOTICE, load_seat, offered),
-    OwedKind(OutboxKind.OFFER_EXPIRED, Priority.NOTICE, load_seat, offer_expired),
+    OwedKind(OutboxKind.CONFIRMATION, Priority.PERSONAL, UNTIL_START, load_seat, confirmation),
+    OwedKind(OutboxKind.PROMOTED, Priority.PERSONAL, UNTIL_START, load_seat, promoted),
+    OwedKind(OutboxKind.WAITLISTED, Priority.PERSONAL, UNTIL_START, load_seat, waitlisted),
+    OwedKind(OutboxKind.OFFERED, Priority.NOTICE, UNTIL_OFFER_LAPSES, load_seat, offered),
+    OwedKind(
+        OutboxKind.OFFER_EXPIRED,
+        Priority.NOTICE,
+        tried_for(DEFAULT_TRY_FOR),
+        load_seat,
+        offer_expired,
+    ),
     # A file goes after the message it belongs to (see `after_its_message`); one that
     # follows a notice (a move, a cancelled activity) is owed at the notice's priority.
-    OwedKind(OutboxKind.CALENDAR, Priority.PERSONAL, load_seat, calendar, hold=after_its_message),
+    OwedKind(
+        OutboxKind.CALENDAR,
+        Priority.PERSONAL,
+        UNTIL_START,
+        load_seat,
+        calendar,
+        hold=after_its_message,
+    ),
     OwedKind(
         OutboxKind.CALENDAR_CANCEL,
         Priority.PERSONAL,
+        UNTIL_END,
         load_seat,
         calendar_cancel,
         hold=after_its_message,

@@ -1,8 +1,13 @@
 """Sending what the bot owes: the delivery outbox (storage/outbox.py).
 
-One sender runs per bot process. It claims the most urgent due message with a lease, writes
-it out in the recipient's language at the moment of sending (so a cancelled seat, a moved
-activity or a switched-off reminder is respected), sends it, and records the outcome. It
+One sender runs per bot process. It claims the most urgent due message with a lease, reads
+what it is made from (one read), writes it out in the recipient's language at the moment
+of sending (so a cancelled seat, a moved activity or a switched-off reminder is respected),
+sends it, and records the outcome.
+
+What a message says, its priority and deadline, and what follows sending it are declared by
+the feature that owes it (handlers/*_owed.py, registered in bot/app.py): this engine knows
+kinds only through that registry (jobs/owed_kinds.py). It
 keeps up to `broadcast.in_flight` messages on their way at once, each claimed, sent and
 settled on its own (a call to Telegram takes 50-100 ms: one at a time could not keep
 Telegram's pace), and one user's messages always one after the other, in order.

@@ -11,12 +11,14 @@ session per message (`load`: the recipient, then the kind's own `load`), and the
 is a plain function of that and the catalogue. A kind's `load` returns None when the
 message is no longer owed (a seat given up, a thread erased); so may its renderer.
 
-Priorities: storage writes a kind's priority into each row when the message is owed (the
-sender claims by that column), deep inside transactions of storage functions, and storage
-may not import this layer. Rather than pass a registry down through every function that
-owes something, `register_kinds` hands each kind's priority to storage.outbox once, at
-start (`use_priority`); a kind owed before it was registered is a LookupError that says
-so. The declaration stays the one place the priority is written.
+Priorities and deadlines: storage writes them into each row when the message is owed (the
+sender claims by priority and gives up at the deadline), deep inside the transactions of
+storage functions, and storage may not import this layer. Rather than pass a registry down
+through every function that owes something, `register_kinds` hands each kind's priority
+and deadline rule to storage.outbox once, at start (`declare_kind`; bot.app calls it before
+storage is used: prepare_storage, build_application, `mao-bot events load`, the tests'
+conftest); a kind owed before that is a LookupError that says so. The declaration stays
+the one place they are written.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from telegram import InlineKeyboardMarkup, Message
 
 from core.context import MaoContext
 from core.services import Services
-from storage.outbox import OutboxKind, OutboxStatus, OwedMessage, Priority, use_priority
+from storage.outbox import (
+    Deadline,
+    OutboxKind,
+    OutboxStatus,
+    OwedMessage,
+    Priority,
+    declare_kind,
+)
 from storage.users import UserInfo, get_user
 
 T = TypeVar("T")
@@ -83,6 +92,8 @@ class OwedKind(Generic[T]):
 
     kind: OutboxKind
     priority: Priority
+    # Until when it is tried: storage sets it on each row it owes (storage.outbox.Until).
+    deadline: Deadline
     # Read in the message's one read-only session, before rendering (None: no longer owed).
     load: Load[T] | None = None
     # A pure function of the loaded data (None: never sent, e.g. a record of a copy shown).
@@ -101,7 +112,8 @@ _KINDS: dict[OutboxKind, OwedKind[Any]] = {}
 
 
 def register_kinds(*groups: Iterable[OwedKind[Any]]) -> None:
-    """Make each feature's kinds known to the engine (and their priorities to storage).
+    """Make each feature's kinds known to the engine (and their priorities and deadlines
+    to storage).
     Registering the same declarations again (a second application in one process) is
     harmless; two different declarations of one kind are a mistake."""
     for group in groups:
@@ -110,7 +122,7 @@ def register_kinds(*groups: Iterable[OwedKind[Any]]) -> None:
             if known is not None and known != declared:
                 raise ValueError(f"{declared.kind} is declared twice")
             _KINDS[declared.kind] = declared
-            use_priority(declared.kind, declared.priority)
+            declare_kind(declared.kind, declared.priority, declared.deadline)
 
 
 def owed_kind(kind: OutboxKind) -> OwedKind[Any]:

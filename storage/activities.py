@@ -300,7 +300,6 @@ def reopen_activity(session: Session, activity: Activity, now: datetime) -> int:
             now,
             activity_id=activity.id,
             registration_id=registration.id,
-            deadline=activity.starts_at,
         )
     return len(people)
 
@@ -334,7 +333,6 @@ def move_activity(
                 now,
                 activity_id=activity.id,
                 registration_id=registration.id,
-                deadline=activity.starts_at,
                 payload={"from": old_start.isoformat()},
                 # The new file after the notice that explains it: same priority, later id.
                 priority=Priority.NOTICE,

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from storage.models import Activity, Broadcast, Profile, Registration, User
 from storage.outbox import (
-    DEFAULT_TRY_FOR,
     NIGHT_ALLOWED,
     OutboxKind,
     OutboxStatus,
     Tally,
     broadcast_tally,
+    deadline_for,
     owe_many,
     priority_of,
     retry_failed,
@@ -131,6 +131,7 @@ def create_broadcast(
     payload = json.dumps({NIGHT_ALLOWED: True}) if night_allowed else None
     session.add(broadcast)
     session.flush()
+    deadline = deadline_for(session, OutboxKind.BROADCAST, due)
     owe_many(
         session,
         (
@@ -140,7 +141,7 @@ def create_broadcast(
                 "status": OutboxStatus.PENDING.value,
                 "priority": int(priority_of(OutboxKind.BROADCAST)),
                 "due_at": due,
-                "deadline": due + DEFAULT_TRY_FOR,
+                "deadline": deadline,
                 "attempts": 0,
                 "broadcast_id": broadcast.id,
                 "payload": payload,

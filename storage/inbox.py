@@ -36,9 +36,6 @@ INBOX_KINDS = (
     OutboxKind.INBOX_UNDELIVERED,
     OutboxKind.INBOX_SHOWN,
 )
-# A person waits for each of these: tried for a week (an organiser's group may be unreachable
-# for a while, a phone switched off over a holiday).
-TRY_FOR = timedelta(days=7)
 MAX_TEXT = 3000  # characters of one message: with the header it fits one Telegram message
 
 
@@ -133,7 +130,6 @@ def owe_copies(
             chat_id,
             OutboxKind.INBOX_TO_ORGANISERS,
             now,
-            deadline=now + TRY_FOR,
             payload={"message": message_id},
             dedupe_key=_copy_key(message_id, chat_id),
         )
@@ -219,7 +215,6 @@ def add_answer(
         thread.user_id,
         OutboxKind.INBOX_TO_USER,
         now,
-        deadline=now + TRY_FOR,
         payload={"message": message_id},
         dedupe_key=f"inbox:{message_id}:user",
     )
@@ -240,7 +235,6 @@ def owe_undelivered(
         recipient,
         OutboxKind.INBOX_UNDELIVERED,
         now,
-        deadline=now + TRY_FOR,
         payload={"message": answer_id},
         dedupe_key=f"inbox:{answer_id}:undelivered:{recipient}",
     )
@@ -501,7 +495,6 @@ def owe_copy_erasure(session: Session, thread_ids: Sequence[int], now: datetime)
             chat_id,
             OutboxKind.COPY_ERASED,
             now,
-            deadline=now + TRY_FOR,
             payload={"copy": copy_id},
             dedupe_key=f"erase:{chat_id}:{copy_id}",
         )
@@ -511,7 +504,6 @@ def owe_copy_erasure(session: Session, thread_ids: Sequence[int], now: datetime)
             chat_id,
             OutboxKind.ERASURE_NOTICE,
             now,
-            deadline=now + TRY_FOR,
             payload={"count": count},
         )
     return len(copies)

@@ -42,7 +42,8 @@ from storage.vocabulary import RegistrationStatus
 
 # How long a claimed message may stay "sending" before another sender takes it over.
 DEFAULT_LEASE = timedelta(seconds=60)
-# Messages without a natural deadline (an announcement, a cancellation) are tried this long.
+# Messages without a natural deadline (an announcement, a cancellation) are tried this long
+# (as their kinds declare: handlers/*_owed.py).
 DEFAULT_TRY_FOR = timedelta(days=2)
 DEFAULT_REMINDER_OFFSETS = (timedelta(days=2), timedelta(hours=2))
 BACKOFF_FIRST = timedelta(seconds=5)
@@ -104,24 +105,87 @@ class Priority(IntEnum):
     BULK = 3
 
 
-# Each kind's priority is declared by the feature that owes it (handlers/*_owed.py) and
-# handed to storage at start (jobs/owed_kinds.py: register_kinds): storage writes it into
-# every row it owes, and may not import the layers that declare it.
-_PRIORITIES: dict[OutboxKind, Priority] = {}
+class Until(StrEnum):
+    """What an owed message's deadline counts from."""
+
+    DUE = "due"  # the moment it falls due (an announcement, a copy to the organisers)
+    START = "start"  # the activity's start (a confirmation, a reminder)
+    END = "end"  # the activity's end (a meeting link: someone joining late needs it most)
+    OFFER_LAPSES = "offer_lapses"  # the offered seat's deadline
 
 
-def use_priority(kind: OutboxKind, priority: Priority) -> None:
-    _PRIORITIES[kind] = priority
+@dataclass(frozen=True)
+class Deadline:
+    """Until when an owed message is tried (retried after network errors, 5xx, 429)."""
+
+    until: Until
+    plus: timedelta = timedelta(0)
+
+
+UNTIL_START = Deadline(Until.START)
+UNTIL_END = Deadline(Until.END)
+UNTIL_OFFER_LAPSES = Deadline(Until.OFFER_LAPSES)
+
+
+def tried_for(duration: timedelta) -> Deadline:
+    """Tried this long after it falls due."""
+    return Deadline(Until.DUE, duration)
+
+
+@dataclass(frozen=True)
+class KindRule:
+    priority: Priority
+    deadline: Deadline
+
+
+# Each kind's priority and deadline are declared by the feature that owes it
+# (handlers/*_owed.py) and handed to storage at start (jobs/owed_kinds.py: register_kinds):
+# storage writes them into every row it owes, and may not import the layers that declare them.
+_RULES: dict[OutboxKind, KindRule] = {}
+
+
+def declare_kind(kind: OutboxKind, priority: Priority, deadline: Deadline) -> None:
+    _RULES[kind] = KindRule(priority, deadline)
+
+
+def _rule(kind: OutboxKind) -> KindRule:
+    try:
+        return _RULES[kind]
+    except KeyError:
+        raise LookupError(
+            f"No priority or deadline for {kind}: owed-message kinds are registered at start "
+            "(bot.app.register_owed_kinds)"
+        ) from None
 
 
 def priority_of(kind: OutboxKind) -> Priority:
-    try:
-        return _PRIORITIES[kind]
-    except KeyError:
-        raise LookupError(
-            f"No priority for {kind}: owed-message kinds are registered at start "
-            "(bot.app.register_owed_kinds)"
-        ) from None
+    return _rule(kind).priority
+
+
+def deadline_for(
+    session: Session,
+    kind: OutboxKind,
+    due: datetime,
+    *,
+    activity_id: int | None = None,
+    registration_id: int | None = None,
+) -> datetime:
+    """The deadline the kind declares, for a message falling due at `due`. The activity and
+    the seat are those of the caller's transaction (the session's own objects, changes not
+    yet flushed included: a moved activity's new start)."""
+    deadline = _rule(kind).deadline
+    if deadline.until is Until.DUE:
+        return due + deadline.plus
+    if deadline.until is Until.OFFER_LAPSES:
+        seat = session.get(Registration, registration_id) if registration_id else None
+        if seat is None or seat.offer_expires_at is None:
+            raise ValueError(f"{kind} is owed about an offered seat")
+        return seat.offer_expires_at + deadline.plus
+    activity = session.get(Activity, activity_id) if activity_id else None
+    if activity is None:
+        raise ValueError(f"{kind} is owed about an activity")
+    moment = activity.starts_at if deadline.until is Until.START else activity.ends_at
+    return moment + deadline.plus
 
 
 @dataclass(frozen=True)
@@ -150,7 +214,6 @@ def owe(
     registration_id: int | None = None,
     broadcast_id: int | None = None,
     due_at: datetime | None = None,
-    deadline: datetime | None = None,
     offset_seconds: int | None = None,
     payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
@@ -160,14 +223,18 @@ def owe(
 
     With a `dedupe_key`, recording the same message twice (two instances planning at once)
     keeps one row: INSERT ... ON CONFLICT DO NOTHING. `priority` only for a message that
-    must not go before another one of lower priority (a calendar file after its notice)."""
+    must not go before another one of lower priority (a calendar file after its notice).
+    The deadline is the one the kind declares (`deadline_for`)."""
+    due = due_at or now
     values = {
         "user_id": user_id,
         "kind": kind.value,
         "status": OutboxStatus.PENDING.value,
         "priority": int(priority_of(kind) if priority is None else priority),
-        "due_at": due_at or now,
-        "deadline": deadline if deadline is not None else now + DEFAULT_TRY_FOR,
+        "due_at": due,
+        "deadline": deadline_for(
+            session, kind, due, activity_id=activity_id, registration_id=registration_id
+        ),
         "attempts": 0,
         "activity_id": activity_id,
         "registration_id": registration_id,
@@ -253,7 +320,6 @@ def owe_calendar_cancel(
         now,
         activity_id=activity.id,
         registration_id=registration.id,
-        deadline=activity.ends_at,
         priority=priority,
     )
     return True
@@ -300,7 +366,6 @@ def plan_reminders(
             activity_id=activity.id,
             registration_id=registration.id,
             due_at=due,
-            deadline=activity.ends_at,
             offset_seconds=seconds,
             dedupe_key=(f"join:{registration.id}:{seconds}:{int(activity.starts_at.timestamp())}"),
         )
@@ -317,7 +382,6 @@ def plan_reminders(
             activity_id=activity.id,
             registration_id=registration.id,
             due_at=due,
-            deadline=activity.starts_at,
             offset_seconds=seconds,
             dedupe_key=f"reminder:{registration.id}:{seconds}:{int(due.timestamp())}",
         )
@@ -480,7 +544,6 @@ def plan_feedback_requests(
             activity_id=activity_id,
             registration_id=registration_id,
             due_at=due,
-            deadline=due + FEEDBACK_TRY_FOR,
             offset_seconds=int(after.total_seconds()),
             dedupe_key=f"feedback:{registration_id}",
         )
@@ -750,7 +813,7 @@ def retry_failed(session: Session, broadcast_id: int, now: datetime) -> int:
         .values(
             status=OutboxStatus.PENDING,
             due_at=now,
-            deadline=now + DEFAULT_TRY_FOR,
+            deadline=deadline_for(session, OutboxKind.BROADCAST, now),
             attempts=0,
             updated_at=now,
         ),

@@ -243,7 +243,6 @@ def _owe(
     kind: OutboxKind,
     activity: Activity,
     now: datetime,
-    deadline: datetime | None = None,
 ) -> None:
     owe(
         session,
@@ -252,7 +251,6 @@ def _owe(
         now,
         activity_id=activity.id,
         registration_id=registration.id,
-        deadline=deadline or activity.starts_at,
     )
 
 
@@ -301,7 +299,7 @@ def fill_free_seats(
                 now + timedelta(hours=activity.offer_hours), activity.starts_at
             )
             session.flush()
-            _owe(session, first, OutboxKind.OFFERED, activity, now, first.offer_expires_at)
+            _owe(session, first, OutboxKind.OFFERED, activity, now)
         else:
             first.status = RegistrationStatus.REGISTERED
             first.registered_at = now

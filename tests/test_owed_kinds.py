@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.offline.driver import BotDriver
 from core.context import MaoContext
-from handlers import signup_owed
+from handlers import privacy_owed
 from jobs import owed_kinds
 from jobs.outbox import outbox_of
 from storage.activities import ActivitySpec, Localised, get_activity, upsert_activities
@@ -25,8 +25,8 @@ from storage.broadcasts import create_broadcast
 from storage.db import Database
 from storage.inbox import ThreadKind, start_thread, thread_messages
 from storage.models import OutboxMessage, Registration
-from storage.outbox import OutboxKind, OwedMessage, owe
-from storage.registrations import SignupDetails, register
+from storage.outbox import OutboxKind, OwedMessage, Until, owe
+from storage.registrations import SignupDetails, cancel_registration, register
 from storage.users import touch_user
 from storage.vocabulary import Recipients, RegistrationStatus, Role
 
@@ -48,7 +48,7 @@ def test_storage_refuses_a_kind_nobody_declared(
     monkeypatch.delitem(owed_kinds._KINDS, OutboxKind.REMINDER)
     import storage.outbox
 
-    monkeypatch.delitem(storage.outbox._PRIORITIES, OutboxKind.REMINDER)
+    monkeypatch.delitem(storage.outbox._RULES, OutboxKind.REMINDER)
     db = Database(migrated_db_url)
     with pytest.raises(LookupError, match="registered at start"), db.session() as session:
         owe(session, 1, OutboxKind.REMINDER, datetime(2027, 3, 1, tzinfo=UTC))
@@ -60,11 +60,11 @@ def test_a_kind_is_owed_at_the_priority_its_feature_declares(
 ) -> None:
     db = Database(migrated_db_url)
     with db.session() as session:
-        owe(session, 1, OutboxKind.CONFIRMATION, datetime(2027, 3, 1, tzinfo=UTC))
+        owe(session, 1, OutboxKind.ERASURE_NOTICE, datetime(2027, 3, 1, tzinfo=UTC))
     with db.reading() as session:
         priority = session.scalar(select(OutboxMessage.priority))
-    [confirmation] = [k for k in signup_owed.OWED if k.kind is OutboxKind.CONFIRMATION]
-    assert priority == confirmation.priority
+    [notice] = [k for k in privacy_owed.OWED if k.kind is OutboxKind.ERASURE_NOTICE]
+    assert priority == notice.priority
     db.dispose()
 
 
@@ -244,3 +244,46 @@ async def test_each_owed_message_is_read_once_before_it_is_written_out(
     assert len(readings) == 3
     # A claim and an outcome per message, and one claim each that found nothing more.
     assert len(sessions) == 2 * 3 + 2
+
+
+def test_each_message_is_tried_until_the_deadline_its_kind_declares(
+    migrated_db_url: str,
+) -> None:
+    """A seat, its calendar file, reminders and meeting link, a place on the waiting list,
+    and a seat offered when the first person gives theirs up: every row's deadline is the
+    one its kind declares (the activity's start or end, the offer's lapse)."""
+    now = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    db = Database(migrated_db_url)
+    with db.session() as session:
+        online = spec("ahead", datetime(2027, 5, 18, 14), capacity=1, waitlist_mode="offer")
+        upsert_activities(session, (online,), ZONE, now)
+        activity = get_activity(session, "ahead")
+        assert activity is not None
+        link = timedelta(minutes=15)
+        seat = register(
+            session, activity.id, SEATED, PARENT, now, join_waitlist=True, join_link_before=link
+        )
+        register(session, activity.id, WAITING, PARENT, now, join_waitlist=True)
+        assert seat.registration_id is not None
+        cancel_registration(session, seat.registration_id, SEATED, now, link)
+    with db.reading() as session:
+        rows = session.execute(
+            select(OutboxMessage.kind, OutboxMessage.deadline, Registration.offer_expires_at).join(
+                Registration, Registration.id == OutboxMessage.registration_id
+            )
+        ).all()
+    db.dispose()
+    moments = {Until.START: activity.starts_at, Until.END: activity.ends_at}
+    kinds = owed_kinds.registered_kinds()
+    for kind, deadline, offer_lapses in rows:
+        rule = kinds[OutboxKind(kind)].deadline
+        expected = offer_lapses if rule.until is Until.OFFER_LAPSES else moments[rule.until]
+        assert expected is not None and deadline == expected + rule.plus, kind
+    assert {OutboxKind(kind) for kind, *_ in rows} >= {
+        OutboxKind.CONFIRMATION,
+        OutboxKind.CALENDAR,
+        OutboxKind.REMINDER,
+        OutboxKind.JOIN_LINK,
+        OutboxKind.WAITLISTED,
+        OutboxKind.OFFERED,
+    }
