@@ -94,7 +94,9 @@ class OwedKind(Generic[T]):
     priority: Priority
     # Until when it is tried: storage sets it on each row it owes (storage.outbox.Until).
     deadline: Deadline
-    # Read in the message's one read-only session, before rendering (None: no longer owed).
+    # Read in the message's one read-only session, before rendering; returns None when the
+    # message is no longer owed. Without one the renderer gets the `Owed` itself (the row's
+    # payload is all it needs).
     load: Load[T] | None = None
     # A pure function of the loaded data (None: never sent, e.g. a record of a copy shown).
     render: Render[T] | None = None
@@ -112,10 +114,9 @@ _KINDS: dict[OutboxKind, OwedKind[Any]] = {}
 
 
 def register_kinds(*groups: Iterable[OwedKind[Any]]) -> None:
-    """Make each feature's kinds known to the engine (and their priorities and deadlines
-    to storage).
-    Registering the same declarations again (a second application in one process) is
-    harmless; two different declarations of one kind are a mistake."""
+    """Make each feature's kinds known to the engine, and their priorities and deadlines
+    to storage. Registering the same declarations again (a second application in one
+    process) is harmless; two different declarations of one kind are a mistake."""
     for group in groups:
         for declared in group:
             known = _KINDS.get(declared.kind)
