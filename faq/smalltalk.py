@@ -19,6 +19,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 __all__ = ["BACK_WORDS", "Talk", "refers_back", "small_talk", "tokens"]
@@ -453,24 +454,65 @@ def _squash(word: str) -> str:
     return re.sub(r"(.)\1{2,}", r"\1", word)
 
 
+# The same phrases indexed for `_phrase_at`, which runs for every message: rapidfuzz's scans
+# (in C) narrow ~300 phrases to the few worth checking word by word in Python.
+# Phrases of each length in words, with their first words (the word-by-word path).
+_OF_LENGTH: dict[int, tuple[tuple[int, ...], list[str]]] = {
+    length: (
+        tuple(i for i, (_, words, _) in enumerate(_JOINED) if len(words) == length),
+        [words[0] for _, words, _ in _JOINED if len(words) == length],
+    )
+    for length in {len(words) for _, words, _ in _JOINED}
+}
+# Phrases by their letters (the letter-for-letter path), and the long ones a typo may hide.
+_BY_LETTERS: dict[str, tuple[int, ...]] = {
+    joined: tuple(i for i, (_, _, other) in enumerate(_JOINED) if other == joined)
+    for _, _, joined in _JOINED
+}
+_LONG = tuple(i for i, (_, _, joined) in enumerate(_JOINED) if len(joined) >= 9)
+_LONG_LETTERS = [_JOINED[i][2] for i in _LONG]
+# Typos no word or phrase allows more of (_allowed_typos, _same_phrase).
+_MOST_TYPOS = 2
+
+
+def _phrases_matching(typed: list[str]) -> list[int]:
+    """The positions in _JOINED of the phrases `typed` is (_same_phrase), found without
+    trying each: a phrase of as many words needs its first word within a few typos, and
+    another phrase needs the same letters, or one typo in a long one."""
+    count = len(typed)
+    found: list[int] = []
+    indices, firsts = _OF_LENGTH.get(count, ((), []))
+    for first, distance, position in process.extract(
+        typed[0], firsts, scorer=OSA.distance, score_cutoff=_MOST_TYPOS, limit=None
+    ):
+        index = indices[position]
+        if distance <= _allowed_typos(len(first)) and _same_phrase(typed, *_JOINED[index][1:]):
+            found.append(index)
+    letters = "".join(typed)
+    candidates = list(_BY_LETTERS.get(letters, ()))
+    if len(letters) >= 8:
+        candidates += (
+            _LONG[position]
+            for _phrase, _distance, position in process.extract(
+                letters, _LONG_LETTERS, scorer=OSA.distance, score_cutoff=1, limit=None
+            )
+        )
+    for index in candidates:
+        if 0 < abs(len(_JOINED[index][1]) - count) <= 2 and _same_phrase(
+            typed, *_JOINED[index][1:]
+        ):
+            found.append(index)
+    return found
+
+
 def _phrase_at(words: list[str], start: int) -> tuple[Talk, int] | None:
-    """The longest small-talk phrase starting at `start`: its kind and how many words."""
-    best: tuple[Talk, int] | None = None
-    best_length = 0
-    for count in range(1, min(_LONGEST, len(words) - start) + 1):
-        typed = words[start : start + count]
-        for talk, phrase_words, joined in _JOINED:
-            if abs(len(phrase_words) - count) > 2:
-                continue
-            if not _same_phrase(typed, phrase_words, joined):
-                continue
-            if count > best_length or (
-                count == best_length
-                and best is not None
-                and _PRIORITY.index(talk) < _PRIORITY.index(best[0])
-            ):
-                best, best_length = (talk, count), count
-    return best
+    """The longest small-talk phrase starting at `start`: its kind and how many words (of
+    phrases as long, the kind first in _PRIORITY, which _JOINED follows)."""
+    for count in range(min(_LONGEST, len(words) - start), 0, -1):
+        found = _phrases_matching(words[start : start + count])
+        if found:
+            return _JOINED[min(found)][0], count
+    return None
 
 
 def small_talk(text: str) -> Talk | None:
