@@ -177,14 +177,15 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
         changed_data = encode_user_data(data) != loaded.user_data
         if changes or changed_data or bookkeeping:
             now = self.clock()
-            await self._write(
-                _save_update,
-                user_id,
-                changes,
-                dict(data) if changed_data else None,
-                now,
-                bookkeeping,
-            )
+            stored_data = dict(data) if changed_data else None
+            try:
+                await self._write(_save_update, user_id, changes, stored_data, now, bookkeeping)
+            except Exception as error:
+                if not bookkeeping or is_outage(error):
+                    raise
+                # Failed bookkeeping (a count) must not cost the user their state.
+                logger.warning("Bookkeeping not written: %s", type(error).__name__)
+                await self._write(_save_update, user_id, changes, stored_data, now, [])
             for (name, key), state in changes.items():
                 if state is None:
                     self._updated_at.pop((name, key), None)

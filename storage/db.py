@@ -75,16 +75,10 @@ _UPDATE_WRITES: ContextVar[_UpdateWrites | None] = ContextVar("update_writes", d
 
 
 def write_bookkeeping(session: Session, writes: Sequence[Later]) -> None:
-    """Bookkeeping inside another write's transaction, each in a savepoint: one that fails
-    (other than by an outage) is logged and left out, and the rest is still written."""
+    """Bookkeeping inside another write's transaction. Without a savepoint each (that would
+    cost more than the counts): should one fail, the caller writes again without them."""
     for function, args in writes:
-        try:
-            with session.begin_nested():
-                function(session, *args)
-        except Exception as error:
-            if is_outage(error):
-                raise
-            logger.warning("Bookkeeping not written: %s", type(error).__name__)
+        function(session, *args)
 
 
 class DatabaseUnavailableError(Exception):
@@ -223,7 +217,12 @@ def _on_event_loop() -> bool:
 
 def dialect_insert(session: Session) -> Any:
     """The dialect's own INSERT (with ON CONFLICT), for upserts on SQLite and PostgreSQL."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert_for(session.get_bind().dialect.name)
+
+
+def insert_for(dialect: str) -> Any:
+    """dialect_insert by the dialect's name, for statements built once per dialect."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def safe_url(url: str) -> str:

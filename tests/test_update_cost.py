@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from conftest import FakeClock, texts
 from sqlalchemy import event, select
 
 from bot.offline.driver import BotDriver
 from core.faq_live import CHECK_EVERY
+from handlers import faq as faq_handlers
+from handlers.faq import TOPIC_KEY
 from jobs.outbox import outbox_of
 from storage.db import READ_ONLY
 from storage.models import FaqCount, FaqTopicCount
+from storage.persistence_store import load_user_state
 
 USER = 1001
 QUESTION = "wat is een fieldlab"
@@ -73,3 +77,17 @@ async def test_a_question_reads_once_and_writes_once_with_its_statistics(
     assert answer[0].startswith(_answer(driver))
     assert opened == ["read", "read", "write"]
     assert _counts(driver) == ({"answer": 3}, {("fieldlab", "answered"): 3})
+
+
+async def test_a_failing_count_costs_the_user_neither_answer_nor_state(
+    driver: BotDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise ValueError("a count that fails")
+
+    monkeypatch.setattr(faq_handlers, "_count_answer", broken)
+    assert texts(await driver.say(USER, QUESTION))[0].startswith(_answer(driver))
+    with driver.services.db.reading() as session:
+        stored = load_user_state(session, USER, [])
+    assert stored.user_data is not None and stored.user_data[TOPIC_KEY]["id"] == "fieldlab"
+    assert _counts(driver) == ({}, {})
