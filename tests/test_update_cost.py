@@ -5,6 +5,7 @@ at by a question at most every CHECK_EVERY."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,9 +17,10 @@ from core.faq_live import CHECK_EVERY
 from handlers import faq as faq_handlers
 from handlers.faq import TOPIC_KEY
 from jobs.outbox import outbox_of
-from storage.db import READ_ONLY
+from storage.db import READ_ONLY, Database
+from storage.faq_misses import ANSWERED, band_counts, count_band, count_topic
 from storage.models import FaqCount, FaqTopicCount
-from storage.persistence_store import load_user_state
+from storage.persistence_store import load_user_state, save_user_state
 
 USER = 1001
 QUESTION = "wat is een fieldlab"
@@ -91,3 +93,30 @@ async def test_a_failing_count_costs_the_user_neither_answer_nor_state(
         stored = load_user_state(session, USER, [])
     assert stored.user_data is not None and stored.user_data[TOPIC_KEY]["id"] == "fieldlab"
     assert _counts(driver) == ({}, {})
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_statements_built_once_work_on_both_databases(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("db_url" if backend == "sqlite" else "postgres_url")
+    db = Database(url)
+    db.upgrade()
+    now = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    ref = ("signup", (USER, USER))
+    try:
+        for day_data in ({"a": 1}, {"a": 2}):  # inserted, then updated
+            with db.session() as session:
+                save_user_state(session, USER, {ref: 3}, day_data, now)
+                count_band(session, "answer", now.date())
+                count_topic(session, "fieldlab", ANSWERED, now.date())
+        with db.reading() as session:
+            stored = load_user_state(session, USER, [ref, ("other", (USER, USER))])
+            other = load_user_state(session, USER + 1, [])
+        assert stored.user_data == {"a": 2} and other.user_data is None
+        assert list(stored.conversations) == [ref] and stored.conversations[ref].state == 3
+        with db.session() as session:
+            assert band_counts(session, now.date()) == {"answer": 2}
+            assert session.scalar(select(FaqTopicCount.count)) == 2
+    finally:
+        db.dispose()
