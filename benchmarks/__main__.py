@@ -2,12 +2,14 @@
 
     python -m benchmarks [--quick] [--only NAME ...] [--output FILE]
 
-Baselines: a ~20-line python-telegram-bot echo bot (benchmarks/echo_bot.py) against the same
-Bot API stand-in, a plain sender evenly paced at Telegram's 30 messages/s with 4 calls in
-flight, and rapidfuzz's `process.extractOne` (WRatio) over every FAQ phrasing. The machine
-is shared and noisy: ratios matter more than absolute times. `--quick` runs small sizes (a
-smoke test, not figures). NAMEs: broadcast, per-update, matching, scale; and costs (what
-each step of a FAQ question costs in CPU; not in the default run).
+Baselines: a ~20-line python-telegram-bot echo bot (benchmarks/echo_bot.py) and a bare
+python-telegram-bot FAQ bot with the project's matcher and two writes per question
+(benchmarks/bare_bot.py), against the same Bot API stand-in; a plain sender evenly paced at
+Telegram's 30 messages/s with 4 calls in flight; and rapidfuzz's `process.extractOne`
+(WRatio) over every FAQ phrasing. The machine is shared and noisy: ratios matter more than
+absolute times. `--quick` runs small sizes (a smoke test, not figures). NAMEs: broadcast,
+per-update, matching, scale; and costs (what each step of a FAQ question costs in CPU; not
+in the default run).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """What every benchmark of `python -m benchmarks` shares: the timed Bot API stand-in, bots
-run as their own processes (the project's `mao-bot run` and the echo baseline), the machine
+run as their own processes (the project's `mao-bot run` and the baselines: an echo bot, and a
+bare FAQ bot with the project's matcher), the machine
 description and the table."""
 
 from __future__ import annotations
@@ -181,6 +182,12 @@ class BotProcess:
     @classmethod
     def echo(cls, standin: TimedStandIn) -> BotProcess:
         return cls(standin, [PYTHON, str(ROOT / "benchmarks" / "echo_bot.py")], {})
+
+    @classmethod
+    def bare(cls, standin: TimedStandIn, config: Path, database: Path) -> BotProcess:
+        """benchmarks/bare_bot.py: the project's matcher and two writes, nothing else."""
+        env = {"MAO_CONFIG": str(config), "BARE_DATABASE": str(database)}
+        return cls(standin, [PYTHON, str(ROOT / "benchmarks" / "bare_bot.py")], env)
 
     async def start(self, limit: float = 120.0) -> float:
         """Start and wait for the first getUpdates; returns the seconds that took."""

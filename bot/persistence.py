@@ -7,7 +7,9 @@ Any update on any instance: several bot processes may share one database (webhoo
 instances behind a load balancer without sticky routing), so the database, not a process's
 memory, holds a user's conversation. Before each update `load_state` (the earliest handler
 group) reads that user's conversation states and user data into PTB's dicts, and right
-after it `save_state` writes back what the update changed, for that user only. Nothing is
+after it `save_state` writes back what the update changed, for that user only, together
+with the update's bookkeeping (answer statistics, Database.write_later): one read and one
+write per update. Nothing is
 loaded at start, so start-up does not grow with the number of users; PTB's own periodic
 flush writes nothing (it would write a stale copy over another instance's newer one).
 
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -42,7 +45,7 @@ from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from core.context import MaoContext, user_language
 from core.services import Clock, system_clock
-from storage.db import Database, DatabaseUnavailableError, is_outage
+from storage.db import Database, DatabaseUnavailableError, Later, is_outage, write_bookkeeping
 from storage.persistence_store import (
     ConversationRef,
     UserState,
@@ -90,6 +93,8 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
         # Per user with an update in flight: what it was loaded as (one user's updates run
         # one after the other, see bot/updates.py).
         self._loaded: dict[int, _Loaded] = {}
+        # (how many handlers the application had, its persistent conversations): _persistent
+        self.conversations: tuple[int, tuple[ConversationHandler[Any], ...]] | None = None
 
     def watch_timeouts(self, application: AnyApplication) -> None:
         """Take each persistent conversation's timeout (call before initialize)."""
@@ -120,6 +125,8 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
     ) -> None:
         """Replace what this process holds of the user's conversations and data with what
         the database holds (another instance may have moved them on)."""
+        # The update's bookkeeping (answer statistics) joins its one write in `save`.
+        self.db.begin_update()
         stored: UserState = await self.db.run_reading(
             load_user_state,
             user_id,
@@ -149,10 +156,15 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
         self._loaded[user_id] = _Loaded(states, encode_user_data(data))
 
     async def save(self, application: AnyApplication, user_id: int, refs: list[Ref]) -> None:
-        """Write what this update changed of the user's conversations and data, at once."""
+        """Write what this update changed of the user's conversations and data, and its
+        bookkeeping, at once: one transaction per update."""
+        bookkeeping = self.db.take_update_writes()
         loaded = self._loaded.pop(user_id, None)
         if loaded is None:
-            # Never loaded (the look-up failed): the database stays the truth.
+            # Never loaded (the look-up failed): the database stays the truth; the
+            # bookkeeping is written on its own (or skipped while the database is away).
+            for function, args in bookkeeping:
+                self.db.write_later(function, *args)
             return
         changes: dict[ConversationRef, object] = {}
         for conversation, name, key in refs:
@@ -163,11 +175,17 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
                 changes[(name, key)] = state
         data = application.user_data.get(user_id) or {}
         changed_data = encode_user_data(data) != loaded.user_data
-        if changes or changed_data:
+        if changes or changed_data or bookkeeping:
             now = self.clock()
-            await self._write(
-                save_user_state, user_id, changes, dict(data) if changed_data else None, now
-            )
+            stored_data = dict(data) if changed_data else None
+            try:
+                await self._write(_save_update, user_id, changes, stored_data, now, bookkeeping)
+            except Exception as error:
+                if not bookkeeping or is_outage(error):
+                    raise
+                # Failed bookkeeping (a count) must not cost the user their state.
+                logger.warning("Bookkeeping not written: %s", type(error).__name__)
+                await self._write(_save_update, user_id, changes, stored_data, now, [])
             for (name, key), state in changes.items():
                 if state is None:
                     self._updated_at.pop((name, key), None)
@@ -272,6 +290,19 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, A
         return None
 
 
+def _save_update(
+    session: Session,
+    user_id: int,
+    changes: dict[ConversationRef, object],
+    data: dict[Any, Any] | None,
+    now: datetime,
+    bookkeeping: list[Later],
+) -> None:
+    if changes or data is not None:
+        save_user_state(session, user_id, changes, data, now)
+    write_bookkeeping(session, bookkeeping)
+
+
 def _states_of(conversation: ConversationHandler[Any]) -> TrackingDict[ConversationKey, object]:
     # PTB has no public access to a conversation's states; this is the dict it keeps (and
     # tracks changes of) them in.
@@ -314,9 +345,21 @@ def _conversation_key(
     return tuple(key)
 
 
+def _persistent(application: AnyApplication) -> tuple[ConversationHandler[Any], ...]:
+    """persistent_conversations, looked up once: every update needs them three times, and
+    the handlers are fixed once the bot runs (looked up again if their number changes)."""
+    persistence = application.persistence
+    if not isinstance(persistence, SqlPersistence):
+        return tuple(persistent_conversations(application))
+    count = sum(len(handlers) for handlers in application.handlers.values())
+    if persistence.conversations is None or persistence.conversations[0] != count:
+        persistence.conversations = (count, tuple(persistent_conversations(application)))
+    return persistence.conversations[1]
+
+
 def _refs(application: AnyApplication, update: Update) -> list[Ref]:
     refs: list[Ref] = []
-    for conversation in persistent_conversations(application):
+    for conversation in _persistent(application):
         key = _conversation_key(conversation, update)
         if key is not None and conversation.name:
             refs.append((conversation, conversation.name, key))

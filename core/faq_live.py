@@ -1,11 +1,12 @@
 """A FAQ that learns: organisers' additions in the matcher, on every instance, and /faqgaps.
 
 Additions ("Voeg toe aan FAQ") live in the database (storage/faq_additions.py), shared by
-every instance. Before a question is matched, `refresh_matcher` looks whether they changed
-(count and highest id: one cheap aggregate) and, if so, builds a matcher for the content plus
-the additions in a thread (it takes most of a second) and swaps `services.matcher`. The
-instance where an organiser adds one refreshes before confirming, so its very next question
-is answered with the new phrasing; another instance does so at its next question.
+every instance. Before a question is matched, `refresh_now_and_then` looks whether they
+changed (count and highest id: one cheap aggregate), at most every CHECK_EVERY, and, if so,
+builds a matcher for the content plus the additions in a thread (it takes most of a second)
+and swaps `services.matcher`. The instance where an organiser adds one refreshes before
+confirming (`refresh_matcher`), so its very next question is answered with the new phrasing;
+another instance does so at its first question after CHECK_EVERY at most.
 
 `group_misses` groups the questions the FAQ missed by similarity, for /faqgaps.
 """
@@ -17,7 +18,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 import yaml
@@ -50,6 +51,7 @@ class AdditionsState:
     version: AdditionsVersion = NO_ADDITIONS
     ids: frozenset[int] = frozenset()  # the additions in `Services.matcher`
     failed: AdditionsVersion | None = None  # a build that raised is not retried per question
+    checked_at: datetime | None = None  # the last look of a question (refresh_now_and_then)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -74,6 +76,21 @@ def _additions_if_newer(
 ) -> tuple[AdditionsVersion, list[Addition]]:
     version = additions_version(session)
     return version, (all_additions(session) if version != known else [])
+
+
+# Additions made on another instance reach this one's matcher within this long. A question
+# does not look each time: an update reads the database once (its user's state).
+CHECK_EVERY = timedelta(seconds=5)
+
+
+async def refresh_now_and_then(services: LiveMatcher, now: datetime) -> bool:
+    """`refresh_matcher` before a question, unless a question looked less than CHECK_EVERY
+    before `now` (by the services' clock; one that went back looks again)."""
+    state = services.faq_additions
+    if state.checked_at is not None and timedelta(0) <= now - state.checked_at < CHECK_EVERY:
+        return False
+    state.checked_at = now
+    return await refresh_matcher(services)
 
 
 async def refresh_matcher(services: LiveMatcher) -> bool:

@@ -23,7 +23,10 @@ async def reply(
     chat = update.effective_chat
     if chat is None:
         return None
-    if visible_length(text) > MessageLimit.MAX_TEXT_LENGTH:
+    # Telegram counts a character at most twice (outside the BMP), so most replies are short
+    # enough not to count: counting walks every character, for every reply.
+    too_long = 2 * len(text) > MessageLimit.MAX_TEXT_LENGTH
+    if too_long and visible_length(text) > MessageLimit.MAX_TEXT_LENGTH:
         # Callers shorten user values before escaping them (core.text_limits.clip); this
         # is the safety net, and cuts without breaking a tag or an entity.
         logger.warning("Reply of %d visible characters shortened", visible_length(text))

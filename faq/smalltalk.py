@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from enum import StrEnum
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 __all__ = ["BACK_WORDS", "Talk", "refers_back", "small_talk", "tokens"]
@@ -453,24 +455,70 @@ def _squash(word: str) -> str:
     return re.sub(r"(.)\1{2,}", r"\1", word)
 
 
+# The same phrases indexed for `_phrase_at`, which runs for every message: rapidfuzz's scans
+# (in C) narrow ~300 phrases to the few worth checking word by word in Python.
+_FIRST_WORDS = [words[0] for _, words, _ in _JOINED]
+# Phrases by their letters (the letter-for-letter path), and the long ones a typo may hide,
+# by the lengths of letters typed they may be one typo away from.
+_BY_LETTERS: dict[str, tuple[int, ...]] = {
+    joined: tuple(i for i, (_, _, other) in enumerate(_JOINED) if other == joined)
+    for _, _, joined in _JOINED
+}
+_NEAR_LENGTH: dict[int, tuple[tuple[int, ...], list[str]]] = {
+    length: (
+        tuple(i for i, (_, _, joined) in enumerate(_JOINED) if abs(len(joined) - length) <= 1),
+        [joined for _, _, joined in _JOINED if abs(len(joined) - length) <= 1],
+    )
+    for length in range(8, max(len(joined) for _, _, joined in _JOINED) + 2)
+}
+# Typos no word allows more of (_allowed_typos).
+_MOST_TYPOS = 2
+
+
+def _phrases_matching(typed: list[str], first_word_near: Sequence[int]) -> list[int]:
+    """The positions in _JOINED of the phrases `typed` is (_same_phrase), found without
+    trying each: a phrase of as many words needs its first word near (`first_word_near`),
+    another phrase needs the same letters, or one typo in a long one."""
+    count = len(typed)
+    found = [
+        index
+        for index in first_word_near
+        if len(_JOINED[index][1]) == count and _same_phrase(typed, *_JOINED[index][1:])
+    ]
+    letters = "".join(typed)
+    candidates = list(_BY_LETTERS.get(letters, ()))
+    indices, near = _NEAR_LENGTH.get(len(letters), ((), []))
+    if near:
+        candidates += (
+            indices[position]
+            for _phrase, _distance, position in process.extract(
+                letters, near, scorer=OSA.distance, score_cutoff=1, limit=None
+            )
+            if len(_JOINED[indices[position]][2]) >= 9
+        )
+    for index in candidates:
+        if 0 < abs(len(_JOINED[index][1]) - count) <= 2 and _same_phrase(
+            typed, *_JOINED[index][1:]
+        ):
+            found.append(index)
+    return found
+
+
 def _phrase_at(words: list[str], start: int) -> tuple[Talk, int] | None:
-    """The longest small-talk phrase starting at `start`: its kind and how many words."""
-    best: tuple[Talk, int] | None = None
-    best_length = 0
-    for count in range(1, min(_LONGEST, len(words) - start) + 1):
-        typed = words[start : start + count]
-        for talk, phrase_words, joined in _JOINED:
-            if abs(len(phrase_words) - count) > 2:
-                continue
-            if not _same_phrase(typed, phrase_words, joined):
-                continue
-            if count > best_length or (
-                count == best_length
-                and best is not None
-                and _PRIORITY.index(talk) < _PRIORITY.index(best[0])
-            ):
-                best, best_length = (talk, count), count
-    return best
+    """The longest small-talk phrase starting at `start`: its kind and how many words (of
+    phrases as long, the kind first in _PRIORITY, which _JOINED follows)."""
+    first_word_near = [
+        index
+        for first, distance, index in process.extract(
+            words[start], _FIRST_WORDS, scorer=OSA.distance, score_cutoff=_MOST_TYPOS, limit=None
+        )
+        if distance <= _allowed_typos(len(first))
+    ]
+    for count in range(min(_LONGEST, len(words) - start), 0, -1):
+        found = _phrases_matching(words[start : start + count], first_word_near)
+        if found:
+            return _JOINED[min(found)][0], count
+    return None
 
 
 def small_talk(text: str) -> Talk | None:

@@ -26,7 +26,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from core import callbacks
 from core.context import Handlers, MaoContext
-from core.faq_live import MissGroup, group_misses, refresh_matcher
+from core.faq_live import MissGroup, group_misses, refresh_matcher, refresh_now_and_then
 from core.keyboards import Button, keyboard
 from core.replies import close_buttons, edit_pressed, pressed, reply
 from core.roles import may_be_organiser, organisers_only
@@ -54,8 +54,9 @@ REWRITE_TIME = timedelta(minutes=30)
 
 
 async def refresh_before_matching(update: Update, context: MaoContext) -> None:
-    """Additions made on any instance are in the matcher before this text is matched."""
-    await refresh_matcher(context.services)
+    """Additions made on any instance are in the matcher before this text is matched (those
+    of another instance within a few seconds, core/faq_live.py: CHECK_EVERY)."""
+    await refresh_now_and_then(context.services, context.services.now())
 
 
 def build_refresh_handler() -> MessageHandler[MaoContext, None]:

@@ -20,10 +20,11 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,6 +56,29 @@ class DbTimeouts:
     call: float = 3.5  # one call through the seam, queueing for a thread included
     read: float = 0.5  # a read an answer can do without (per-update state, FAQ additions)
     workers: int = 8  # threads of the seam
+
+
+# Bookkeeping handed to write_later: the function and its arguments after the session.
+Later = tuple[Callable[..., object], tuple[Any, ...]]
+
+
+@dataclass
+class _UpdateWrites:
+    """The bookkeeping of the update being handled in this task, for its one write."""
+
+    database: Database
+    writes: list[Later] = field(default_factory=list)
+
+
+# Per asyncio task (PTB handles each update in its own): see Database.begin_update.
+_UPDATE_WRITES: ContextVar[_UpdateWrites | None] = ContextVar("update_writes", default=None)
+
+
+def write_bookkeeping(session: Session, writes: Sequence[Later]) -> None:
+    """Bookkeeping inside another write's transaction. Without a savepoint each (that would
+    cost more than the counts): should one fail, the caller writes again without them."""
+    for function, args in writes:
+        function(session, *args)
 
 
 class DatabaseUnavailableError(Exception):
@@ -193,7 +217,12 @@ def _on_event_loop() -> bool:
 
 def dialect_insert(session: Session) -> Any:
     """The dialect's own INSERT (with ON CONFLICT), for upserts on SQLite and PostgreSQL."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert_for(session.get_bind().dialect.name)
+
+
+def insert_for(dialect: str) -> Any:
+    """dialect_insert by the dialect's name, for statements built once per dialect."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def safe_url(url: str) -> str:
@@ -425,10 +454,30 @@ class Database:
                 raise
             return default
 
+    def begin_update(self) -> None:
+        """From here on in this task (one update), write_later keeps its bookkeeping for the
+        update's own write (take_update_writes): one transaction per update, not one more
+        for each count."""
+        _UPDATE_WRITES.set(_UpdateWrites(self))
+
+    def take_update_writes(self) -> list[Later]:
+        """The bookkeeping kept since begin_update, for the update's write; write_later
+        writes on its own again after this."""
+        pending = _UPDATE_WRITES.get()
+        if pending is None or pending.database is not self:
+            return []
+        _UPDATE_WRITES.set(None)
+        return pending.writes
+
     def write_later(self, function: Callable[..., object], *args: Any) -> None:
-        """Bookkeeping nobody waits for (answer statistics): written on the seam's threads
-        after the answer; skipped, with a log line, while the database is away. Never for
-        an owed message (those are written with their cause)."""
+        """Bookkeeping nobody waits for (answer statistics): written with the update's own
+        write when the update began one (begin_update), else on the seam's threads after
+        the answer; skipped, with a log line, while the database is away. Never for an owed
+        message (those are written with their cause)."""
+        pending = _UPDATE_WRITES.get()
+        if pending is not None and pending.database is self:
+            pending.writes.append((function, args))
+            return
         if self.health.away:
             logger.info("Bookkeeping skipped: the database is away")
             return

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from storage.db import dialect_insert
+from storage.db import insert_for
 from storage.models import FaqCount, FaqMiss, FaqTopicCount
 
 MAX_QUESTION_LENGTH = 1000
@@ -99,14 +101,21 @@ def purge_misses(session: Session, older_than: timedelta, now: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def count_band(session: Session, band: str, day: date) -> None:
-    """One more question in this band today (one upsert; no text, no user)."""
-    statement = dialect_insert(session)(FaqCount).values(day=day, band=band, count=1)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["day", "band"], set_={"count": FaqCount.count + 1}
-        )
+@functools.cache
+def _count_band_statement(dialect: str) -> Any:
+    statement = insert_for(dialect)(FaqCount).values(
+        day=bindparam("v_day"), band=bindparam("v_band"), count=1
     )
+    return statement.on_conflict_do_update(
+        index_elements=["day", "band"], set_={"count": FaqCount.count + 1}
+    )
+
+
+def count_band(session: Session, band: str, day: date) -> None:
+    """One more question in this band today (one upsert; no text, no user). Once per
+    question: the statement is built once (see storage/persistence_store.py)."""
+    statement = _count_band_statement(session.get_bind().dialect.name)
+    session.connection().execute(statement, {"v_day": day, "v_band": band})
 
 
 def band_counts(session: Session, since: date) -> dict[str, int]:
@@ -122,17 +131,25 @@ ANSWERED = "answered"
 REJECTED = "rejected"
 
 
+@functools.cache
+def _count_topic_statement(dialect: str) -> Any:
+    statement = insert_for(dialect)(FaqTopicCount).values(
+        day=bindparam("v_day"),
+        entry_id=bindparam("v_entry"),
+        outcome=bindparam("v_outcome"),
+        count=1,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["day", "entry_id", "outcome"], set_={"count": FaqTopicCount.count + 1}
+    )
+
+
 def count_topic(session: Session, entry_id: str, outcome: str, day: date) -> None:
     """One more straight answer with this topic today, or one more "Niet wat ik vroeg" under
-    it (one upsert; no text, no user)."""
-    statement = dialect_insert(session)(FaqTopicCount).values(
-        day=day, entry_id=entry_id, outcome=outcome, count=1
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["day", "entry_id", "outcome"],
-            set_={"count": FaqTopicCount.count + 1},
-        )
+    it (one upsert; no text, no user; built once, as count_band)."""
+    statement = _count_topic_statement(session.get_bind().dialect.name)
+    session.connection().execute(
+        statement, {"v_day": day, "v_entry": entry_id, "v_outcome": outcome}
     )
 
 

@@ -10,16 +10,17 @@ The bot reads one user's rows before each of their updates and writes them right
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from storage.db import dialect_insert
+from storage.db import insert_for
 from storage.models import ConversationState, UserData
 
 ConversationRef = tuple[str, tuple[Any, ...]]  # (conversation name, PTB's key)
@@ -58,12 +59,31 @@ def encode_user_data(data: Mapping[Any, Any]) -> str:
     return json.dumps(data, default=str)
 
 
+# Every update reads and writes a user's state: its statements are built once (per dialect)
+# and run on the session's connection. Built per call and run through the ORM session, they
+# cost more CPU than the database takes to run them.
+_STATES = select(ConversationState.name, ConversationState.key, ConversationState.state).where(
+    ConversationState.name.in_(bindparam("names", expanding=True)),
+    ConversationState.key.in_(bindparam("keys", expanding=True)),
+)
+_USER_DATA = select(UserData.data).where(UserData.user_id == bindparam("user_id"))
+
+
+@functools.cache
+def _upsert_statement(
+    dialect: str, model: Any, names: tuple[str, ...], keys: tuple[str, ...]
+) -> Any:
+    # Bound as "v_<column>": SQLAlchemy keeps a column's own name for itself in VALUES.
+    statement = insert_for(dialect)(model).values({name: bindparam(f"v_{name}") for name in names})
+    changed = {name: statement.excluded[name] for name in names if name not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=changed)
+
+
 def _upsert(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE: two instances writing the same row never collide."""
-    insert = dialect_insert(session)
-    statement = insert(model).values(**values)
-    changed = {name: statement.excluded[name] for name in values if name not in keys}
-    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
+    dialect = session.get_bind().dialect.name
+    statement = _upsert_statement(dialect, model, tuple(values), tuple(keys))
+    session.connection().execute(statement, {f"v_{name}": value for name, value in values.items()})
 
 
 def load_user_state(session: Session, user_id: int, refs: Sequence[ConversationRef]) -> UserState:
@@ -76,16 +96,12 @@ def load_user_state(session: Session, user_id: int, refs: Sequence[ConversationR
         # (name, key) pairs for every update cost more than the query itself.
         names = sorted({name for name, _ in wanted})
         keys = sorted({key for _, key in wanted})
-        rows = session.execute(
-            select(ConversationState.name, ConversationState.key, ConversationState.state).where(
-                ConversationState.name.in_(names), ConversationState.key.in_(keys)
-            )
-        )
+        rows = session.connection().execute(_STATES, {"names": names, "keys": keys})
         for name, key, state in rows:
             ref = wanted.get((name, key))
             if ref is not None:
                 conversations[ref] = _decode_state(state)
-    encoded = session.scalar(select(UserData.data).where(UserData.user_id == user_id))
+    encoded = session.connection().execute(_USER_DATA, {"user_id": user_id}).scalar()
     return UserState(conversations, json.loads(encoded) if encoded is not None else None)
 
 
