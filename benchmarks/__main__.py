@@ -6,8 +6,8 @@ Baselines: a ~20-line python-telegram-bot echo bot (benchmarks/echo_bot.py) agai
 Bot API stand-in, a plain sender evenly paced at Telegram's 30 messages/s with 4 calls in
 flight, and rapidfuzz's `process.extractOne` (WRatio) over every FAQ phrasing. The machine
 is shared and noisy: ratios matter more than absolute times. `--quick` runs small sizes (a
-smoke test, not figures). NAMEs: broadcast, per-update, matching, scale; and costs (what
-each step of a FAQ question costs in CPU; not in the default run).
+smoke test, not figures). NAMEs: broadcast, per-update, matching, scale, organisers; and
+costs (what each step of a FAQ question costs in CPU; not in the default run).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ SECTIONS: dict[str, Section] = {
     "per-update": scenarios.per_update,
     "matching": _matching,
     "scale": scenarios.at_scale,
+    "organisers": scenarios.organisers,
 }
 # Not in the default run: what each step of a FAQ question costs (for profiling).
 EXTRA: dict[str, Section] = {"costs": scenarios.costs}

@@ -5,8 +5,9 @@ user)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,8 @@ from storage.outbox import Tally, broadcast_tally
 from storage.vocabulary import RegistrationStatus, Status
 
 ACTIVE_WITHIN = timedelta(days=30)
+# Rows fetched at a time when a figure is counted over many of them.
+STREAMED = 5_000
 
 
 @dataclass(frozen=True)
@@ -231,4 +234,25 @@ def signups_over_time(session: Session, activity_ids: list[int]) -> dict[int, li
     result: dict[int, list[datetime]] = {a: [] for a in activity_ids}
     for activity_id, registered_at in rows:
         result[activity_id].append(registered_at)
+    return result
+
+
+def signups_per_day(
+    session: Session, activity_ids: list[int], zone: tzinfo
+) -> dict[int, Counter[date]]:
+    """Seats taken per local day, per activity: what the chart draws. Counted as the rows
+    stream by (160,000 seats at scale), so that no list of every moment is ever held."""
+    result: dict[int, Counter[date]] = {a: Counter() for a in activity_ids}
+    if not activity_ids:
+        return result
+    rows = session.execute(
+        select(Registration.activity_id, Registration.registered_at)
+        .where(
+            Registration.activity_id.in_(activity_ids),
+            Registration.status == RegistrationStatus.REGISTERED,
+        )
+        .execution_options(yield_per=STREAMED)
+    )
+    for activity_id, registered_at in rows:
+        result[activity_id][registered_at.astimezone(zone).date()] += 1
     return result
