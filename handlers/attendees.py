@@ -25,6 +25,7 @@ from core.replies import pressed, reply
 from core.roles import organisers_only
 from core.text_limits import clip, plain_name, visible_length
 from storage.activities import ActivityInfo, get_activity_by_id, recent_and_upcoming
+from storage.db import REPORT_SECONDS
 from storage.exports import attendees_xlsx
 from storage.registrations import ExportRow, export_registrations_by_id
 from storage.vocabulary import Recipients, RegistrationStatus, Status
@@ -38,7 +39,11 @@ SHOWN_AFTER_END = timedelta(days=7)
 async def attendees(update: Update, context: MaoContext) -> None:
     services = context.services
     activities = await services.db.run_reading(
-        recent_and_upcoming, services.now(), SHOWN_AFTER_END
+        recent_and_upcoming,
+        services.now(),
+        SHOWN_AFTER_END,
+        limit=REPORT_SECONDS,
+        slow_is_away=False,
     )
     if not activities:
         await reply(update, context, context.text("attendees_none"))
@@ -141,7 +146,9 @@ async def attendees_of(update: Update, context: MaoContext) -> None:
     query = await pressed(update)
     services = context.services
     activity_id = int(context.matched("activity"))
-    activity, rows = await services.db.run_reading(_activity_and_people, activity_id)
+    activity, rows = await services.db.run_reading(
+        _activity_and_people, activity_id, limit=REPORT_SECONDS, slow_is_away=False
+    )
     if activity is None or rows is None:
         await reply(update, context, context.text("signup_not_found"))
         return

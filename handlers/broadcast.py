@@ -40,7 +40,7 @@ from storage.broadcasts import (
     reopen_broadcast,
     set_status_message,
 )
-from storage.db import DatabaseUnavailableError
+from storage.db import REPORT_SECONDS, DatabaseUnavailableError
 from storage.vocabulary import Recipients
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,11 @@ async def _ask_audience(update: Update, context: MaoContext, intro_key: str) -> 
 
 async def _recipient_count(context: MaoContext, draft: dict[str, Any]) -> int:
     return await context.services.db.run_reading(
-        recipient_count, Recipients(draft["audience"]), draft.get("activity_id")
+        recipient_count,
+        Recipients(draft["audience"]),
+        draft.get("activity_id"),
+        limit=REPORT_SECONDS,
+        slow_is_away=False,
     )
 
 

@@ -17,6 +17,7 @@ from core.context import Handlers, MaoContext
 from core.replies import reply
 from core.roles import organisers_only
 from core.text_limits import clip
+from storage.db import REPORT_SECONDS
 from storage.statistics import Statistics, signups_per_day, statistics
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,9 @@ async def show_stats(update: Update, context: MaoContext) -> None:
     services = context.services
     language = context.language
     zone = services.config.zone
-    figures, per_day = await services.db.run_reading(_read_figures, services.now(), zone)
+    figures, per_day = await services.db.run_reading(
+        _read_figures, services.now(), zone, limit=REPORT_SECONDS, slow_is_away=False
+    )
     await reply(update, context, stats_text(context, figures))
     series = [
         SignupSeries(
