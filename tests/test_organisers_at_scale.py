@@ -9,13 +9,13 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ADMIN_ID, FakeClock, texts
+from conftest import ADMIN_ID, texts
 from sqlalchemy import event, insert, select
 
 from bot.config import AppConfig
@@ -23,7 +23,7 @@ from bot.offline.driver import BotDriver
 from storage.activities import get_activity
 from storage.broadcasts import audience_user_ids, create_broadcast, recipient_count
 from storage.db import Database
-from storage.models import OutboxMessage, Registration
+from storage.models import Activity, OutboxMessage, Registration
 from storage.statistics import signups_over_time, signups_per_day
 from storage.users import set_flags, touch_user
 from storage.vocabulary import Recipients
@@ -121,19 +121,42 @@ async def test_organisers_figures_are_read_off_the_event_loop(driver: BotDriver)
     assert [s for s, t in seen + stats if t == loop_thread] == []
 
 
-def test_signups_are_counted_per_local_day(driver: BotDriver, clock: FakeClock) -> None:
-    """Per day in the organisers' zone, seats only: the same as counting every moment."""
-    db = driver.services.db
-    evening = datetime(2027, 3, 1, 22, 30, tzinfo=UTC)  # 23:30 in Amsterdam: still 1 March
-    night = datetime(2027, 3, 1, 23, 30, tzinfo=UTC)  # 00:30 in Amsterdam: 2 March
-    with db.session() as session:
-        activity = get_activity(session, "kleine-dialoog")
-        assert activity is not None
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_signups_are_counted_per_local_day(database: Database) -> None:
+    """Per day in the organisers' zone, seats only, across a change to summer time: the same
+    as converting every moment."""
+    moments = [
+        datetime(2027, 3, 1, 22, 30, tzinfo=UTC),  # 23:30 in Amsterdam: still 1 March
+        datetime(2027, 3, 1, 23, 30, tzinfo=UTC),  # 00:30: 2 March
+        datetime(2027, 3, 27, 22, 59, tzinfo=UTC),  # 23:59 (winter time): 27 March
+        datetime(2027, 3, 28, 0, 30, tzinfo=UTC),  # 01:30: 28 March
+        datetime(2027, 3, 28, 21, 59, tzinfo=UTC),  # 23:59 (summer time): 28 March
+        datetime(2027, 3, 28, 22, 0, tzinfo=UTC),  # 00:00: 29 March
+    ]
+    statuses = ["registered"] * len(moments) + ["waiting", "cancelled"]
+    with database.session() as session:
+        activity_id = session.scalar(
+            insert(Activity)
+            .values(
+                slug="telling",
+                kind="dialoog",
+                title_nl="Telling",
+                title_en="Count",
+                starts_at=moments[-1] + timedelta(days=30),
+                ends_at=moments[-1] + timedelta(days=30, hours=2),
+                status="published",
+                updated_at=moments[0],
+            )
+            .returning(Activity.id)
+        )
+        assert activity_id is not None
         session.execute(
             insert(Registration),
             [
                 {
-                    "activity_id": activity.id,
+                    "activity_id": activity_id,
                     "user_id": 80_000 + n,
                     "name": "X",
                     "role": "ouder",
@@ -144,43 +167,75 @@ def test_signups_are_counted_per_local_day(driver: BotDriver, clock: FakeClock) 
                     "updated_at": moment,
                 }
                 for n, (status, moment) in enumerate(
-                    [
-                        ("registered", evening),
-                        ("registered", night),
-                        ("registered", night),
-                        ("waiting", night),
-                        ("cancelled", evening),
-                    ]
+                    zip(statuses, [*moments, *moments[:2]], strict=True)
                 )
             ],
         )
-        counted = signups_per_day(session, [activity.id, 999], ZONE)
-        moments = signups_over_time(session, [activity.id])[activity.id]
-    assert counted[activity.id] == Counter(m.astimezone(ZONE).date() for m in moments)
-    assert dict(counted[activity.id]) == {evening.date(): 1, night.date() + timedelta(days=1): 2}
-    assert counted[999] == Counter()
+    with database.session() as session:
+        counted = signups_per_day(session, [activity_id, 999_999], ZONE)
+        seats = signups_over_time(session, [activity_id])[activity_id]
+    assert counted[activity_id] == Counter(m.astimezone(ZONE).date() for m in seats)
+    assert dict(counted[activity_id]) == {
+        date(2027, 3, 1): 1,
+        date(2027, 3, 2): 1,
+        date(2027, 3, 27): 1,
+        date(2027, 3, 28): 2,
+        date(2027, 3, 29): 1,
+    }
+    assert counted[999_999] == Counter()
 
 
+@pytest.fixture
+def database(request: pytest.FixtureRequest, migrated_db_url: str) -> Iterator[Database]:
+    """A migrated SQLite file, or the PostgreSQL test database."""
+    param = getattr(request, "param", "sqlite")
+    url = str(request.getfixturevalue("postgres_url")) if param == "postgres" else migrated_db_url
+    db = Database(url)
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+@pytest.mark.parametrize("night_allowed", [False, True])
 def test_an_announcement_owes_one_row_per_recipient_in_id_order(
-    driver: BotDriver, clock: FakeClock
+    database: Database, night_allowed: bool
 ) -> None:
-    db = driver.services.db
+    now = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
     people = [7003, 7001, 7002, 7004, 7005]
-    with db.session() as session:
+    with database.session() as session:
         for person in people:
-            touch_user(session, person, clock())
+            touch_user(session, person, now)
         set_flags(session, 7004, announcements_opt_out=True)
         set_flags(session, 7005, blocked=True)
         expected = audience_user_ids(session, Recipients.EVERYONE, None)
         assert recipient_count(session, Recipients.EVERYONE, None) == len(expected) == 3
         broadcast_id = create_broadcast(
-            session, ADMIN_ID, Recipients.EVERYONE, None, "Nieuws", clock()
+            session,
+            ADMIN_ID,
+            Recipients.EVERYONE,
+            None,
+            "Nieuws",
+            now,
+            night_allowed=night_allowed,
         )
-    with db.session() as session:
+    with database.session() as session:
         owed = session.execute(
-            select(OutboxMessage.user_id, OutboxMessage.due_at, OutboxMessage.status)
+            select(
+                OutboxMessage.user_id,
+                OutboxMessage.due_at,
+                OutboxMessage.deadline,
+                OutboxMessage.status,
+                OutboxMessage.kind,
+                OutboxMessage.payload,
+            )
             .where(OutboxMessage.broadcast_id == broadcast_id)
             .order_by(OutboxMessage.id)
         ).all()
-    assert [user for user, _, _ in owed] == [7001, 7002, 7003]
-    assert {(due, status) for _, due, status in owed} == {(clock(), "pending")}
+    assert [row.user_id for row in owed] == [7001, 7002, 7003]
+    payload = '{"night_allowed": true}' if night_allowed else None
+    assert {(r.due_at, r.deadline, r.status, r.kind, r.payload) for r in owed} == {
+        (now, now + timedelta(days=2), "pending", "broadcast", payload)
+    }
