@@ -20,6 +20,8 @@ from sqlalchemy import event, insert, select
 
 from bot.config import AppConfig
 from bot.offline.driver import BotDriver
+from core.apart import IN_A_THREAD, ApartError, run_apart
+from core.charts import PNG_SIGNATURE, ChartData, chart_png
 from storage.activities import get_activity
 from storage.broadcasts import audience_user_ids, create_broadcast, recipient_count
 from storage.db import Database
@@ -239,3 +241,17 @@ def test_an_announcement_owes_one_row_per_recipient_in_id_order(
     assert {(r.due_at, r.deadline, r.status, r.kind, r.payload) for r in owed} == {
         (now, now + timedelta(days=2), "pending", "broadcast", payload)
     }
+
+
+async def test_a_chart_is_drawn_in_a_process_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the bot does (the other tests draw in a thread): the PNG comes back from a child
+    process; a failure there is an ApartError, not a hang."""
+    monkeypatch.delenv(IN_A_THREAD, raising=False)
+    days = [date(2027, 3, 1) + timedelta(days=n) for n in range(4)]
+    data = ChartData(days, [("Dialoog", [1, 2, 4, 6])], 6, 4)
+    png = await run_apart(chart_png, data, "Aanmeldingen", "Aantal")
+    assert png.startswith(PNG_SIGNATURE)
+    with pytest.raises(ApartError):
+        await run_apart(date.fromisoformat, "geen datum")
