@@ -8,8 +8,8 @@ python-telegram-bot FAQ bot with the project's matcher and two writes per questi
 Telegram's 30 messages/s with 4 calls in flight; and rapidfuzz's `process.extractOne`
 (WRatio) over every FAQ phrasing. The machine is shared and noisy: ratios matter more than
 absolute times. `--quick` runs small sizes (a smoke test, not figures). NAMEs: broadcast,
-per-update, matching, scale; and costs (what each step of a FAQ question costs in CPU; not
-in the default run).
+per-update, matching, scale, organisers; and costs (what each step of a FAQ question costs
+in CPU; not in the default run).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ SECTIONS: dict[str, Section] = {
     "per-update": scenarios.per_update,
     "matching": _matching,
     "scale": scenarios.at_scale,
+    "organisers": scenarios.organisers,
 }
 # Not in the default run: what each step of a FAQ question costs (for profiling).
 EXTRA: dict[str, Section] = {"costs": scenarios.costs}

@@ -104,6 +104,8 @@ def build(path: Path, sizes: Sizes, now: datetime | None = None) -> Path:
         person = n % sizes.users
         # Each person's k-th registration is for a different activity.
         activity = (person + (n // sizes.users) * 37) % sizes.activities + 1
+        # Sign-ups over the last 60 days, as /cijfers charts them.
+        signed_up = now - timedelta(days=1 + n % 60, minutes=n % 1_440)
         registrations.append(
             {
                 "id": n + 1,
@@ -112,10 +114,10 @@ def build(path: Path, sizes: Sizes, now: datetime | None = None) -> Path:
                 "name": f"Deelnemer {person}",
                 "role": "ouder",
                 "status": statuses[n % len(statuses)],
-                "registered_at": now - timedelta(days=1),
-                "queued_at": now - timedelta(days=1),
-                "consent_at": now - timedelta(days=1),
-                "updated_at": now - timedelta(days=1),
+                "registered_at": signed_up,
+                "queued_at": signed_up,
+                "consent_at": signed_up,
+                "updated_at": signed_up,
             }
         )
     start_of = {a["id"]: a["starts_at"] for a in activities}

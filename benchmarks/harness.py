@@ -94,6 +94,8 @@ class TimedStandIn(BotApiStandIn):
         self.first_poll: float | None = None
         self.received: defaultdict[int, list[float]] = defaultdict(list)
         self.received_total = 0
+        # Every call answered for a chat (sendPhoto, sendDocument, editMessageText, ...).
+        self.chat_calls: defaultdict[int, list[tuple[str, float]]] = defaultdict(list)
         self._changed = asyncio.Event()
 
     async def next_updates(self, offset: int, wait_seconds: float) -> list[dict[str, Any]]:
@@ -105,6 +107,9 @@ class TimedStandIn(BotApiStandIn):
 
     def answer(self, call: ApiCall, *, answered: bool = True) -> tuple[int, dict[str, Any]]:
         status, body = super().answer(call, answered=answered)
+        if status == 200 and call.chat_id is not None:
+            self.chat_calls[call.chat_id].append((call.method, time.monotonic()))
+            self._changed.set()
         if status == 200 and call.method == "sendMessage" and call.chat_id is not None:
             self.received[call.chat_id].append(time.monotonic())
             self.received_total += 1
@@ -135,10 +140,11 @@ def user(user_id: int) -> dict[str, Any]:
 # -- bots as processes -------------------------------------------------------------------------
 
 
-def write_config(folder: Path, database: Path, **changes: Any) -> Path:
-    """config.yaml as shipped, on `database`, with sections changed (`broadcast={...}`);
-    written beside the database."""
+def write_config(folder: Path, database: Path, admins: Sequence[int] = (), **changes: Any) -> Path:
+    """config.yaml as shipped, on `database`, with sections changed (`broadcast={...}`)
+    and these organisers; written beside the database."""
     raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    raw["admins"] = list(admins)
     raw["storage"] = {"url": f"sqlite:///{database}"}
     raw["faq"]["content"] = str(ROOT / "faq" / "content")
     raw["activities"]["file"] = None
@@ -169,6 +175,7 @@ class BotProcess:
         config: Path,
         probe: Path | None = None,
         without: Sequence[str] = (),
+        probe_window: float = 1.0,
     ) -> BotProcess:
         env = {
             "MAO_CONFIG": str(config),
@@ -177,6 +184,7 @@ class BotProcess:
         }
         if probe is not None:
             env["MAO_BENCH_PROBE"] = str(probe)
+            env["MAO_BENCH_PROBE_WINDOW"] = str(probe_window)
         return cls(standin, [PYTHON, "-m", "benchmarks.probed_run"], env)
 
     @classmethod

@@ -1,9 +1,10 @@
 """`mao-bot run` with an event-loop lag probe, for the benchmarks.
 
-The probe sleeps 10 ms at a time on the bot's own loop and appends, every second, the wall
-time and the worst overshoot of that second to the file named by MAO_BENCH_PROBE:
-"<unix time> <seconds>". Everything else is the real `mao-bot run`, except the steps named
-in MAO_BENCH_WITHOUT (comma-separated, see WITHOUT), switched off to measure what each costs.
+The probe sleeps 10 ms at a time on the bot's own loop and appends, every second (or every
+MAO_BENCH_PROBE_WINDOW seconds), the wall time and the worst overshoot of that window to the
+file named by MAO_BENCH_PROBE: "<unix time> <seconds> <unix time that tick began>".
+Everything else is the real `mao-bot run`, except the steps named in MAO_BENCH_WITHOUT
+(comma-separated, see WITHOUT), switched off to measure what each costs.
 """
 
 from __future__ import annotations
@@ -55,17 +56,19 @@ def _switch_off(names: str) -> None:
         setattr(module, attribute, replacement)
 
 
-async def _probe(path: Path) -> None:
+async def _probe(path: Path, window: float) -> None:
     loop = asyncio.get_running_loop()
     with path.open("a", encoding="utf-8") as out:
         window_start = loop.time()
-        worst = 0.0
+        worst, worst_began = 0.0, time.time()
         while True:
-            before = loop.time()
+            before, began = loop.time(), time.time()
             await asyncio.sleep(TICK)
-            worst = max(worst, loop.time() - before - TICK)
-            if loop.time() - window_start >= 1.0:
-                out.write(f"{time.time():.3f} {worst:.4f}\n")
+            lag = loop.time() - before - TICK
+            if lag > worst:
+                worst, worst_began = lag, began
+            if loop.time() - window_start >= window:
+                out.write(f"{time.time():.3f} {worst:.4f} {worst_began:.3f}\n")
                 out.flush()
                 window_start, worst = loop.time(), 0.0
 
@@ -99,7 +102,8 @@ def main() -> int:
         # `kill -USR1 <pid>`: every task's stack to stderr (what is a stuck bot waiting for?)
         loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
         if probe_file:
-            tasks.append(asyncio.get_running_loop().create_task(_probe(Path(probe_file))))
+            window = float(os.environ.get("MAO_BENCH_PROBE_WINDOW", "1"))
+            tasks.append(loop.create_task(_probe(Path(probe_file), window)))
         await original(application)
 
     bot.app._post_init = post_init  # build_application looks it up when it runs

@@ -4,9 +4,10 @@ The chart is read on a phone: one point per day, each date once on the x-axis, w
 numbers from 0 on the y-axis, big letters. With too little data a chart says nothing (an
 empty plot, a y-axis from 0.95 to 1.05), so the organiser gets a sentence instead.
 
-Rendering takes a few hundred milliseconds: handlers call `signups_chart` with
-asyncio.to_thread, off the event loop. It draws on a Figure of its own (no pyplot, whose
-global state is not safe across threads) with the Agg renderer.
+Rendering takes a few hundred milliseconds and holds the GIL most of that time: handlers
+count the data (`chart_data`) and then draw it with `chart_png` in a process of their own
+(core.apart). It draws on a Figure of its own (no pyplot, whose global state is not safe
+across threads) with the Agg renderer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import io
 import math
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -42,7 +44,14 @@ LEGEND_SIZE = 11
 @dataclass(frozen=True)
 class SignupSeries:
     label: str
-    moments: list[datetime]  # when each seat was taken, in order
+    moments: list[datetime] = field(default_factory=list)  # when each seat was taken
+    # Or already counted per local day (storage.statistics.signups_per_day at scale).
+    per_day: Mapping[date, int] | None = None
+
+    def counted(self, zone: tzinfo) -> Counter[date]:
+        if self.per_day is not None:
+            return Counter({day: n for day, n in self.per_day.items() if n})
+        return Counter(m.astimezone(zone).date() for m in self.moments)
 
 
 @dataclass(frozen=True)
@@ -66,11 +75,8 @@ class ChartResult:
 
 
 def chart_data(series: list[SignupSeries], zone: tzinfo, today: date | None = None) -> ChartData:
-    per_series = [
-        (item.label, Counter(m.astimezone(zone).date() for m in item.moments))
-        for item in series
-        if item.moments
-    ]
+    counted = [(item.label, item.counted(zone)) for item in series]
+    per_series = [(label, counts) for label, counts in counted if counts]
     all_days = {day for _, counts in per_series for day in counts}
     signups = sum(sum(counts.values()) for _, counts in per_series)
     if not all_days:
@@ -133,6 +139,11 @@ def png_of(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def chart_png(data: ChartData, title: str, y_label: str) -> bytes:
+    """The chart drawn (in a process of its own: core.apart)."""
+    return png_of(signups_figure(data, title, y_label))
+
+
 def signups_chart(
     series: list[SignupSeries],
     title: str,
@@ -144,4 +155,4 @@ def signups_chart(
     data = chart_data(series, zone, today)
     if not data.enough:
         return ChartResult(data, None)
-    return ChartResult(data, png_of(signups_figure(data, title, y_label)))
+    return ChartResult(data, chart_png(data, title, y_label))

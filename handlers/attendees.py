@@ -6,17 +6,18 @@ button starts the /omroep conversation at its text step (handlers.broadcast).
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 from collections import Counter
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
 from telegram import InputFile, Update
 from telegram.constants import MessageLimit
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import callbacks
+from core.apart import run_apart
 from core.context import Handlers, MaoContext
 from core.keyboards import Button, one_per_row
 from core.organiser_refusal import activity_label
@@ -24,6 +25,7 @@ from core.replies import pressed, reply
 from core.roles import organisers_only
 from core.text_limits import clip, plain_name, visible_length
 from storage.activities import ActivityInfo, get_activity_by_id, recent_and_upcoming
+from storage.db import REPORT_SECONDS
 from storage.exports import attendees_xlsx
 from storage.registrations import ExportRow, export_registrations_by_id
 from storage.vocabulary import Recipients, RegistrationStatus, Status
@@ -36,8 +38,13 @@ SHOWN_AFTER_END = timedelta(days=7)
 @organisers_only
 async def attendees(update: Update, context: MaoContext) -> None:
     services = context.services
-    with services.db.session() as session:
-        activities = recent_and_upcoming(session, services.now(), SHOWN_AFTER_END)
+    activities = await services.db.run_reading(
+        recent_and_upcoming,
+        services.now(),
+        SHOWN_AFTER_END,
+        limit=REPORT_SECONDS,
+        slow_is_away=False,
+    )
     if not activities:
         await reply(update, context, context.text("attendees_none"))
         return
@@ -139,9 +146,9 @@ async def attendees_of(update: Update, context: MaoContext) -> None:
     query = await pressed(update)
     services = context.services
     activity_id = int(context.matched("activity"))
-    with services.db.session() as session:
-        activity = get_activity_by_id(session, activity_id)
-        rows = export_registrations_by_id(session, activity_id)
+    activity, rows = await services.db.run_reading(
+        _activity_and_people, activity_id, limit=REPORT_SECONDS, slow_is_away=False
+    )
     if activity is None or rows is None:
         await reply(update, context, context.text("signup_not_found"))
         return
@@ -151,13 +158,20 @@ async def attendees_of(update: Update, context: MaoContext) -> None:
         overview(context, activity, rows),
         one_per_row(_write_buttons(context, activity)),
     )
-    # Building a workbook is CPU work: off the event loop, so other users are not kept waiting.
-    workbook = await asyncio.to_thread(
-        attendees_xlsx, rows, services.config.zone, activity.title("nl")
-    )
+    # Building a workbook is CPU work (and openpyxl's import holds the GIL): in a process of
+    # its own, so other users are not kept waiting.
+    workbook = await run_apart(attendees_xlsx, rows, services.config.zone, activity.title("nl"))
     await context.bot.send_document(
         query.from_user.id,
         InputFile(workbook, filename=f"deelnemers-{activity.slug}.xlsx"),
+    )
+
+
+def _activity_and_people(
+    session: Session, activity_id: int
+) -> tuple[ActivityInfo | None, list[ExportRow] | None]:
+    return get_activity_by_id(session, activity_id), export_registrations_by_id(
+        session, activity_id
     )
 
 

@@ -35,12 +35,12 @@ from core.text_limits import clean_text
 from jobs.outbox import outbox_of
 from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
 from storage.broadcasts import (
-    audience_user_ids,
     create_broadcast,
+    recipient_count,
     reopen_broadcast,
     set_status_message,
 )
-from storage.db import DatabaseUnavailableError
+from storage.db import REPORT_SECONDS, DatabaseUnavailableError
 from storage.vocabulary import Recipients
 
 logger = logging.getLogger(__name__)
@@ -87,13 +87,13 @@ async def _ask_audience(update: Update, context: MaoContext, intro_key: str) -> 
     return Step.AUDIENCE
 
 
-def _count_recipients(session: Session, audience: Recipients, activity_id: int | None) -> int:
-    return len(audience_user_ids(session, audience, activity_id))
-
-
 async def _recipient_count(context: MaoContext, draft: dict[str, Any]) -> int:
     return await context.services.db.run_reading(
-        _count_recipients, Recipients(draft["audience"]), draft.get("activity_id")
+        recipient_count,
+        Recipients(draft["audience"]),
+        draft.get("activity_id"),
+        limit=REPORT_SECONDS,
+        slow_is_away=False,
     )
 
 

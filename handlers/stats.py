@@ -3,19 +3,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import datetime, tzinfo
+from collections import Counter
+from datetime import date, datetime, tzinfo
 
+from sqlalchemy.orm import Session
 from telegram import InputFile, Update
 from telegram.ext import CommandHandler
 
-from core.charts import MIN_DAYS, MIN_SIGNUPS, SignupSeries, signups_chart
+from core.apart import run_apart
+from core.charts import MIN_DAYS, MIN_SIGNUPS, SignupSeries, chart_data, chart_png
 from core.context import Handlers, MaoContext
 from core.replies import reply
 from core.roles import organisers_only
 from core.text_limits import clip
-from storage.statistics import Statistics, signups_over_time, statistics
+from storage.db import REPORT_SECONDS
+from storage.statistics import Statistics, signups_per_day, statistics
 
 logger = logging.getLogger(__name__)
 TITLE_SHOWN = 60
@@ -130,34 +133,35 @@ def stats_text(context: MaoContext, figures: Statistics) -> str:
 async def show_stats(update: Update, context: MaoContext) -> None:
     services = context.services
     language = context.language
-    with services.db.session() as session:
-        figures = statistics(session, services.now(), services.config.zone)
-        moments = signups_over_time(session, [u.activity_id for u in figures.upcoming])
+    zone = services.config.zone
+    figures, per_day = await services.db.run_reading(
+        _read_figures, services.now(), zone, limit=REPORT_SECONDS, slow_is_away=False
+    )
     await reply(update, context, stats_text(context, figures))
     series = [
         SignupSeries(
-            item.title_en if language == "en" else item.title_nl, moments[item.activity_id]
+            item.title_en if language == "en" else item.title_nl,
+            per_day=per_day[item.activity_id],
         )
         for item in figures.upcoming
     ]
-    if not any(s.moments for s in series):
-        await reply(update, context, _too_few(context, 0))
+    data = chart_data(series, zone, services.now().astimezone(zone).date())
+    if not data.enough:
+        await reply(update, context, _too_few(context, data.signups))
         return
-    # Rendering a chart takes a few hundred milliseconds: not on the event loop.
-    chart = await asyncio.to_thread(
-        signups_chart,
-        series,
-        context.text("stats_chart_title"),
-        context.text("stats_chart_y"),
-        services.config.zone,
-        services.now().astimezone(services.config.zone).date(),
+    png = await run_apart(
+        chart_png, data, context.text("stats_chart_title"), context.text("stats_chart_y")
     )
-    if chart.png is None:
-        await reply(update, context, _too_few(context, chart.data.signups))
-        return
     chat = update.effective_chat
     if chat is not None:
-        await context.bot.send_photo(chat.id, InputFile(chart.png, filename="aanmeldingen.png"))
+        await context.bot.send_photo(chat.id, InputFile(png, filename="aanmeldingen.png"))
+
+
+def _read_figures(
+    session: Session, now: datetime, zone: tzinfo
+) -> tuple[Statistics, dict[int, Counter[date]]]:
+    figures = statistics(session, now, zone)
+    return figures, signups_per_day(session, [u.activity_id for u in figures.upcoming], zone)
 
 
 def _too_few(context: MaoContext, signups: int) -> str:

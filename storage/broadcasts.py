@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Select, Table, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Activity, Broadcast, Profile, Registration, User
+from storage.models import Activity, Broadcast, OutboxMessage, Profile, Registration, User
 from storage.outbox import (
     NIGHT_ALLOWED,
     OutboxKind,
@@ -21,7 +22,6 @@ from storage.outbox import (
     Tally,
     broadcast_tally,
     deadline_for,
-    owe_many,
     priority_of,
     retry_failed,
 )
@@ -34,6 +34,8 @@ from storage.vocabulary import (
     Role,
     Status,
 )
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,22 @@ def _cancelled(session: Session, activity_id: int | None) -> bool:
 def audience_user_ids(
     session: Session, audience: Recipients, activity_id: int | None
 ) -> list[int]:
-    """Who would receive it. Blocked users are skipped; opted-out ones for general news.
+    """Who would receive it, by Telegram id."""
+    return list(
+        session.scalars(_audience(session, audience, activity_id).order_by(User.telegram_id))
+    )
+
+
+def recipient_count(session: Session, audience: Recipients, activity_id: int | None) -> int:
+    """How many would receive it, counted by the database (95,000 at scale)."""
+    counted = select(func.count()).select_from(
+        _audience(session, audience, activity_id).subquery()
+    )
+    return int(session.scalar(counted) or 0)
+
+
+def _audience(session: Session, audience: Recipients, activity_id: int | None) -> Select[int]:
+    """Blocked users are skipped; opted-out ones for general news.
 
     Attendees and the waiting list of an activity get its practical news even if they
     opted out of general announcements: they signed up for that activity.
@@ -92,7 +109,7 @@ def audience_user_ids(
                 )
             )
         )
-    return list(session.scalars(query.order_by(User.telegram_id)))
+    return query
 
 
 def create_broadcast(
@@ -131,25 +148,29 @@ def create_broadcast(
     payload = json.dumps({NIGHT_ALLOWED: True}) if night_allowed else None
     session.add(broadcast)
     session.flush()
-    deadline = deadline_for(session, OutboxKind.BROADCAST, due)
-    owe_many(
-        session,
-        (
-            {
-                "user_id": user_id,
-                "kind": OutboxKind.BROADCAST.value,
-                "status": OutboxStatus.PENDING.value,
-                "priority": int(priority_of(OutboxKind.BROADCAST)),
-                "due_at": due,
-                "deadline": deadline,
-                "attempts": 0,
-                "broadcast_id": broadcast.id,
-                "payload": payload,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for user_id in audience_user_ids(session, audience, activity_id)
-        ),
+    alike = {
+        "kind": OutboxKind.BROADCAST.value,
+        "status": OutboxStatus.PENDING.value,
+        "priority": int(priority_of(OutboxKind.BROADCAST)),
+        "due_at": due,
+        "deadline": deadline_for(session, OutboxKind.BROADCAST, due),
+        "attempts": 0,
+        "broadcast_id": broadcast.id,
+        "payload": payload,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # One row per recipient written by the database itself (INSERT ... SELECT): 95,000 rows
+    # at scale without a Python object, or a list of ids, for each.
+    recipients = _audience(session, audience, activity_id).subquery()
+    session.execute(
+        insert(_OUTBOX).from_select(
+            ["user_id", *alike],
+            select(
+                recipients.c.telegram_id,
+                *(literal(value, _OUTBOX.c[name].type) for name, value in alike.items()),
+            ).order_by(recipients.c.telegram_id),
+        )
     )
     return broadcast.id
 

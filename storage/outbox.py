@@ -252,13 +252,6 @@ def owe(
     session.execute(statement)
 
 
-def owe_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
-    """Bulk form for broadcasts: rows of OutboxMessage column values."""
-    batch = list(rows)
-    if batch:
-        session.execute(_table.insert(), batch)
-
-
 # -- calendar files: each after the message it belongs to --------------------------------------
 
 # The messages a calendar file follows: the file is no use before the words that explain it.

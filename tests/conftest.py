@@ -36,6 +36,9 @@ from core.services import Services
 from storage.db import Database
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as bot.cli.main does
+# Charts and workbooks in a thread: a process of their own (core.apart) costs each test
+# seconds; tests/test_organisers_at_scale.py runs that process.
+os.environ.setdefault("MAO_APART_IN_A_THREAD", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 ADMIN_ID = 9001
