@@ -229,8 +229,13 @@ def register_handlers(application: MaoApplication, services: Services) -> None:
     application.add_handler(build_cancel_handler([faq_learning.end_pending]), group=-1)
     # Replies to the bot's inbox messages first: an organiser's reply to a copy is an answer
     # (also in the organisers' group, let through by the gate), and a person's reply to an
-    # answer goes back to the thread, even during a flow and never to the FAQ.
-    application.add_handlers(inbox.build_reply_handlers(services))
+    # answer goes back to the thread, even during a flow and never to the FAQ. Group -1
+    # also looks up what a text reply to the bot answers (through the database seam: a
+    # handler's check cannot wait for it; never a command, so never /annuleer); the first
+    # handler of group 0 then takes the replies found.
+    look_up_reply, answer_reply = inbox.build_reply_handlers()
+    application.add_handler(look_up_reply, group=-1)
+    application.add_handler(answer_reply)
     # Group 0, first match wins, so order matters. The sign-up conversation comes first: it
     # owns "/start signup_<slug>" deep links and the text typed during the flow.
     # The door's deep link "/start checkin_<code>" before every other /start (sign-up's

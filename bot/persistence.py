@@ -45,7 +45,7 @@ from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from core.context import MaoContext, user_language
 from core.services import Clock, system_clock
-from storage.db import Database, DatabaseUnavailableError, Later, is_outage, write_bookkeeping
+from storage.db import Database, Later, is_outage, write_bookkeeping
 from storage.persistence_store import (
     ConversationRef,
     UserState,
@@ -372,7 +372,9 @@ async def load_state(update: Update, context: MaoContext) -> None:
 
     The database away (or slow beyond `storage.read_timeout`): the update goes on without
     them, as if no conversation were going on, so that what needs no database (an FAQ
-    answer, /help) still comes at once; nothing is written back for it (save_state)."""
+    answer, /help) still comes at once; nothing is written back for it (save_state), and an
+    action that works on what was started earlier says it did not happen
+    (MaoContext.require_state)."""
     persistence = context.application.persistence
     user = update.effective_user
     if not isinstance(persistence, SqlPersistence) or user is None:
@@ -380,8 +382,7 @@ async def load_state(update: Update, context: MaoContext) -> None:
     refs = _refs(context.application, update)
     database = persistence.db
     try:
-        if database.health.away:
-            raise DatabaseUnavailableError(database.health.reason)
+        database.refuse_while_away()
         await persistence.load(context.application, user.id, refs, database.timeouts.read)
     except Exception as error:
         if not is_outage(error):

@@ -93,13 +93,13 @@ class _HealthHandler(tornado.web.RequestHandler):
         # to be away. The reason is a kind ("timeout", "locked", "read-only",
         # "unreachable"), never an error text: the endpoint may be reachable from outside.
         database = self.database
-        reason = database.health.reason if database.health.away else None
-        if reason is None:
-            try:
-                await database.run(database.ping, limit=HEALTH_TIMEOUT_SECONDS, slow_is_away=False)
-            except Exception as error:
-                reason = "timeout" if not is_outage(error) else database.health.reason
-                reason = reason or "timeout"
+        reason = None
+        try:
+            await database.run(
+                database.ping, limit=HEALTH_TIMEOUT_SECONDS, slow_is_away=False, fail_fast=True
+            )
+        except Exception as error:
+            reason = (database.health.reason if is_outage(error) else None) or "timeout"
         if reason is not None:
             logger.warning("Health check: database unreachable (%s)", reason)
             self.set_status(503)

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
 from core.services import Services
-from storage.db import is_outage
+from storage.db import DatabaseUnavailableError, is_outage
 from storage.users import get_user
 
 SERVICES_KEY = "services"
@@ -70,6 +70,13 @@ class MaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
             yield
         finally:
             self.cached_language = kept
+
+    def require_state(self) -> None:
+        """For an action that works on what the user started earlier (a draft, a pending
+        choice): while that could not be read, it fails as an outage (the user hears what did
+        not happen) instead of acting as if nothing had been started."""
+        if self.state_unread:
+            raise DatabaseUnavailableError("the user's stored state was not read")
 
     def matched(self, name: str) -> str:
         """A named group of the pattern that selected this handler (see core.callbacks)."""

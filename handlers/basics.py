@@ -26,7 +26,7 @@ from core.keyboards import keyboard
 from core.menus import set_chat_commands
 from core.replies import close_buttons, pressed, reply, stale_button
 from core.seen import forget_seen, recently_seen
-from storage.db import DatabaseUnavailableError, is_outage
+from storage.db import is_outage
 from storage.users import get_user, set_flags, set_language, touch_user
 
 logger = logging.getLogger(__name__)
@@ -52,16 +52,14 @@ async def remember_user(update: Update, context: MaoContext) -> None:
             # A story or bottleneck, perhaps anonymous: no "last seen" now, and (as if one had
             # been written) none for SEEN_EVERY after it either.
             if last is None:
-                if database.health.skipping:
-                    raise DatabaseUnavailableError(database.health.reason)
+                database.refuse_while_away(or_slow=True)
                 info = await database.run_reading(
                     get_user, user.id, limit=database.timeouts.read, slow_is_away=False
                 )
                 last = (now, info.language if info else None)
             last = seen[user.id] = (now, last[1])
         elif last is None or now - last[0] >= SEEN_EVERY:
-            if database.health.skipping:
-                raise DatabaseUnavailableError(database.health.reason)
+            database.refuse_while_away(or_slow=True)
             info = await database.run_session(
                 touch_user, user.id, now, limit=database.timeouts.read, slow_is_away=False
             )
@@ -84,7 +82,7 @@ async def start(update: Update, context: MaoContext) -> None:
     if user is not None:
         # /start is also how a user turns announcements back on.
         await context.services.db.run_session(
-            partial(set_flags, announcements_opt_out=False), user.id
+            partial(set_flags, announcements_opt_out=False), user.id, fail_fast=True
         )
     first_name = user.first_name if user else ""
     name_part = f" {first_name[:40]}" if first_name else ""
@@ -95,7 +93,9 @@ async def opt_out(update: Update, context: MaoContext) -> None:
     """/afmeldennieuws: no more general announcements (/start turns them on again)."""
     user = update.effective_user
     assert user is not None
-    await context.services.db.run_session(partial(set_flags, announcements_opt_out=True), user.id)
+    await context.services.db.run_session(
+        partial(set_flags, announcements_opt_out=True), user.id, fail_fast=True
+    )
     await reply(update, context, context.text("optout_done"))
 
 
@@ -121,7 +121,7 @@ async def set_user_language(update: Update, context: MaoContext) -> None:
     if language not in context.services.config.language.supported:
         return
     await context.services.db.run_session(
-        set_language, query.from_user.id, language, context.services.now()
+        set_language, query.from_user.id, language, context.services.now(), fail_fast=True
     )
     context.cached_language = language
     forget_seen(context, query.from_user.id)

@@ -40,7 +40,7 @@ from storage.broadcasts import (
     reopen_broadcast,
     set_status_message,
 )
-from storage.db import REPORT_SECONDS, DatabaseUnavailableError
+from storage.db import REPORT_SECONDS
 from storage.vocabulary import Recipients
 
 logger = logging.getLogger(__name__)
@@ -295,8 +295,7 @@ async def _create(
 
     # One row per recipient (95,000 at 100k users: about 3 s) off the event loop, with time
     # for it; while the database is known to be away the organiser hears so at once.
-    if services.db.health.away:
-        raise DatabaseUnavailableError(services.db.health.reason)
+    services.db.refuse_while_away()
     broadcast_id = await services.db.run_session(store, limit=BROADCAST_STORE_SECONDS)
     assert context.user_data is not None
     context.user_data.pop(DRAFT, None)

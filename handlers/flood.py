@@ -1,6 +1,6 @@
 """One user cannot slow the bot down for everyone: a limit per user, before anything is stored.
 
-The flood handler runs first for every update (group -2). A user over `flood.updates` per
+The flood handler runs first for every update (group -3). A user over `flood.updates` per
 `flood.per` gets one friendly "even rustig aan" per burst; the rest of the burst is dropped
 before the tracking handler, the conversations and the FAQ see it: no user row is touched,
 no conversation state or FAQ miss is stored. A person who types or taps quickly never

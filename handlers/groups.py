@@ -51,7 +51,7 @@ async def point_to_private_chat(update: Update, context: MaoContext) -> None:
     organiser's reply to an inbox copy in the organisers' chat (handlers/inbox.py)."""
     passes = await inbox_gate(update, context)
     if passes is True:
-        return  # on to group 0, where the reply or "Afgehandeld" is handled
+        return  # on to the inbox's handlers, where the reply or "Afgehandeld" is handled
     if passes is False:
         raise ApplicationHandlerStop  # not an organiser: ignored without a word
     if addressed_to_bot(update, context.bot) and update.effective_user is not None:

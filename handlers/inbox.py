@@ -13,6 +13,10 @@
 
 Replies are matched before anything else in group 0 (bot/app.py): a person's reply to an
 answer belongs to the thread, not to the FAQ or a flow that happens to be going on.
+
+Database work goes through the seam (`Database.run_session` / `run_reading`; what it does is
+in core/inbox_actions.py). While the database is away, a message to the programme office or
+an organiser's answer is not stored, and its author hears at once that it was NOT sent.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 from enum import IntEnum
+from functools import partial
 from typing import Any
 
 from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import (
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -48,6 +54,17 @@ from core.inbox_access import (
     anyone_reads,
     replied_to_bot,
 )
+from core.inbox_actions import (
+    CloseWith,
+    ReplyTarget,
+    answer_back,
+    answer_thread,
+    finish_thread,
+    hand_over,
+    open_page,
+    reply_target,
+    thread_with_messages,
+)
 from core.keyboards import Button, keyboard
 from core.pending_questions import (
     forget_question,
@@ -55,11 +72,11 @@ from core.pending_questions import (
 )
 from core.replies import close_buttons, edit_pressed, pressed, reply
 from core.roles import check_organiser, organisers_only
-from core.services import Services
 from core.text_limits import clean_text, clip, fit_html, plain_name
 from jobs.inbox_delivery import label, organiser_buttons, organiser_chats, who
 from jobs.outbox import deliver_now
 from storage.blocks import blocked_since
+from storage.db import is_outage
 from storage.inbox import (
     MAX_TEXT,
     Direction,
@@ -67,16 +84,9 @@ from storage.inbox import (
     ThreadInfo,
     ThreadKind,
     ThreadStatus,
-    add_answer,
-    add_follow_up,
-    find_organiser_copy,
-    find_user_copy,
     get_thread,
     mark_answered,
-    open_threads,
     record_view,
-    start_thread,
-    thread_messages,
 )
 
 logger = logging.getLogger(__name__)
@@ -132,14 +142,23 @@ def _first_name(update: Update) -> str:
     return clip(plain_name(clean_text(user.first_name or "", multiline=False)), 40) if user else ""
 
 
-def held_back(context: MaoContext, user_id: int) -> str | None:
+async def held_back(context: MaoContext, user_id: int) -> str | None:
     """Why this person cannot send anything to the programme office now (blocked by an
-    organiser, or over `inbox.limits`), as the friendly text to tell them; None: they can."""
+    organiser, or over `inbox.limits`), as the friendly text to tell them; None: they can.
+    While the database is away this fails as an outage: better told before typing a whole
+    story than after."""
     services = context.services
-    with services.db.reading() as session:
-        blocked = blocked_since(session, user_id) is not None
-    if blocked:
-        return context.text("inbox_blocked", email=services.config.contact.email)
+    if await services.db.run_reading(blocked_since, user_id, fail_fast=True) is not None:
+        return _blocked(context)
+    return _over_limit(context, user_id)
+
+
+def _blocked(context: MaoContext) -> str:
+    return context.text("inbox_blocked", email=context.services.config.contact.email)
+
+
+def _over_limit(context: MaoContext, user_id: int) -> str | None:
+    services = context.services
     limits = services.config.inbox.limits
     again = services.inbox_limiter.next_allowed(
         user_id, services.now(), limits.per_hour, limits.per_day
@@ -210,7 +229,9 @@ async def ask_handover(update: Update, context: MaoContext) -> int:
         if ref:
             forget_question(_user_data(context), int(ref))  # it cannot be handed over
         return await refer_to_mail(update, context)
-    refusal = held_back(context, query.from_user.id)
+    # The question to hand over was kept in the user data, and the draft is kept there.
+    context.require_state()
+    refusal = await held_back(context, query.from_user.id)
     if refusal is not None:
         await reply(update, context, refusal)
         return END
@@ -243,9 +264,14 @@ async def ask_handover(update: Update, context: MaoContext) -> int:
     return END
 
 
-async def send_draft(update: Update, context: MaoContext) -> int:
-    """The yes: one thread, its copies owed to the organisers, in one transaction."""
+async def send_draft(update: Update, context: MaoContext) -> int | None:
+    """The yes: one thread, its copies owed to the organisers, in one transaction. When it
+    cannot be stored (the database away) the person hears at once that it was NOT sent; the
+    preview keeps its buttons, to send it with later."""
     data, draft, pressed_on = await _draft_pressed(update, context)
+    if context.state_unread:  # no draft may just mean it was not read
+        await _not_sent(update, context)
+        return None
     if not isinstance(draft, dict) or draft.get("preview") != pressed_on:
         sent = data.get(SENT_KEY)
         if isinstance(sent, dict) and sent.get("preview") == pressed_on:
@@ -258,32 +284,39 @@ async def send_draft(update: Update, context: MaoContext) -> int:
     anonymous = bool(draft.get("anonymous"))
     user = update.effective_user
     assert user is not None
-    refusal = held_back(context, user.id)
+    refusal = _over_limit(context, user.id)
     if refusal is not None:
-        data.pop(DRAFT_KEY, None)
-        await close_buttons(update)
-        await reply(update, context, refusal)
-        return END
+        return await _refuse_draft(update, context, refusal)
     now = services.now()
     if anonymous:
         # Kept to the day only, like every time of an anonymous thread: an exact time could
         # be matched with who was active at that moment.
         now = start_of_day(now, services.config.zone)
-    with services.db.session() as session:
-        recipients = organiser_chats(services, session)
-        if recipients:
-            thread_id = start_thread(
-                session,
-                user_id=None if anonymous else user.id,
-                first_name=None if anonymous else _first_name(update),
+    try:
+        handed = await services.db.run_session(
+            partial(
+                hand_over,
+                recipients_of=partial(organiser_chats, services),
+                sender=user.id,
+                anonymous=anonymous,
+                first_name=_first_name(update),
                 language=str(draft.get("language") or context.language),
                 kind=kind,
                 text=str(draft["text"]),
                 guesses=draft.get("guesses") or [],
                 now=now,
-                recipients=recipients,
-            )
-    if not recipients:
+            ),
+            fail_fast=True,
+        )
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        await _not_sent(update, context)
+        return None
+    if handed.blocked:
+        return await _refuse_draft(update, context, _blocked(context))
+    thread_id, recipients = handed.thread_id, handed.recipients
+    if thread_id is None:
         # Nobody would read it (the organisers were removed since the preview): nothing is
         # stored, and the person learns where a person does read.
         logger.warning("Inbox: no organisers' group and no organiser; referred to the e-mail")
@@ -312,6 +345,20 @@ async def send_draft(update: Update, context: MaoContext) -> int:
     return END
 
 
+async def _refuse_draft(update: Update, context: MaoContext, refusal: str) -> int:
+    _user_data(context).pop(DRAFT_KEY, None)
+    await close_buttons(update)
+    await reply(update, context, refusal)
+    return END
+
+
+async def _not_sent(update: Update, context: MaoContext) -> None:
+    """The database away: the message was not stored, and the person hears so at once (a
+    conversation stays where it was: its handler returns None)."""
+    logger.warning("Inbox: a message not stored, the database away; its sender was told")
+    await reply(update, context, context.text("inbox_not_sent_away"))
+
+
 async def abort_draft(update: Update, context: MaoContext) -> int:
     data, draft, pressed_on = await _draft_pressed(update, context)
     if isinstance(draft, dict) and draft.get("preview") == pressed_on:
@@ -329,7 +376,7 @@ async def _start(update: Update, context: MaoContext, kind: ThreadKind) -> int:
         return await refer_to_mail(update, context)
     # Told before they type a whole story, not after.
     user = update.effective_user
-    refusal = held_back(context, user.id) if user is not None else None
+    refusal = await held_back(context, user.id) if user is not None else None
     if refusal is not None:
         await reply(update, context, refusal)
         return END
@@ -410,50 +457,89 @@ async def timed_out(update: Update, context: MaoContext) -> None:
 # -- replies: organisers answer, the person answers back --------------------------------------
 
 
-class InboxReply(filters.MessageFilter):
-    """A text that replies to one of the bot's inbox messages: an organisers' copy, or an
-    answer relayed to the person (looked up in the database)."""
+# The look-up and the answer (see InboxReplies).
+ReplyHandlers = tuple[BaseHandler[Update, MaoContext, None], BaseHandler[Update, MaoContext, None]]
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(name="InboxReply")
-        self.services = services
+
+class RepliesToBot(filters.MessageFilter):
+    """A text, not a command, that replies to one of this bot's messages."""
 
     def filter(self, message: Message) -> bool:
-        replied = replied_to_bot(message)
-        if replied is None or not message.text or message.text.startswith("/"):
-            return False
-        if message.chat.id == self.services.config.inbox.chat_id:
-            return True  # let through by the gate: an organiser's reply (see `gate`)
-        with self.services.db.session() as session:
-            return (
-                find_organiser_copy(session, message.chat.id, replied.message_id) is not None
-                or find_user_copy(session, message.chat.id, replied.message_id) is not None
+        text = message.text or ""
+        return bool(text) and not text.startswith("/") and replied_to_bot(message) is not None
+
+
+class InboxReplies:
+    """Replies to the bot's inbox messages, in two steps, because a handler's check cannot
+    wait for the database: `look_up` (its own group, right before group 0) finds through the
+    seam what a reply to the bot answers; `answer` (first in group 0) then takes exactly the
+    replies found, so that any other reply goes on to the flow going on, or the FAQ."""
+
+    def __init__(self) -> None:
+        # Per update in hand: what its reply answers; None when that could not be looked up
+        # (the database away).
+        self._found: dict[int, ReplyTarget | None] = {}
+
+    def handlers(self) -> ReplyHandlers:
+        return MessageHandler(filters.TEXT & RepliesToBot(), self.look_up), _LookedUp(self)
+
+    def __contains__(self, update_id: int) -> bool:
+        return update_id in self._found
+
+    async def look_up(self, update: Update, context: MaoContext) -> None:
+        message = update.effective_message
+        replied = replied_to_bot(message) if message is not None else None
+        if message is None or replied is None:
+            return
+        in_inbox_chat = message.chat.id == context.services.config.inbox.chat_id
+        try:
+            target = await context.services.db.run_reading(
+                reply_target, message.chat.id, replied.message_id, fail_fast=True
             )
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            self._found[update.update_id] = None
+            return
+        # In the organisers' chat (let through by the gate) a reply to the bot is always an
+        # answer, also to a thread deleted meanwhile.
+        if target.found or in_inbox_chat:
+            self._found[update.update_id] = target
+
+    async def answer(self, update: Update, context: MaoContext) -> None:
+        target = self._found.pop(update.update_id, None)
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        in_inbox_chat = message.chat.id == context.services.config.inbox.chat_id
+        text = clip(clean_text(message.text).strip(), MAX_TEXT)
+        if target is None:
+            # Not known whether it answers a thread: it is not sent, and its author hears so.
+            logger.warning("Inbox: a reply not looked up, the database away; its author was told")
+            key = "inbox_answer_not_sent_away" if in_inbox_chat else "inbox_not_sent_away"
+            await _quote_reply(message, context.text(key))
+        elif target.copy is not None:
+            await _organiser_answers(update, context, message, target.copy, text)
+        elif target.answered is not None:
+            await _person_answers_back(update, context, message, target.answered, text)
+        else:
+            # A copy whose thread was deleted meanwhile (/vergeetmij, retention).
+            await _quote_reply(message, context.text("inbox_thread_gone"))
+
+
+class _LookedUp(BaseHandler[Update, MaoContext, None]):
+    """Matches the updates InboxReplies.look_up found a reply of."""
+
+    def __init__(self, replies: InboxReplies) -> None:
+        super().__init__(replies.answer)
+        self.replies = replies
+
+    def check_update(self, update: object) -> bool:
+        return isinstance(update, Update) and update.update_id in self.replies
 
 
 async def _quote_reply(message: Message, text: str) -> None:
     """A short answer right under the message it is about (also in the organisers' group)."""
     await message.reply_text(text, do_quote=True)
-
-
-async def handle_reply(update: Update, context: MaoContext) -> None:
-    message = update.effective_message
-    user = update.effective_user
-    assert message is not None and user is not None and message.text is not None
-    replied = replied_to_bot(message)
-    assert replied is not None
-    services = context.services
-    text = clip(clean_text(message.text).strip(), MAX_TEXT)
-    with services.db.session() as session:
-        copy = find_organiser_copy(session, message.chat.id, replied.message_id)
-        answered = find_user_copy(session, message.chat.id, replied.message_id)
-    if copy is not None:
-        await _organiser_answers(update, context, message, copy, text)
-    elif answered is not None:
-        await _person_answers_back(update, context, message, answered, text)
-    elif message.chat.id == services.config.inbox.chat_id:
-        # A copy whose thread was deleted meanwhile (/vergeetmij, retention).
-        await _quote_reply(message, context.text("inbox_thread_gone"))
 
 
 async def _organiser_answers(
@@ -469,18 +555,22 @@ async def _organiser_answers(
         return
     if not text:
         return
-    with services.db.session() as session:
-        thread = get_thread(session, copy.thread_id)
-        answer_id = (
-            add_answer(session, copy.thread_id, text, user.id, services.now())
-            if thread is not None
-            else None
+    try:
+        answered = await services.db.run_session(
+            answer_thread, copy.thread_id, text, user.id, services.now(), fail_fast=True
         )
-    if thread is None:
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        logger.warning("Inbox: an answer not stored, the database away; the organiser was told")
+        await _quote_reply(message, context.text("inbox_answer_not_sent_away"))
+        return
+    if answered is None:
         await _quote_reply(message, context.text("inbox_thread_gone"))
         return
+    thread = answered.thread
     values = {"label": label(context, thread.kind), "thread": thread.id}
-    if answer_id is None or thread.user_id is None:
+    if answered.answer_id is None or thread.user_id is None:
         await _quote_reply(message, context.text("inbox_reply_anonymous", **values))
         return
     logger.info("Inbox thread %s answered by an organiser", thread.id)
@@ -503,21 +593,32 @@ async def _person_answers_back(
     assert user is not None
     if not text:
         return
-    with services.db.session() as session:
-        thread = get_thread(session, answer.thread_id)
-        if thread is None or thread.user_id != user.id:
-            return
-        blocked = blocked_since(session, user.id) is not None
-        recipients = [] if blocked else organiser_chats(services, session)
-        if not blocked:
-            add_follow_up(session, thread.id, text, services.now(), recipients)
-    if blocked:
-        email = services.config.contact.email
-        await reply(update, context, context.text("inbox_blocked", email=email))
+    try:
+        follow_up = await services.db.run_session(
+            partial(
+                answer_back,
+                recipients_of=partial(organiser_chats, services),
+                thread_id=answer.thread_id,
+                user_id=user.id,
+                text=text,
+                now=services.now(),
+            ),
+            fail_fast=True,
+        )
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        await _not_sent(update, context)
+        return None
+    if follow_up is None:
         return
+    if follow_up.blocked:
+        await reply(update, context, _blocked(context))
+        return
+    thread = follow_up.thread
     logger.info("Inbox thread %s: the person answered back", thread.id)
     await reply(update, context, context.text("inbox_follow_up_sent", thread=thread.id))
-    for chat_id in recipients:
+    for chat_id in follow_up.recipients:
         await deliver_now(context, chat_id)
 
 
@@ -531,12 +632,8 @@ def _when(context: MaoContext, thread: ThreadInfo) -> str:
     return shown(thread.updated_at, context.language, services.config.zone)
 
 
-def list_page(context: MaoContext, page: int) -> tuple[str, Any]:
-    with context.services.db.session() as session:
-        found = open_threads(session, page * PAGE_SIZE, PAGE_SIZE)
-        if not found.threads and page > 0:
-            page = 0
-            found = open_threads(session, 0, PAGE_SIZE)
+async def list_page(context: MaoContext, page: int) -> tuple[str, Any]:
+    page, found = await context.services.db.run_reading(open_page, page, PAGE_SIZE, fail_fast=True)
     if not found.threads:
         return context.text("inbox_list_empty"), None
     lines = [context.text("inbox_list_header", count=found.total)]
@@ -577,7 +674,7 @@ def list_page(context: MaoContext, page: int) -> tuple[str, Any]:
 @organisers_only
 async def list_open(update: Update, context: MaoContext) -> None:
     _user_data(context)[PAGE_KEY] = 0
-    text, markup = list_page(context, 0)
+    text, markup = await list_page(context, 0)
     await reply(update, context, text, markup)
 
 
@@ -586,7 +683,7 @@ async def turn_page(update: Update, context: MaoContext) -> None:
     await pressed(update)
     page = int(context.matched("page"))
     _user_data(context)[PAGE_KEY] = page
-    text, markup = list_page(context, page)
+    text, markup = await list_page(context, page)
     await edit_pressed(update, context, text, markup)
 
 
@@ -626,12 +723,11 @@ async def show_thread(update: Update, context: MaoContext) -> None:
     await pressed(update)
     services = context.services
     thread_id = int(context.matched("thread"))
-    with services.db.session() as session:
-        thread = get_thread(session, thread_id)
-        messages = thread_messages(session, thread_id) if thread else []
-    if thread is None or not messages:
+    found = await services.db.run_reading(thread_with_messages, thread_id, fail_fast=True)
+    if found is None:
         await reply(update, context, context.text("inbox_thread_gone"))
         return
+    thread, messages = found
     sent = await reply(
         update,
         context,
@@ -640,9 +736,10 @@ async def show_thread(update: Update, context: MaoContext) -> None:
     )
     if sent is not None:
         latest_in = [m for m in messages if m.direction is Direction.IN][-1]
-        with services.db.session() as session:
-            # Replying to this view answers the thread, as a reply to its copy would.
-            record_view(session, sent.chat.id, sent.message_id, latest_in.id, services.now())
+        # Replying to this view answers the thread, as a reply to its copy would.
+        await services.db.run_session(
+            record_view, sent.chat.id, sent.message_id, latest_in.id, services.now()
+        )
 
 
 @organisers_only
@@ -654,16 +751,16 @@ async def mark_done(update: Update, context: MaoContext) -> None:
     assert query is not None
     services = context.services
     thread_id = int(context.matched("thread"))
-    with services.db.reading() as session:
-        thread = get_thread(session, thread_id)
+    thread = await services.db.run_reading(get_thread, thread_id, fail_fast=True)
     if thread is None:
         await query.answer(context.text("inbox_thread_gone"), show_alert=True)
         return
     origin = _origin(update)
     if thread.user_id is None or thread.status is ThreadStatus.ANSWERED:
         # Nobody to tell (anonymous), or answered already: closing is all there is to do.
-        with services.db.session() as session:
-            closed = mark_answered(session, thread_id, services.now())
+        closed = await services.db.run_session(
+            mark_answered, thread_id, services.now(), fail_fast=True
+        )
         await query.answer(
             context.text(
                 "inbox_marked_answered", label=label(context, thread.kind), thread=thread_id
@@ -732,7 +829,7 @@ async def _after_close(context: MaoContext, thread: ThreadInfo, origin: dict[str
     try:
         if origin.get("list"):
             page = _user_data(context).get(PAGE_KEY, 0)
-            text, markup = list_page(context, page if isinstance(page, int) else 0)
+            text, markup = await list_page(context, page if isinstance(page, int) else 0)
             await context.bot.edit_message_text(text, chat, message, reply_markup=markup)
         else:
             markup = organiser_buttons(context, thread, answered_button=False)
@@ -749,38 +846,40 @@ async def close_thread(update: Update, context: MaoContext) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     services = context.services
-    thread_id = int(context.matched("thread"))
-    how = context.matched("how")
+    how = CloseWith(context.matched("how"))
     data = _user_data(context)
     closing = data.get(CLOSING_KEY)
     pressed_on = query.message.message_id if query.message is not None else None
+    # The choice is kept in the user data: unread (the database away) is not stale.
+    context.require_state()
     if not isinstance(closing, dict) or closing.get("choice") != pressed_on:
         await pressed(update, alert=context.text("inbox_close_stale"))
         await close_buttons(update)
         return
     await pressed(update)
-    with services.db.session() as session:
-        thread = get_thread(session, thread_id)
-        if thread is None:
-            data.pop(CLOSING_KEY, None)
-            await close_buttons(update)
-            await reply(update, context, context.text("inbox_thread_gone"))
-            return
-        line = _standard_line(context, thread)
-        if how == "standard":
-            add_answer(session, thread_id, line, update.effective_user.id, services.now())
-        elif how == "quiet":
-            mark_answered(session, thread_id, services.now())
-        else:
-            latest_in = [
-                m for m in thread_messages(session, thread_id) if m.direction is Direction.IN
-            ][-1]
+    closed = await services.db.run_session(
+        partial(
+            finish_thread,
+            thread_id=int(context.matched("thread")),
+            how=how,
+            line_of=partial(_standard_line, context),
+            author_id=update.effective_user.id,
+            now=services.now(),
+        ),
+        fail_fast=True,
+    )
+    if closed is None:
+        data.pop(CLOSING_KEY, None)
+        await close_buttons(update)
+        await reply(update, context, context.text("inbox_thread_gone"))
+        return
+    thread, line = closed.thread, closed.line
     values = {
         "label": label(context, thread.kind),
         "thread": thread.id,
         "name": who(context, thread),
     }
-    if how == "type":
+    if how is CloseWith.TYPED:
         # A reply to the prompt is an answer to the thread (it is kept as a view of it),
         # which closes it; ForceReply opens the reply box right away.
         await close_buttons(update)
@@ -790,19 +889,18 @@ async def close_thread(update: Update, context: MaoContext) -> None:
             context.text("inbox_close_type_prompt", **values),
             ForceReply(input_field_placeholder=clip(line, 64)),
         )
-        if prompt is not None:
-            with services.db.session() as session:
-                record_view(
-                    session, prompt.chat.id, prompt.message_id, latest_in.id, services.now()
-                )
+        if prompt is not None and closed.latest_in is not None:
+            await services.db.run_session(
+                record_view, prompt.chat.id, prompt.message_id, closed.latest_in.id, services.now()
+            )
         return
     data.pop(CLOSING_KEY, None)
-    if how == "standard":
+    if how is CloseWith.STANDARD:
         text = context.text("inbox_closed_sent", text=html.escape(line), **values)
     else:
         text = context.text("inbox_closed_quiet", **values)
     await edit_pressed(update, context, text)
-    if how == "standard" and thread.user_id is not None:
+    if how is CloseWith.STANDARD and thread.user_id is not None:
         logger.info("Inbox thread %s closed with the standard line", thread.id)
         await deliver_now(context, thread.user_id)
     await _after_close(context, thread, closing)
@@ -811,9 +909,10 @@ async def close_thread(update: Update, context: MaoContext) -> None:
 # -- registration ----------------------------------------------------------------------------
 
 
-def build_reply_handlers(services: Services) -> Handlers:
-    """First in group 0 (see bot/app.py): replies to the bot's inbox messages."""
-    return [MessageHandler(filters.TEXT & InboxReply(services), handle_reply)]
+def build_reply_handlers() -> ReplyHandlers:
+    """Replies to the bot's inbox messages (see InboxReplies and bot/app.py): the look-up,
+    for its own group right before group 0, and the answer, first in group 0."""
+    return InboxReplies().handlers()
 
 
 def build_handlers(timeout: timedelta) -> Handlers:

@@ -6,7 +6,8 @@ waits on the database. Below it, every wait has a limit: connecting, a pool chec
 statement, a lock, SQLite's busy wait; and a watchdog cuts the socket of a PostgreSQL
 connection whose server stopped answering (a network blackhole: no error ever arrives), so
 that its thread comes back. While the database is away (`Health`), synchronous sessions
-opened on the event loop fail at once instead of hanging it.
+opened on the event loop fail at once instead of hanging it, and so does a call that a person
+waits on (`refuse_while_away`, `fail_fast=True`): they hear "not now" at once.
 """
 
 from __future__ import annotations
@@ -387,12 +388,16 @@ class Database:
         *args: Any,
         limit: float | None = None,
         slow_is_away: bool = True,
+        fail_fast: bool = False,
     ) -> T:
         """`function(*args)` on the database's threads, given up after `limit` seconds
         (default `timeouts.call`) with DatabaseUnavailableError. A call still queued when
         given up never runs; one already running finishes (or fails) on its own, its result
         unused. `slow_is_away=False`: a call given up for a short `limit` says nothing about
-        the database (it may just be busy)."""
+        the database (it may just be busy). `fail_fast`: refused at once while the database
+        is known to be away (see refuse_while_away), for a person waiting on the answer."""
+        if fail_fast:
+            self.refuse_while_away()
         future = self._pool().submit(function, *args)
         try:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for may swallow a
@@ -420,6 +425,7 @@ class Database:
         *args: Any,
         limit: float | None = None,
         slow_is_away: bool = True,
+        fail_fast: bool = False,
     ) -> T:
         """`function(session, *args)` in one transaction, through the seam."""
 
@@ -427,7 +433,7 @@ class Database:
             with self.session() as session:
                 return function(session, *args)
 
-        return await self.run(work, limit=limit, slow_is_away=slow_is_away)
+        return await self.run(work, limit=limit, slow_is_away=slow_is_away, fail_fast=fail_fast)
 
     async def run_reading(
         self,
@@ -435,6 +441,7 @@ class Database:
         *args: Any,
         limit: float | None = None,
         slow_is_away: bool = True,
+        fail_fast: bool = False,
     ) -> T:
         """`function(session, *args)` in a read-only session, through the seam."""
 
@@ -442,7 +449,7 @@ class Database:
             with self.reading() as session:
                 return function(session, *args)
 
-        return await self.run(work, limit=limit, slow_is_away=slow_is_away)
+        return await self.run(work, limit=limit, slow_is_away=slow_is_away, fail_fast=fail_fast)
 
     async def read_or(self, default: T, function: Callable[..., T], *args: Any) -> T:
         """A read an answer can do without: `default` at once while the database is away,
@@ -509,11 +516,18 @@ class Database:
         if pending:
             await asyncio.wait(pending, timeout=self.timeouts.call)
 
+    def refuse_while_away(self, *, or_slow: bool = False) -> None:
+        """Raise DatabaseUnavailableError at once while the database is known to be away,
+        where a call would only wait for its timeout. `or_slow`: also while reads an answer
+        can do without are skipped (Health.skipping), for work with such a short limit."""
+        if self.health.skipping if or_slow else self.health.away:
+            raise DatabaseUnavailableError(f"the database is away ({self.health.reason})")
+
     def _refuse_on_loop_while_away(self) -> None:
         # A synchronous session opened on the event loop while the database is away would
         # stop every user's answers until it returns: it fails at once instead.
-        if self.health.away and _on_event_loop():
-            raise DatabaseUnavailableError(f"the database is away ({self.health.reason})")
+        if _on_event_loop():
+            self.refuse_while_away()
 
     @property
     def dialect(self) -> str:
