@@ -24,11 +24,11 @@ from __future__ import annotations
 import html
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import IntEnum
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
@@ -90,6 +90,7 @@ from storage.inbox import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The preview last sent from, so that a double tap on "Versturen" sends once.
 SENT_KEY = "inbox_sent"
@@ -293,7 +294,8 @@ async def send_draft(update: Update, context: MaoContext) -> int | None:
         # be matched with who was active at that moment.
         now = start_of_day(now, services.config.zone)
     try:
-        handed = await services.db.run_session(
+        handed = await _store(
+            context,
             partial(
                 hand_over,
                 recipients_of=partial(organiser_chats, services),
@@ -306,11 +308,8 @@ async def send_draft(update: Update, context: MaoContext) -> int | None:
                 guesses=draft.get("guesses") or [],
                 now=now,
             ),
-            fail_fast=True,
         )
-    except Exception as error:
-        if not is_outage(error):
-            raise
+    except NotStoredError:
         await _not_sent(update, context)
         return None
     if handed.blocked:
@@ -343,6 +342,22 @@ async def send_draft(update: Update, context: MaoContext) -> int | None:
     for chat_id in recipients:
         await deliver_now(context, chat_id)
     return END
+
+
+class NotStoredError(Exception):
+    """What a person sent could not be stored: the database is away."""
+
+
+async def _store(context: MaoContext, function: Callable[..., T], *args: Any) -> T:
+    """`function(session, *args)` in one transaction, through the seam (at once while the
+    database is known to be away); an outage becomes NotStoredError, which only this raises,
+    so that "NOT sent" is said of a store that failed, never of what came after it."""
+    try:
+        return await context.services.db.run_session(function, *args, fail_fast=True)
+    except Exception as error:
+        if is_outage(error):
+            raise NotStoredError from error
+        raise
 
 
 async def _refuse_draft(update: Update, context: MaoContext, refusal: str) -> int:
@@ -556,12 +571,10 @@ async def _organiser_answers(
     if not text:
         return
     try:
-        answered = await services.db.run_session(
-            answer_thread, copy.thread_id, text, user.id, services.now(), fail_fast=True
+        answered = await _store(
+            context, answer_thread, copy.thread_id, text, user.id, services.now()
         )
-    except Exception as error:
-        if not is_outage(error):
-            raise
+    except NotStoredError:
         logger.warning("Inbox: an answer not stored, the database away; the organiser was told")
         await _quote_reply(message, context.text("inbox_answer_not_sent_away"))
         return
@@ -594,7 +607,8 @@ async def _person_answers_back(
     if not text:
         return
     try:
-        follow_up = await services.db.run_session(
+        follow_up = await _store(
+            context,
             partial(
                 answer_back,
                 recipients_of=partial(organiser_chats, services),
@@ -603,11 +617,8 @@ async def _person_answers_back(
                 text=text,
                 now=services.now(),
             ),
-            fail_fast=True,
         )
-    except Exception as error:
-        if not is_outage(error):
-            raise
+    except NotStoredError:
         await _not_sent(update, context)
         return None
     if follow_up is None:

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,24 +58,36 @@ def with_url(config: AppConfig, url: str) -> AppConfig:
 
 async def answer(driver: BotDriver, user_id: int, text: str) -> tuple[float, str]:
     """Seconds until the bot's first message to the user, and its text (the update's other
-    work may go on after it)."""
+    work may go on after it). `text` "#<data>" presses that button of the latest buttons."""
+    standin = driver.standin
+
+    def push() -> int:
+        if not text.startswith("#"):
+            return standin.user_message(driver._user(user_id), text)
+        message = driver.latest_message_with_buttons(user_id)
+        assert message is not None
+        return standin.press_button(driver._user(user_id), message, text[1:])
+
+    return await first_message(driver, user_id, push)
+
+
+async def first_message(
+    driver: BotDriver, chat_id: int, push: Callable[[], int]
+) -> tuple[float, str]:
+    """Seconds until the bot's first message to `chat_id` after `push()` sent an update, and
+    its text; returns once that update has been handled."""
     standin = driver.standin
     before = len(standin.calls)
     started = time.monotonic()
-    if text.startswith("#"):
-        message = driver.latest_message_with_buttons(user_id)
-        assert message is not None
-        update_id = standin.press_button(driver._user(user_id), message, text[1:])
-    else:
-        update_id = standin.user_message(driver._user(user_id), text)
+    update_id = push()
     while True:
         sent = [
-            c for c in standin.calls[before:] if c.method == "sendMessage" and c.chat_id == user_id
+            c for c in standin.calls[before:] if c.method == "sendMessage" and c.chat_id == chat_id
         ]
         if sent:
             elapsed = time.monotonic() - started
             break
-        assert time.monotonic() - started < 15, f"no answer to {text!r}"
+        assert time.monotonic() - started < 15, f"no answer in {chat_id}"
         await asyncio.sleep(0.01)
     application = driver.application
     assert application is not None
@@ -203,19 +215,29 @@ def proxy(postgres_url: str) -> Iterator[FaultyProxy]:
 class TableLock:
     """Another client holding the tables the bot writes, as a long migration would."""
 
-    def __init__(self, postgres_url: str) -> None:
+    def __init__(self, postgres_url: str, tables: str = "users, outbox") -> None:
         self.url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+        self.tables = tables
         self.connection: psycopg.Connection[Any] | None = None
 
     def take(self) -> None:
         self.connection = psycopg.connect(self.url)
-        self.connection.execute("LOCK TABLE users, outbox IN ACCESS EXCLUSIVE MODE")
+        self.connection.execute(f"LOCK TABLE {self.tables} IN ACCESS EXCLUSIVE MODE")
 
     def release(self) -> None:
         if self.connection is not None:
             self.connection.rollback()
             self.connection.close()
             self.connection = None
+
+
+async def begin_fault(fault: str, proxy: FaultyProxy, lock: TableLock) -> None:
+    if fault == "blackhole":
+        proxy.blackhole()
+    elif fault == "refuse":
+        proxy.refuse()
+    else:
+        await asyncio.to_thread(lock.take)
 
 
 @pytest.mark.parametrize("fault", ["blackhole", "refuse", "lock"])
@@ -229,12 +251,7 @@ async def test_postgresql_outage(
         await warm_up(driver, port)
         owe_announcement(driver, clock)
         await until(lambda: len(announced(driver)) >= 10, 20)
-        if fault == "blackhole":
-            proxy.blackhole()
-        elif fault == "refuse":
-            proxy.refuse()
-        else:
-            await asyncio.to_thread(lock.take)
+        await begin_fault(fault, proxy, lock)
         try:
             figures = await during_the_outage(driver, port)
         finally:

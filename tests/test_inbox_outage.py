@@ -1,26 +1,23 @@
 """The inbox during a database outage (a PostgreSQL that stops answering, refuses, or whose
-inbox table another client holds locked): a
-message to the programme office, a person's answer back and an organiser's answer that cannot
-be stored are NOT sent, and their authors hear so within five seconds, while the FAQ keeps
-answering everyone else within one; after recovery the same buttons and replies work, and
-nothing was stored twice.
+inbox threads another client holds locked): a message to the programme office, a person's
+answer back and an organiser's answer that cannot be stored are NOT sent, and their authors
+hear so within five seconds, while the FAQ keeps answering everyone else within one; after
+recovery the same buttons and replies work, and nothing was stored twice.
 
 Run with `-s` to see the figures (seconds) of each fault."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 import pytest
 import test_database_outage as outage
 from conftest import ADMIN_ID, FakeClock
 from db_proxy import FaultyProxy
 from sqlalchemy import func, make_url, select
-from test_database_outage import FAQ_QUESTION, answer, until, with_url
+from test_database_outage import FAQ_QUESTION, answer, first_message, until, with_url
 from test_inbox import GROUP, GROUP_CHAT, HANDOVER, QUESTION, hand_over, message_with
 
 from bot.config import AppConfig
@@ -36,43 +33,10 @@ NOT_SENT = "Je bericht is NIET verstuurd"
 ANSWER_NOT_SENT = "Je antwoord is NIET verstuurd"
 
 
-async def first_message(
-    driver: BotDriver, chat_id: int, push: Callable[[], int]
-) -> tuple[float, str]:
-    """Seconds until the bot's first message to `chat_id` after `push()` sent an update, and
-    its text; returns once the update has been handled."""
-    standin = driver.standin
-    before = len(standin.calls)
-    started = time.monotonic()
-    update_id = push()
-    while True:
-        sent = [
-            c for c in standin.calls[before:] if c.method == "sendMessage" and c.chat_id == chat_id
-        ]
-        if sent:
-            elapsed = time.monotonic() - started
-            break
-        assert time.monotonic() - started < 15, "no answer"
-        await asyncio.sleep(0.01)
-    application = driver.application
-    assert application is not None
-    await asyncio.wait_for(application.processed_event(update_id).wait(), 15)  # type: ignore[attr-defined]
-    return elapsed, str(sent[0].params.get("text", ""))
-
-
 def replying(
     driver: BotDriver, user_id: int, text: str, to: dict[str, Any], chat: Any = None
 ) -> Callable[[], int]:
     return lambda: driver.standin.user_message(driver._user(user_id), text, chat=chat, reply_to=to)
-
-
-class ThreadsLock(outage.TableLock):
-    """Another client holding the inbox's threads: what reads or writes them waits, and
-    gives up (lock_timeout); the rest of the database answers."""
-
-    def take(self) -> None:
-        self.connection = psycopg.connect(self.url)
-        self.connection.execute("LOCK TABLE inbox_threads IN ACCESS EXCLUSIVE MODE")
 
 
 def stored_messages(driver: BotDriver) -> int:
@@ -101,13 +65,9 @@ async def test_what_cannot_be_stored_is_not_sent_and_its_author_hears_so(
         _, faq_text = await answer(driver, OTHER, FAQ_QUESTION)  # the matcher warmed up
         stored_before = stored_messages(driver)
 
-        lock = ThreadsLock(postgres_url)
-        if fault == "blackhole":
-            proxy.blackhole()
-        elif fault == "refuse":
-            proxy.refuse()
-        else:
-            await asyncio.to_thread(lock.take)
+        # The lock: another client holding the inbox's threads (the rest answers).
+        lock = outage.TableLock(postgres_url, "inbox_threads")
+        await outage.begin_fault(fault, proxy, lock)
         figures: dict[str, float] = {}
         try:
             # The organiser's answer first, while the database is not yet known to be away:
@@ -122,15 +82,7 @@ async def test_what_cannot_be_stored_is_not_sent_and_its_author_hears_so(
             assert text == faq_text
             figures["organiser"], text = await organiser
             assert ANSWER_NOT_SENT in text, text
-            figures["send"], text = await first_message(
-                driver,
-                ASKER,
-                lambda: driver.standin.press_button(
-                    driver._user(ASKER),
-                    driver.latest_message_with_buttons(ASKER) or {},
-                    callbacks.INBOX_SEND.data(),
-                ),
-            )
+            figures["send"], text = await answer(driver, ASKER, "#" + callbacks.INBOX_SEND.data())
             assert NOT_SENT in text, text
             figures["answer back"], text = await first_message(
                 driver, PARENT, replying(driver, PARENT, "Dank je!", relayed)
