@@ -848,6 +848,12 @@ async def _after_close(context: MaoContext, thread: ThreadInfo, origin: dict[str
     except BadRequest as error:
         if "not modified" not in str(error) and "not found" not in str(error):
             raise
+    except Exception as error:
+        # The thread is closed; only the list could not be read again to show it: said
+        # otherwise, the organiser would hear that the closing did not happen.
+        if not is_outage(error):
+            raise
+        logger.info("Inbox list not refreshed after a close: the database is away")
 
 
 @organisers_only
