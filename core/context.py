@@ -99,8 +99,9 @@ async def user_language(update: object, context: MaoContext) -> str:
         user = update.effective_user if isinstance(update, Update) else None
         stored = None
         database = context.services.db
-        if user is not None and not database.health.skipping:
+        if user is not None:
             try:
+                database.refuse_while_away(or_slow=True)
                 info = await database.run_reading(get_user, user.id)
                 stored = info.language if info else None
             except Exception as error:
