@@ -111,8 +111,9 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def _prepare(folder: Path, users: int) -> Path:
-    """A fresh database with `users` recipients and one broadcast to all; its config file."""
+def _prepare(folder: Path, users: int, broadcast: bool = True) -> Path:
+    """A fresh database with `users` recipients and (`broadcast`) one broadcast to all; its
+    config file."""
     database = folder / "bench.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -135,8 +136,9 @@ def _prepare(folder: Path, users: int) -> Path:
                 for n in range(users)
             ],
         )
-    with db.session() as session:
-        create_broadcast(session, 1, Recipients.EVERYONE, None, ANNOUNCEMENT, now)
+    if broadcast:
+        with db.session() as session:
+            create_broadcast(session, 1, Recipients.EVERYONE, None, ANNOUNCEMENT, now)
     db.dispose()
     raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     raw["storage"] = {"url": f"sqlite:///{database}"}
@@ -147,15 +149,31 @@ def _prepare(folder: Path, users: int) -> Path:
     return config
 
 
+def telegram_limits() -> RateLimit:
+    """Telegram's limits, as the stand-in enforces them: 30/s overall, and one message a
+    second per chat (a second message to a chat within the second draws a 429)."""
+    return RateLimit(per_second=TELEGRAM_RATE, per_chat_per_second=1.0)
+
+
 async def project(
-    folder: Path, users: int, latency: float, askers: int = 0, ask_every: float = 2.0
+    folder: Path,
+    users: int,
+    latency: float,
+    askers: int = 0,
+    ask_every: float = 2.0,
+    asking_for: float | None = None,
 ) -> Result:
-    config = _prepare(folder, users)
-    standin = TimedStandIn(latency=latency, rate_limit=RateLimit(per_second=TELEGRAM_RATE))
+    """The bot broadcasting to `users` while `askers` ask; with `asking_for` seconds, no
+    broadcast at all: the askers alone, for that long (the baseline of their answers)."""
+    config = _prepare(folder, users, broadcast=asking_for is None)
+    standin = TimedStandIn(latency=latency, rate_limit=telegram_limits())
     await standin.start()
     answers: list[float] = []
+    asking_ends = float("inf")
 
     def done() -> bool:
+        if asking_for is not None:
+            return time.monotonic() >= asking_ends
         return sum(1 for n in range(users) if standin.announced.get(FIRST + n)) >= users
 
     async def ask(user_id: int, offset: float) -> None:
@@ -172,8 +190,10 @@ async def project(
     process = await spawn_bot_process(config, standin)
     try:
         await asyncio.wait_for(standin.polling.wait(), 120)
-        await standin.until(lambda: bool(standin.announced), 60)  # the broadcast has begun
+        if asking_for is None:
+            await standin.until(lambda: bool(standin.announced), 60)  # the broadcast has begun
         started = time.monotonic()
+        asking_ends = started + (asking_for or 0.0)
         tasks = [
             asyncio.create_task(ask(FIRST + n, n * ask_every / max(askers, 1)))
             for n in range(askers)
@@ -192,7 +212,7 @@ async def project(
 
 async def baseline(users: int, latency: float, in_flight: int = 4) -> Result:
     """sendMessage evenly paced at Telegram's rate, never more than `in_flight` at once."""
-    standin = TimedStandIn(latency=latency, rate_limit=RateLimit(per_second=TELEGRAM_RATE))
+    standin = TimedStandIn(latency=latency, rate_limit=telegram_limits())
     await standin.start()
     request = HTTPXRequest(connection_pool_size=in_flight + 2)
     bot = Bot(standin.token, base_url=standin.base_url, request=request)

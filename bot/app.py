@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
-    BaseRateLimiter,
     ContextTypes,
     Defaults,
     TypeHandler,
@@ -65,83 +59,26 @@ from handlers import (
     stats,
 )
 from jobs.maintenance import expire_offers_job, retention_job
-from jobs.outbox import NO_LIMITER_RETRIES, Lane, SendBudget, outbox_of
+from jobs.outbox import outbox_of
 from jobs.owed_kinds import register_kinds
+from jobs.pacing import RateLimiter, budget_for
 from storage.activities import ActivitySpec, read_activity_file, upsert_activities
 from storage.db import safe_url
 
 logger = logging.getLogger(__name__)
 
-# Telegram's limit for a group chat (the bot answers in groups only when addressed).
-GROUP_MESSAGES_PER_MINUTE = 20
-
 MaoApplication = Application[Any, MaoContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 
 
-class RateLimiter(BaseRateLimiter[int]):
-    """Every call to a chat spends from one budget shared with the outbox (jobs.outbox.
-    SendBudget): a handler's reply is an interactive send and goes before bulk sending.
+class AnsweringApplication(Application):  # type: ignore[type-arg]
+    """Answers each update inside the outbox's `answering` scope (jobs/outbox.py): what the
+    update owed the person (a confirmation, a calendar file) follows its own answer at once,
+    before the update counts as done; nobody has to remember to send it."""
 
-    A 429 holds back only the call that drew it (retried after retry_after, up to
-    `max_retries` times, or `rate_limit_args` if given) and, through the budget, that chat
-    or bulk sending; never every other call, as PTB's AIORateLimiter does. Calls marked
-    NO_LIMITER_RETRIES come from the outbox, which spent from the budget already and
-    reschedules a refused message itself. Groups keep Telegram's 20 messages a minute."""
-
-    def __init__(self, budget: SendBudget, max_retries: int = 5) -> None:
-        self.budget = budget
-        self.max_retries = max_retries
-        self._groups: dict[int | str, AsyncLimiter] = {}
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to release."""
-
-    def _group_limiter(self, group: int | str) -> AsyncLimiter:
-        if len(self._groups) > 512:
-            for key, limiter in list(self._groups.items()):
-                if key != group and limiter.has_capacity(limiter.max_rate):
-                    del self._groups[key]
-        if group not in self._groups:
-            self._groups[group] = AsyncLimiter(GROUP_MESSAGES_PER_MINUTE, 60)
-        return self._groups[group]
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        if rate_limit_args == NO_LIMITER_RETRIES:
-            return await callback(*args, **kwargs)
-        retries = rate_limit_args or self.max_retries
-        raw_chat = data.get("chat_id")
-        chat: int | str | None = raw_chat if isinstance(raw_chat, int | str) else None
-        with contextlib.suppress(ValueError, TypeError):
-            chat = int(raw_chat)  # type: ignore[arg-type]
-        in_group = isinstance(chat, str) or (isinstance(chat, int) and chat < 0)
-        budget_chat = chat if isinstance(chat, int) else None
-        for attempt in range(retries + 1):
-            group = self._group_limiter(chat) if in_group and chat is not None else None
-            async with group or contextlib.nullcontext():
-                if chat is not None:
-                    await self.budget.acquire(budget_chat, Lane.INTERACTIVE)
-                try:
-                    return await callback(*args, **kwargs)
-                except RetryAfter as error:
-                    wait = error.retry_after
-                    seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                    self.budget.refused(budget_chat, seconds)
-                    if attempt == retries:
-                        raise
-                    logger.info("429 for one call: retried after %.1f s", seconds)
-            await asyncio.sleep(seconds + 0.1)  # only this call waits
-        raise AssertionError("unreachable")
+    async def process_update(self, update: object) -> None:
+        user = update.effective_user if isinstance(update, Update) else None
+        async with outbox_of(self).answering(user.id if user is not None else None):
+            await super().process_update(update)
 
 
 def activities_to_load(config: ActivitiesConfig) -> tuple[ActivitySpec, ...]:
@@ -318,7 +255,7 @@ def build_application(
     services: Services,
     token: str,
     *,
-    application_class: type[Application[Any, Any, Any, Any, Any, Any]] = Application,
+    application_class: type[Application[Any, Any, Any, Any, Any, Any]] = AnsweringApplication,
 ) -> MaoApplication:
     config = services.config
     keep_libraries_quiet()
@@ -339,15 +276,10 @@ def build_application(
             )
         )
         .rate_limiter(
-            # Telegram allows ~30 messages/s overall and 1/s per chat: one budget for the
-            # replies and the outbox, replies first; a 429 is waited out by its call only.
-            RateLimiter(
-                SendBudget(
-                    config.broadcast.messages_per_second,
-                    chat_gap=config.broadcast.chat_gap.total_seconds(),
-                ),
-                max_retries=5,
-            )
+            # Telegram allows ~30 messages/s overall, ~1/s per chat and 20/min per group: one
+            # budget for the replies and the outbox (jobs/pacing.py), replies first; a 429 is
+            # waited out by its call only.
+            RateLimiter(budget_for(services), max_retries=5)
         )
         .persistence(persistence)
         .concurrent_updates(update_processor(config.telegram.concurrent_updates))

@@ -32,7 +32,6 @@ from core.replies import close_buttons, pressed, reply
 from core.roles import organisers_only
 from core.schedule_input import parse_send_moment
 from core.text_limits import clean_text
-from jobs.outbox import outbox_of
 from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
 from storage.broadcasts import (
     create_broadcast,
@@ -298,9 +297,9 @@ async def _create(
     services.db.refuse_while_away()
     broadcast_id = await services.db.run_session(store, limit=BROADCAST_STORE_SECONDS)
     assert context.user_data is not None
+    # Every recipient's message is owed now (the commit woke the outbox); it sends them after
+    # anything personal.
     context.user_data.pop(DRAFT, None)
-    # Every recipient's message is owed now; the outbox sends them after anything personal.
-    outbox_of(context.application).kick()
     return broadcast_id
 
 
@@ -449,7 +448,6 @@ async def retry_failed(update: Update, context: MaoContext) -> None:
     count = await services.db.run_session(reopen_broadcast, broadcast_id, services.now())
     await close_buttons(update)
     await reply(update, context, context.text("broadcast_retrying", count=count))
-    outbox_of(context.application).kick()
 
 
 @organisers_only

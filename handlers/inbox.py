@@ -74,7 +74,6 @@ from core.replies import close_buttons, edit_pressed, pressed, reply
 from core.roles import check_organiser, organisers_only
 from core.text_limits import clean_text, clip, fit_html, plain_name
 from jobs.inbox_delivery import label, organiser_buttons, organiser_chats, who
-from jobs.outbox import deliver_now
 from storage.blocks import blocked_since
 from storage.db import is_outage
 from storage.inbox import (
@@ -339,8 +338,6 @@ async def send_draft(update: Update, context: MaoContext) -> int | None:
     else:
         text = context.text("inbox_sent_story", thread=thread_id)
     await reply(update, context, text)
-    for chat_id in recipients:
-        await deliver_now(context, chat_id)
     return END
 
 
@@ -590,7 +587,6 @@ async def _organiser_answers(
     await _quote_reply(
         message, context.text("inbox_reply_relayed", name=who(context, thread), **values)
     )
-    await deliver_now(context, thread.user_id)
     closing = context.user_data.get(CLOSING_KEY) if context.user_data is not None else None
     if isinstance(closing, dict) and closing.get("thread") == thread.id:
         # The closing line typed after "Afgehandeld" (or any answer meanwhile) closed it.
@@ -629,8 +625,6 @@ async def _person_answers_back(
     thread = follow_up.thread
     logger.info("Inbox thread %s: the person answered back", thread.id)
     await reply(update, context, context.text("inbox_follow_up_sent", thread=thread.id))
-    for chat_id in follow_up.recipients:
-        await deliver_now(context, chat_id)
 
 
 # -- organisers: /vragen, a whole thread, "Afgehandeld" --------------------------------------
@@ -919,7 +913,6 @@ async def close_thread(update: Update, context: MaoContext) -> None:
     await edit_pressed(update, context, text)
     if how is CloseWith.STANDARD and thread.user_id is not None:
         logger.info("Inbox thread %s closed with the standard line", thread.id)
-        await deliver_now(context, thread.user_id)
     await _after_close(context, thread, closing)
 
 

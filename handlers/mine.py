@@ -17,7 +17,6 @@ from core.context import Handlers, MaoContext
 from core.keyboards import Button, keyboard, offer_buttons, one_per_row
 from core.replies import close_buttons, pressed, reply
 from core.signups import read_other_dates
-from jobs.outbox import deliver_now
 from storage.activities import ActivityInfo
 from storage.registrations import (
     ChangeResult,
@@ -159,8 +158,7 @@ async def _give_up(update: Update, context: MaoContext, done_key: str) -> None:
     language = context.language
     await reply(update, context, context.text(done_key, title=result.activity.title(language)))
     # The file that takes the event out of their calendar, and a message to whoever moved
-    # up, are owed: the outbox sends them straight away.
-    await deliver_now(context, query.from_user.id)
+    # up, are owed: they follow this update's answer at once (jobs.outbox, `answering`).
     await _offer_other_dates(update, context, result.activity)
 
 
@@ -195,8 +193,7 @@ async def claim(update: Update, context: MaoContext) -> None:
         key = "offer_expired_claim" if result.reason == "expired" else "offer_gone"
         await reply(update, context, context.text(key))
         return
-    # The confirmation and calendar file were owed with the seat.
-    await deliver_now(context, query.from_user.id)
+    # The confirmation and calendar file were owed with the seat: they follow at once.
 
 
 async def send_calendar_file(chat_id: int, item: UserRegistration, context: MaoContext) -> None:

@@ -44,7 +44,6 @@ from core.links import checkin_link, qr_png, signup_link
 from core.replies import close_buttons, reply
 from core.roles import organisers_only
 from core.text_limits import clean_text
-from jobs.outbox import outbox_of
 from storage.activities import (
     ActivityInfo,
     MoveReach,
@@ -722,7 +721,6 @@ async def _apply_change(update: Update, context: MaoContext) -> int:
         return await _not_found(update, context)
     before, after, reach = change
     if after.starts_at != before.starts_at:
-        outbox_of(context.application).kick()
         told = reach.told if reach else 0
         text = context.text("oa_moved", period=period(after, context), count=told)
         if reach and reach.told:
@@ -804,7 +802,6 @@ async def cancel(update: Update, context: MaoContext) -> int:
     if told is None:
         return await _not_found(update, context)
     await close_buttons(update)
-    outbox_of(context.application).kick()
     await reply(update, context, context.text("oa_cancelled", count=told))
     return END
 
@@ -818,7 +815,6 @@ async def reopen(update: Update, context: MaoContext) -> int:
     if told is None:
         return await _not_found(update, context)
     await close_buttons(update)
-    outbox_of(context.application).kick()
     await reply(update, context, context.text("oa_reopened", count=told))
     return END
 

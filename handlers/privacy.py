@@ -21,7 +21,6 @@ from core.pending_questions import KEEP, KEEP_HOURS, PENDING_KEY
 from core.privacy_terms import privacy_terms
 from core.replies import close_buttons, pressed, reply
 from core.seen import forget_seen
-from jobs.outbox import outbox_of
 from storage.activities import ActivityInfo, get_activity
 from storage.personal_data import (
     MessageRecord,
@@ -345,10 +344,9 @@ async def confirm_forget(update: Update, context: MaoContext) -> None:
     for listener in services.on_erased:
         listener(user_id)
     await close_buttons(update)
-    await reply(update, context, context.text("forget_done"))
     # A seat the user held has gone to the next person waiting, and the organisers' chats
-    # are owed the deletion of their copies: now.
-    outbox_of(context.application).kick()
+    # are owed the deletion of their copies: the commit woke the outbox for them.
+    await reply(update, context, context.text("forget_done"))
 
 
 def build_handlers() -> Handlers:

@@ -45,7 +45,6 @@ from core.replies import close_buttons, pressed, reply, stale_button
 from core.signups import picker, signup_start
 from core.text_limits import clean_text, clip
 from core.typed_choice import ROLE_WORDS, typed_choice
-from jobs.outbox import deliver_now
 from storage.activities import ActivityInfo, get_activity_by_id
 from storage.db import DatabaseUnavailableError
 from storage.registrations import (
@@ -874,11 +873,10 @@ async def confirm(update: Update, context: MaoContext) -> int:
         said = _audience_text("signup_audience_strict", activity, details.role, context)
         return await _ask_role(update, context, said)
     _forget_draft(context)
-    if result.outcome in (Outcome.REGISTERED, Outcome.WAITING):
-        # The confirmation (and calendar file) was owed in the same transaction as the seat;
-        # if Telegram fails now, the outbox delivers it later and the seat stays taken.
-        await deliver_now(context, _user_id(update))
-    else:
+    # A seat or a waiting-list place: the confirmation (and calendar file) was owed in the
+    # same transaction and follows this update at once (jobs.outbox, `answering`); if
+    # Telegram fails now, the outbox delivers it later and the seat stays taken.
+    if result.outcome not in (Outcome.REGISTERED, Outcome.WAITING):
         await reply(update, context, _refusal(result.outcome, activity, result.position, context))
     return END
 

@@ -13,7 +13,6 @@ from telegram.ext import CallbackContext
 
 from core.context import MaoContext
 from core.pending_questions import PENDING_KEY, drop_stale
-from jobs.outbox import outbox_of
 from storage.inbox import purge_old_threads
 from storage.persistence_store import prune_user_data
 from storage.privacy import apply_retention
@@ -28,8 +27,8 @@ async def expire_offers_job(context: CallbackContext[Any, Any, Any, Any]) -> Non
     services = context.services
     expired = await services.db.run_session(expire_offers, services.now())
     if expired:
+        # Whoever moved up is told: the commit woke the outbox.
         logger.info("%d seat offers expired", len(expired))
-        outbox_of(context.application).kick()
 
 
 async def retention_job(context: CallbackContext[Any, Any, Any, Any]) -> None:

@@ -1,26 +1,21 @@
 """Sending what the bot owes: the delivery outbox (storage/outbox.py).
 
-One sender runs per bot process. It claims the most urgent due message with a lease, reads
-what it is made from (one read), writes it out in the recipient's language at the moment
-of sending (so a cancelled seat, a moved activity or a switched-off reminder is respected),
-sends it, and records the outcome.
-
-What a message says, its priority and deadline, and what follows sending it are declared by
-the feature that owes it (handlers/*_owed.py, registered in bot/app.py): this engine knows
-kinds only through that registry (jobs/owed_kinds.py). It
+One sender runs per bot process. It claims the most urgent due message with a lease, writes
+it out in the recipient's language at the moment of sending (so a cancelled seat, a moved
+activity or a switched-off reminder is respected), sends it, and records the outcome. It
 keeps up to `broadcast.in_flight` messages on their way at once, each claimed, sent and
 settled on its own (a call to Telegram takes 50-100 ms: one at a time could not keep
 Telegram's pace), and one user's messages always one after the other, in order.
 
 The cost of that window: a crash may repeat up to `in_flight` messages (sent, but not yet
-recorded as sent), plus one for each person being answered at that moment (`deliver_now`);
+recorded as sent), plus one for each person being answered at that moment (`answering`);
 their leases run out and they go again. Nothing is lost. A database that goes away does
 not cost repeats: outcomes Telegram confirmed meanwhile are recorded once it is back.
 
-Pace: every call to a chat, the handlers' replies included (bot.app.RateLimiter), spends
-from one SendBudget, spaced evenly under Telegram's ~30/s. Replies and PERSONAL messages go
-first; notices, reminders and announcements take what is left, at most one a second per
-chat. A 429 holds back only its chat, or (Telegram's flood limit) bulk sending.
+Pace (jobs/pacing.py): every call to a chat, the handlers' replies included, spends from
+one SendBudget under Telegram's ~30/s and each chat's ~1/s. Replies and PERSONAL messages go
+first; notices, reminders and announcements take what is left. A 429 holds back only its
+chat, or (Telegram's flood limit) bulk sending.
 
 Outcomes:
 - sent only after Telegram confirmed;
@@ -29,8 +24,10 @@ Outcomes:
 - a timeout is "unconfirmed": Telegram may well have delivered it, so it is not repeated;
 - 403 means the user blocked the bot.
 
-Handlers write the owed message in the transaction of the change, then call `deliver_now`
-so the user hears at once; whatever fails is picked up by the background loop.
+Handlers write the owed message in the transaction of the change (storage.outbox.owe) and do
+nothing more: the commit wakes the sender (storage.db's `when_owed`), and the person whose
+update caused it hears right after the update's own answer (`answering`, around every
+update); whatever fails is picked up by the background loop.
 """
 
 from __future__ import annotations
@@ -40,12 +37,11 @@ import contextlib
 import logging
 import os
 import socket
-import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import IntEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -57,6 +53,15 @@ from core.context import MaoContext, services_of
 from core.services import Services
 from jobs import owed_kinds
 from jobs.owed_kinds import Held, Rendered
+from jobs.pacing import (
+    CHAT_WAIT_IN_PLACE_SECONDS,
+    NO_LIMITER_RETRIES,
+    Lane,
+    Place,
+    budget_of,
+    lane_of,
+    seconds,
+)
 from storage.outbox import (
     NIGHT_ALLOWED,
     OutboxKind,
@@ -67,7 +72,6 @@ from storage.outbox import (
     give_back,
     keep_reminders_out_of_quiet_hours,
     plan_feedback_requests,
-    priority_of,
     release_stale_claims,
     retry_later,
     settle,
@@ -79,227 +83,43 @@ SENDER_KEY = "outbox_sender"
 POLL_SECONDS = 1.0
 FEEDBACK_SWEEP = timedelta(minutes=1)
 OUTAGE_PAUSE_SECONDS = 2.0
-# The outbox has already spent from the shared budget (SendBudget) for this call and reschedules
-# a refused message itself: bot.app.RateLimiter passes such a call straight through (PTB's
-# own limiter would wait out a 429 and hold every other call meanwhile).
-NO_LIMITER_RETRIES = -1
-BUDGET_KEY = "send_budget"
-# Sends are spaced this much wider than `broadcast.messages_per_second` asks: network delays
-# vary, so messages sent evenly at exactly Telegram's rate arrive bunched up and draw 429s.
-HEADROOM = 0.95
-# Telegram allows a chat about one message a second; a little more, for the same reason.
-CHAT_GAP_SECONDS = 1.1
 # Claimed messages per place in the window, counting those that wait for their chat's turn.
 MAX_CLAIMED = 16
-# A chat held back longer than this (a 429's retry_after) gets its message rescheduled
-# rather than waited for: the claim's lease must not run out while it waits.
-CHAT_WAIT_IN_PLACE_SECONDS = 3.0
 # How long stopping waits for the messages on their way.
 STOP_GRACE_SECONDS = 5.0
-# Per-chat bookkeeping is dropped once this old (it only matters for about a second).
-FORGET_AFTER_SECONDS = 10.0
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
-class Lane(IntEnum):
-    """Who waits for a send: a person (a reply, a PERSONAL owed message) or nobody (bulk)."""
-
-    INTERACTIVE = 0
-    BULK = 1
-
-
-def lane_of(message: OwedMessage) -> Lane:
-    return Lane.INTERACTIVE if priority_of(message.kind) is Priority.PERSONAL else Lane.BULK
+# Owed to more people than this by one update (a cancellation to everyone signed up): the
+# round sends them, paced as bulk. Up to this many (a sign-up: the person and whoever moved
+# up; an answer relayed to a parent) hear before the update counts as answered.
+ANSWERED_AT_ONCE = 5
 
 
-class SendBudget:
-    """Telegram's ~30 messages a second, shared by every call the bot makes to a chat.
+@dataclass
+class Answering:
+    """One update being answered: whom the commits made for it owed messages to."""
 
-    Sends are spaced evenly (bursts are what draw 429s). An interactive send (a handler's
-    reply through bot.app.RateLimiter, a PERSONAL owed message) takes the next free slot at
-    once; a bulk send (announcements, notices, reminders) takes a slot only when its time
-    has come and nobody took it, so bulk gets what interactive sends leave and a reply never
-    queues behind a broadcast. Bulk also keeps Telegram's one message a second per chat.
+    user_id: int | None
+    owed_to: set[int] = field(default_factory=set)
+    many: bool = False
+    open: bool = True
 
-    A 429 slows down only what caused it: for a chat that just had a message it holds that
-    chat (`retry_after`); otherwise it is the bot's overall flood limit, and it pauses bulk
-    sending, not replies."""
+    def owe(self, recipients: frozenset[int], many: bool) -> None:
+        self.owed_to |= recipients
+        self.many = self.many or many
 
-    def __init__(
-        self,
-        per_second: float,
-        *,
-        chat_gap: float = CHAT_GAP_SECONDS,
-        headroom: float = HEADROOM,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.interval = 1.0 / (per_second * headroom)
-        self.chat_gap = chat_gap
-        self.clock = clock
-        self.next_free = 0.0  # when the next unreserved slot comes
-        self.bulk_paused_until = 0.0
-        self.last_sent: dict[int, float] = {}  # chat -> its latest send
-        self.before_last: dict[int, float] = {}  # chat -> the send before that
-        self.held_until: dict[int, float] = {}  # chat -> nothing before (a 429)
-        self.bulk_sent: dict[int, float] = {}  # chat -> its latest bulk message
-        self.refusals: Counter[str] = Counter()  # "chat" and "flood" 429s seen
-        self._bulk_turn = asyncio.Lock()
-        self._forgotten_at = 0.0
-
-    def bulk_paused(self) -> bool:
-        return self.clock() < self.bulk_paused_until
-
-    async def acquire(self, chat_id: int | None, lane: Lane) -> None:
-        """Wait for this send's turn (`chat_id` None: a call to no chat, e.g. a button's
-        answer, still spends a slot)."""
-        if lane is Lane.INTERACTIVE:
-            await self._interactive(chat_id)
-        else:
-            await self._bulk(chat_id)
-
-    def chat_wait(self, chat_id: int | None) -> float:
-        """Seconds until this chat may have a message (0: now), in either lane."""
-        if chat_id is None:
-            return 0.0
-        # A second after a bulk message; replies may follow each other (Telegram allows a
-        # private chat short bursts, and a reminder may follow a confirmation at once).
-        ready = max(
-            self.held_until.get(chat_id, 0.0),
-            self.bulk_sent.get(chat_id, -self.chat_gap) + self.chat_gap,
-        )
-        return max(0.0, ready - self.clock())
-
-    async def _interactive(self, chat_id: int | None) -> None:
-        if chat_id is not None:
-            # Only a refusal or a bulk message to this chat holds a reply back: a person in
-            # a conversation may get a few messages in a row, as Telegram allows.
-            held = self.chat_wait(chat_id)
-            if held > 0:
-                await asyncio.sleep(held)
-        now = self.clock()
-        slot = self._take(now)
-        self._note(chat_id, slot)
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-    async def _bulk(self, chat_id: int | None) -> None:
-        while True:
-            wait = self.chat_wait(chat_id)
-            if wait > 0:  # waited for apart: one busy chat holds up no other
-                await asyncio.sleep(wait)
-            # Bulk sends take their slots in the order they asked (a broadcast goes out in
-            # the order it was claimed); the lock is fair.
-            async with self._bulk_turn:
-                now = await self._next_bulk_slot(chat_id)
-                if now is None:
-                    # The chat had a message meanwhile (another of this person's in the
-                    # window): wait for it outside the queue, so nobody else waits with us.
-                    continue
-                self._take(now)
-            break
-        self._note(chat_id, now)
-        if chat_id is not None:
-            self.bulk_sent[chat_id] = now
-
-    async def _next_bulk_slot(self, chat_id: int | None) -> float | None:
-        """The moment a free slot has come (None: the chat must wait first)."""
-        while True:
-            now = self.clock()
-            if self.chat_wait(chat_id) > 0:
-                return None
-            ready = max(self.next_free, self.bulk_paused_until)
-            if ready <= now:
-                return now
-            # Woken at `ready`, the slot may have gone to a reply meanwhile: look again.
-            await asyncio.sleep(ready - now)
-
-    def _take(self, now: float) -> float:
-        """Reserve the next free slot. A slot missed by a little (the event loop was busy)
-        keeps the schedule; after a pause the schedule starts anew, without a burst."""
-        slot = self.next_free if self.next_free > now - self.interval / 4 else now
-        self.next_free = slot + self.interval
-        return slot
-
-    def _note(self, chat_id: int | None, at: float) -> None:
-        if chat_id is None:
-            return
-        previous = self.last_sent.get(chat_id)
-        if previous is not None:
-            self.before_last[chat_id] = previous
-        self.last_sent[chat_id] = at
-        if at - self._forgotten_at > FORGET_AFTER_SECONDS:
-            self._forget(at - FORGET_AFTER_SECONDS)
-
-    def _forget(self, before: float) -> None:
-        self._forgotten_at = before + FORGET_AFTER_SECONDS
-        for book in (self.last_sent, self.before_last, self.held_until, self.bulk_sent):
-            for chat in [chat for chat, at in book.items() if at < before]:
-                del book[chat]
-
-    def failed(self, chat_id: int | None) -> None:
-        """The latest send to this chat did not arrive (5xx, network): it does not count
-        towards the chat's one message a second."""
-        if chat_id is None or chat_id not in self.last_sent:
-            return
-        if self.bulk_sent.get(chat_id) == self.last_sent[chat_id]:
-            del self.bulk_sent[chat_id]
-        previous = self.before_last.pop(chat_id, None)
-        if previous is None:
-            del self.last_sent[chat_id]
-        else:
-            self.last_sent[chat_id] = previous
-
-    def refused(self, chat_id: int | None, retry_after: float) -> bool:
-        """Record a 429 for a send to `chat_id`. True when it was the chat's own limit
-        (that chat waits), False for the bot's overall flood limit (bulk waits)."""
-        now = self.clock()
-        previous = self.before_last.get(chat_id) if chat_id is not None else None
-        if chat_id is not None and previous is not None and now - previous < 2 * self.chat_gap:
-            self.refusals["chat"] += 1
-            self.held_until[chat_id] = max(self.held_until.get(chat_id, 0.0), now + retry_after)
-            return True
-        self.refusals["flood"] += 1
-        self.bulk_paused_until = max(self.bulk_paused_until, now + retry_after)
-        logger.info("Flood limit: bulk sending paused for %.1f s", retry_after)
-        return False
+    def hear_at_once(self) -> set[int]:
+        """Who gets their messages at the end of the update, in the reply lane."""
+        if self.many or len(self.owed_to) > ANSWERED_AT_ONCE:
+            return self.owed_to & {self.user_id} if self.user_id is not None else set()
+        return set(self.owed_to)
 
 
-def budget_of(application: AnyApplication) -> SendBudget:
-    """The budget shared with bot.app.RateLimiter; one of its own if the bot has another."""
-    budget = getattr(application.bot.rate_limiter, "budget", None)
-    if isinstance(budget, SendBudget):
-        return budget
-    budget = application.bot_data.get(BUDGET_KEY)
-    if not isinstance(budget, SendBudget):
-        broadcast = services_of(application).config.broadcast
-        budget = application.bot_data[BUDGET_KEY] = SendBudget(
-            broadcast.messages_per_second, chat_gap=broadcast.chat_gap.total_seconds()
-        )
-    return budget
-
-
-class Place:
-    """A message's place in a round's window of `in_flight` messages on their way."""
-
-    def __init__(self, window: asyncio.Semaphore) -> None:
-        self.window = window
-        self.held = True
-
-    async def step_out_for(self, seconds: float) -> None:
-        """Leave the window while waiting, then queue for a place again."""
-        self.give_up()
-        await asyncio.sleep(seconds)
-        await self.window.acquire()
-        self.held = True
-
-    def done(self, _task: object) -> None:
-        self.give_up()
-
-    def give_up(self) -> None:
-        if self.held:
-            self.held = False
-            self.window.release()
+# Set around each update (OutboxSender.answering): a commit made for it, also on a thread of
+# the database seam (which runs in the caller's context), finds the update here.
+ANSWERING: ContextVar[Answering | None] = ContextVar("mao_answering", default=None)
 
 
 class OutboxSender:
@@ -323,15 +143,21 @@ class OutboxSender:
         self.task: asyncio.Task[None] | None = None
         self.feedback_planned_at: datetime | None = None
         self.quiet_checked_at: datetime | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._unhook: Callable[[], None] | None = None
 
     # -- running ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._listen_for_commits()
         if self.task is None:
             self.stopping = False
             self.task = asyncio.create_task(self._loop(), name="outbox")
 
     async def stop(self) -> None:
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
         task, self.task = self.task, None
         if task is None:
             return
@@ -349,8 +175,89 @@ class OutboxSender:
             pass
 
     def kick(self) -> None:
-        """Something new is owed: look now rather than at the next poll."""
+        """Look now rather than at the next poll (a commit that owes messages does this by
+        itself: `_owed_committed`)."""
         self.wake.set()
+
+    # -- waking on commit, and the person being answered ----------------------------------------
+
+    def _listen_for_commits(self) -> None:
+        if self._unhook is None:
+            self.loop = asyncio.get_running_loop()
+            self._unhook = self.services.db.when_owed(self._owed_committed)
+
+    def _owed_committed(self, recipients: frozenset[int], many: bool) -> None:
+        """A transaction that wrote outbox rows committed (on a thread of the database seam,
+        or on the event loop): the round looks now, and the update it was part of, if any,
+        notes whom it owes."""
+        answering = ANSWERING.get()
+        if answering is not None and answering.open:
+            # Before the seam hands the commit's result back: the update reads it only later.
+            answering.owe(recipients, many)
+            if answering.hear_at_once() == answering.owed_to:
+                # Sent when the update ends, in order; the round claiming them meanwhile
+                # could put a calendar file before its confirmation.
+                return
+        self._wake_soon()
+
+    def _wake_soon(self) -> None:
+        """Thread-safe `kick`."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closing: the next start looks anyway
+                loop.call_soon_threadsafe(self.wake.set)
+
+    @contextlib.asynccontextmanager
+    async def answering(self, user_id: int | None) -> AsyncIterator[Answering]:
+        """Around one update from `user_id` (bot.app): what is owed to them meanwhile waits
+        until the update's own answer is out, then follows at once, in the reply lane, with
+        what the update owed a few others (an answer relayed to a parent); only then is the
+        update done. A message the round claimed for them waits for the same turn."""
+        self._listen_for_commits()
+        answering = Answering(user_id)
+        token = ANSWERING.set(answering)
+        release = self._hold_turn(user_id) if user_id is not None else None
+        try:
+            yield answering
+        finally:
+            ANSWERING.reset(token)
+            answering.open = False
+            if release is not None:
+                release()
+        await asyncio.gather(
+            *(self._deliver_at_once(person) for person in sorted(answering.hear_at_once()))
+        )
+        if answering.owed_to or answering.many:
+            self.kick()  # whatever was not theirs to send (a freed seat's offer due later)
+
+    def _hold_turn(self, user_id: int) -> Callable[[], None]:
+        """Take the user's turn (after whatever is on its way to them); the returned call
+        gives it up."""
+        previous = self.user_turns.get(user_id)
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.user_turns[user_id] = turn
+
+        def finish(_previous: object = None) -> None:
+            if not turn.done():
+                turn.set_result(None)
+            if self.user_turns.get(user_id) is turn:
+                del self.user_turns[user_id]
+
+        def release() -> None:
+            if previous is None or previous.done():
+                finish()
+            else:
+                previous.add_done_callback(finish)
+
+        return release
+
+    async def _deliver_at_once(self, user_id: int) -> None:
+        """The change that owed it is committed already: a failure here must never become
+        an error for the user, so it is logged and left to the round."""
+        try:
+            await self.deliver_due(user_id)
+        except Exception as error:
+            logger.warning("Immediate delivery deferred: %s", type(error).__name__)
 
     async def _loop(self) -> None:
         while True:
@@ -487,8 +394,11 @@ class OutboxSender:
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.user_turns[message.user_id] = turn
         try:
-            if previous is not None:
-                await asyncio.wait([previous])  # never cancels `previous`
+            if previous is not None and not previous.done():
+                # Never cancels `previous`. Waiting (an answer still being written) holds no
+                # place in the window.
+                waiting = asyncio.wait([previous])
+                await (place.step_out_until(waiting) if place is not None else waiting)
             try:
                 return await self._deliver(
                     message, lane_of(message) if lane is None else lane, place
@@ -585,7 +495,7 @@ class OutboxSender:
                 settle, message.id, OutboxStatus.DROPPED, now, "no longer owed"
             )
             return OutboxStatus.DROPPED
-        wait = self.budget.chat_wait(message.user_id)
+        wait = self.budget.chat_wait(message.user_id, lane)
         if wait > CHAT_WAIT_IN_PLACE_SECONDS:
             return await services.db.run_session(
                 retry_later, message, now, "chat held back", timedelta(seconds=wait)
@@ -624,7 +534,7 @@ class OutboxSender:
         except Forbidden:
             status = OutboxStatus.BLOCKED
         except RetryAfter as error:
-            wait = _seconds(error.retry_after)
+            wait = seconds(error.retry_after)
             self.budget.refused(message.user_id, wait)  # this chat waits, or bulk does
             return await services.db.run_session(
                 retry_later, message, services.now(), "429", timedelta(seconds=wait)
@@ -694,26 +604,9 @@ async def _erase_copy(bot: Any, chat_id: int, message_id: int, replacement: str)
         raise
 
 
-def _seconds(value: int | float | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 def outbox_of(application: AnyApplication) -> OutboxSender:
     sender = application.bot_data.get(SENDER_KEY)
     if sender is None:
         sender = application.bot_data[SENDER_KEY] = OutboxSender(application)
     assert isinstance(sender, OutboxSender)
     return sender
-
-
-async def deliver_now(context: MaoContext, user_id: int) -> None:
-    """Send what is owed to this user right away (their confirmation, their notice).
-
-    The change that owed it is committed already: a failure here must never become an
-    error for the user, so it is logged and left to the background loop."""
-    sender = outbox_of(context.application)
-    try:
-        await sender.deliver_due(user_id)
-    except Exception as error:
-        logger.warning("Immediate delivery deferred: %s", type(error).__name__)
-    sender.kick()  # others may be owed something by the same change (a freed seat)

@@ -14,6 +14,7 @@ from typing import cast
 from sqlalchemy import ColumnElement, Select, Table, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from storage.db import note_owed
 from storage.models import Activity, Broadcast, OutboxMessage, Profile, Registration, User
 from storage.outbox import (
     NIGHT_ALLOWED,
@@ -172,6 +173,7 @@ def create_broadcast(
             ).order_by(recipients.c.telegram_id),
         )
     )
+    note_owed(session, (), many=True)  # the sender wakes on commit
     return broadcast.id
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import fcntl
 import logging
 import math
@@ -21,7 +22,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -84,6 +85,39 @@ def write_bookkeeping(session: Session, writes: Sequence[Later]) -> None:
     cost more than the counts): should one fail, the caller writes again without them."""
     for function, args in writes:
         function(session, *args)
+
+
+# Session.info key: who this session's transaction owes messages to (storage/outbox.py, owe).
+OWED_KEY = "mao_owed"
+# Recipients noted one by one up to this many; beyond it only "many" (an announcement to
+# everyone must not keep 95,000 ids in memory for a wake-up call).
+OWED_NOTED_AT_MOST = 64
+
+
+@dataclass
+class Owed:
+    """The recipients of the outbox rows a transaction wrote (`many`: more than were noted)."""
+
+    recipients: set[int] = field(default_factory=set)
+    many: bool = False
+
+
+def note_owed(session: Session, recipients: Iterable[int], *, many: bool = False) -> None:
+    """Called where outbox rows are written (or owed again): once the transaction commits,
+    the hooks given to `Database.when_owed` hear of it (the sender wakes; no handler has to
+    remember). `many`: rows for recipients not named (a bulk update)."""
+    owed = session.info.setdefault(OWED_KEY, Owed())
+    owed.many = owed.many or many
+    if owed.many:
+        return
+    for user_id in recipients:
+        if len(owed.recipients) >= OWED_NOTED_AT_MOST:
+            owed.many = True
+            return
+        owed.recipients.add(user_id)
+
+
+OwedHook = Callable[[frozenset[int], bool], None]
 
 
 class DatabaseUnavailableError(Exception):
@@ -371,6 +405,32 @@ class Database:
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._later: set[Future[None]] = set()  # write_later's, until written
+        self._owed_hooks: list[OwedHook] = []
+        event.listen(self._sessions, "after_commit", self._committed)
+        event.listen(self._sessions, "after_rollback", self._rolled_back)
+
+    # -- owed messages: who must hear of a commit ----------------------------------------------
+
+    def when_owed(self, hook: OwedHook) -> Callable[[], None]:
+        """`hook(recipients, many)` after each commit that wrote outbox rows, on the thread
+        that committed (a thread of the seam, or the event loop); returns its removal."""
+        self._owed_hooks.append(hook)
+        return lambda: self._owed_hooks.remove(hook)
+
+    def _committed(self, session: Session) -> None:
+        owed = session.info.pop(OWED_KEY, None)
+        if not isinstance(owed, Owed):
+            return
+        recipients = frozenset(owed.recipients)
+        for hook in list(self._owed_hooks):
+            try:
+                hook(recipients, owed.many)
+            except Exception:
+                # The rows are committed: the sender's poll finds them all the same.
+                logger.exception("A hook for owed messages failed")
+
+    def _rolled_back(self, session: Session) -> None:
+        session.info.pop(OWED_KEY, None)
 
     # -- the seam --------------------------------------------------------------------------------
 
@@ -398,7 +458,8 @@ class Database:
         is known to be away (see refuse_while_away), for a person waiting on the answer."""
         if fail_fast:
             self.refuse_while_away()
-        future = self._pool().submit(function, *args)
+        # In the caller's context: a commit's hooks know whose update it was part of.
+        future = self._pool().submit(contextvars.copy_context().run, function, *args)
         try:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for may swallow a
             # cancellation that arrives as the call finishes (the outbox would never stop).

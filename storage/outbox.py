@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.db import dialect_insert
+from storage.db import dialect_insert, note_owed
 from storage.durations import parse_duration
 from storage.models import Activity, OutboxMessage, Registration
 from storage.quiet_hours import QuietHours
@@ -250,6 +250,7 @@ def owe(
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
     session.execute(statement)
+    note_owed(session, [user_id])
 
 
 # -- calendar files: each after the message it belongs to --------------------------------------
@@ -812,7 +813,10 @@ def retry_failed(session: Session, broadcast_id: int, now: datetime) -> int:
         ),
         execution_options={"synchronize_session": False},
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    if count:
+        note_owed(session, (), many=True)
+    return count
 
 
 def messages_for(

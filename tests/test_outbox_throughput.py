@@ -17,7 +17,8 @@ from bot.config import AppConfig
 from bot.offline.driver import BotDriver
 from bot.offline.standin import BotApiStandIn, Fault, RateLimit
 from bot.services import build_services
-from jobs.outbox import Lane, SendBudget, budget_of, outbox_of
+from jobs.outbox import outbox_of
+from jobs.pacing import Lane, SendBudget, budget_of
 from storage.broadcasts import create_broadcast
 from storage.db import Database
 from storage.models import OutboxMessage
@@ -100,11 +101,13 @@ async def test_bulk_keeps_a_second_between_messages_to_one_chat() -> None:
     started = time.monotonic()
     await budget.acquire(5, Lane.INTERACTIVE)
     await budget.acquire(5, Lane.INTERACTIVE)  # replies may follow each other
-    await budget.acquire(5, Lane.BULK)  # and a reminder may follow them at once
     await budget.acquire(6, Lane.BULK)
     assert time.monotonic() - started < 0.1
-    await budget.acquire(5, Lane.BULK)  # after a bulk message the chat waits its gap
-    assert time.monotonic() - started >= 0.28
+    await budget.acquire(5, Lane.BULK)  # a bulk message waits its gap after a reply
+    bulk_at = time.monotonic()
+    assert bulk_at - started >= 0.28
+    await budget.acquire(5, Lane.BULK)  # and after a bulk message
+    assert time.monotonic() - bulk_at >= 0.28
     replied = time.monotonic()
     await budget.acquire(5, Lane.INTERACTIVE)  # a reply too
     assert time.monotonic() - replied >= 0.25
@@ -212,7 +215,11 @@ async def test_a_reply_during_a_broadcast_does_not_wait_for_it(
 
 async def test_a_chat_429_delays_that_message_only(config: AppConfig, clock: FakeClock) -> None:
     standin = BotApiStandIn(latency=0.02)
-    paced = with_broadcast(config, messages_per_second=30.0, in_flight=4)
+    # A gap as Telegram's: the broadcast message waits it after the reply, and a 429 that
+    # soon after is the chat's own.
+    paced = with_broadcast(
+        config, messages_per_second=30.0, in_flight=4, chat_gap=timedelta(seconds=1)
+    )
     async with BotDriver(lambda: build_services(paced, clock), standin) as driver:
         add_users(driver.services.db, range(40_000, 40_060), clock)
         # A person was just answered; Telegram then refuses their chat one message (too

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application
 
 from bot.app import (
+    AnsweringApplication,
     MaoApplication,
     allowed_updates,
     build_application,
@@ -54,7 +54,7 @@ async def spawn_bot_process(
     )
 
 
-class ObservedApplication(Application):  # type: ignore[type-arg]
+class ObservedApplication(AnsweringApplication):
     """Signals when an update has been fully processed, so a driver knows the bot is done."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import re
 import socket
 import struct
@@ -105,12 +106,15 @@ class ApiCall:
 
 @dataclass
 class RateLimit:
-    """Telegram's limits: a number of messages per second overall, and per chat."""
+    """Telegram's limits: a number of messages per second overall, per chat, and (with
+    `per_group_per_minute`) per group chat in any minute. Beyond them: 429 with retry_after."""
 
     per_second: float
     per_chat_per_second: float = 1.0
+    per_group_per_minute: float | None = None
     _window: deque[float] = field(default_factory=deque)
     _last_per_chat: dict[int, float] = field(default_factory=dict)
+    _group_minutes: dict[int, deque[float]] = field(default_factory=dict)
 
     def check(self, chat_id: int | None, now: float) -> float | None:
         """None when allowed; otherwise the seconds to wait."""
@@ -122,9 +126,23 @@ class RateLimit:
             last = self._last_per_chat.get(chat_id)
             if last is not None and now - last < 1.0 / self.per_chat_per_second:
                 return 1.0
+            minute = self._group_minute(chat_id, now)
+            if minute is not None and len(minute) >= (self.per_group_per_minute or 0):
+                return max(1.0, math.ceil(60.0 - (now - minute[0])))
             self._last_per_chat[chat_id] = now
+            if minute is not None:
+                minute.append(now)
         self._window.append(now)
         return None
+
+    def _group_minute(self, chat_id: int, now: float) -> deque[float] | None:
+        """The group's sends in the last minute (None: not a group, or no group limit)."""
+        if self.per_group_per_minute is None or chat_id >= 0:
+            return None
+        minute = self._group_minutes.setdefault(chat_id, deque())
+        while minute and now - minute[0] >= 60.0:
+            minute.popleft()
+        return minute
 
 
 FaultKind = Literal["server_error", "reset", "timeout", "storm"]
