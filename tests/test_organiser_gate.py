@@ -63,7 +63,10 @@ PUBLIC_HANDLERS = {
     "handlers.faq_learning.refresh_before_matching",
     "handlers.flood.hold_back_floods",
     "handlers.groups.point_to_private_chat",
-    "handlers.inbox.handle_reply",
+    # A reply to an inbox copy: an organiser's answer or a person answering back (the
+    # organiser check is inside, since the same reply from anyone else is the latter).
+    "handlers.inbox.InboxReplies.look_up",
+    "handlers.inbox.InboxReplies.answer",
 }
 BUTTONS = [value for value in vars(callbacks).values() if isinstance(value, CallbackFormat)]
 
