@@ -19,12 +19,15 @@ follow-up, right after that kind was discussed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from rapidfuzz.distance import OSA
+from sqlalchemy.orm import Session
 
 from core import callbacks
 from core.activity_text import (
@@ -44,16 +47,16 @@ from core.keyboards import Button
 from faq.language import FUNCTION_WORDS
 from faq.smalltalk import BACK_WORDS, tokens
 from storage.activities import ActivityInfo, get_activity_by_id, upcoming_activities
-from storage.db import is_outage
 from storage.registrations import UserRegistration, user_registrations
 from storage.vocabulary import Kind, Status
 
-# The upcoming activities as last read: answered from when the database is away. (Read on
-# the event loop, but failing at once while the database is known to be away.)
+# The upcoming activities as last read: answered from when the database is away or slow
+# (read_agenda reads through the database seam).
 LAST_READ_KEY = "agenda_answers_last_read"
 
 __all__ = [
     "AgendaQuestion",
+    "AgendaRead",
     "AgendaReply",
     "Aspect",
     "Found",
@@ -62,9 +65,9 @@ __all__ = [
     "find_follow_up",
     "find_in_agenda",
     "is_about_the_activity",
+    "places_held",
+    "read_agenda",
     "read_question",
-    "still_on",
-    "upcoming",
 ]
 
 # A list answer shows this many activities; /agenda has them all.
@@ -284,6 +287,7 @@ def _kinds_in(words: Sequence[str]) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=64)  # one message is read several ways (agenda, follow-up)
 def read_question(text: str) -> AgendaQuestion:
     """What a question asks about an activity, and which kinds it names (no database)."""
     words = tokens(text)
@@ -523,21 +527,73 @@ def _listing(
     return AgendaReply("\n\n".join(blocks), rows, topic)
 
 
-def answer_found(
-    found: Found, aspects: frozenset[Aspect], context: MaoContext, user_id: int
-) -> AgendaReply:
-    """The answer about the activities found (core/chat_reading.py found them)."""
+@dataclass(frozen=True)
+class AgendaRead:
+    """What an agenda answer may need, read through the database seam before the message is
+    read (reading it is synchronous): the upcoming activities, and those of the topic just
+    discussed still on."""
+
+    upcoming: list[ActivityInfo]
+    known: list[ActivityInfo]
+
+    def still_on(self, ids: Sequence[int]) -> list[ActivityInfo]:
+        return [a for a in self.known if a.id in ids]
+
+
+NOTHING_READ = AgendaRead([], [])
+
+
+def _read_agenda(
+    session: Session, now: datetime, ids: Sequence[int]
+) -> tuple[list[ActivityInfo], list[ActivityInfo | None]]:
+    return upcoming_activities(session, now), [get_activity_by_id(session, i) for i in ids]
+
+
+async def read_agenda(context: MaoContext, text: str, topic: tuple[str, str] | None) -> AgendaRead:
+    """Only for a message that asks something of an activity (most need no read); while
+    the database is away, or slow, the agenda as last read."""
+    if not read_question(text).aspects:
+        return NOTHING_READ
     services = context.services
-    try:
-        with services.db.reading() as session:
-            held = {
-                item.activity.id: item
-                for item in user_registrations(session, user_id, services.now())
-            }
-    except Exception as error:
-        if not is_outage(error):
-            raise
-        held = {}  # the database away: answered without the user's own places
+    now = services.now()
+    ids = _topic_ids(topic)
+    read = await services.db.read_or(None, _read_agenda, now, ids)
+    if read is None:
+        last: list[ActivityInfo] = context.bot_data.get(LAST_READ_KEY, [])
+        known: list[ActivityInfo | None] = [a for a in last if a.id in ids]
+    else:
+        last, known = read
+        context.bot_data[LAST_READ_KEY] = last
+    # Started ones are over for a newcomer: the answer is about what is still to come.
+    return AgendaRead(
+        [a for a in last if a.starts_at > now],
+        [a for a in known if a is not None and a.status == Status.PUBLISHED and a.ends_at > now],
+    )
+
+
+def _topic_ids(topic: tuple[str, str] | None) -> list[int]:
+    if topic is None or topic[0] == "kind" or topic[0] == "faq":
+        return []
+    return [int(part) for part in topic[1].split(",") if part.isascii() and part.isdigit()]
+
+
+async def places_held(context: MaoContext, user_id: int) -> dict[int, UserRegistration]:
+    """The user's own places, for the answer; without them while the database is away."""
+    services = context.services
+    held: list[UserRegistration] = await services.db.read_or(
+        [], user_registrations, user_id, services.now()
+    )
+    return {item.activity.id: item for item in held}
+
+
+def answer_found(
+    found: Found,
+    aspects: frozenset[Aspect],
+    context: MaoContext,
+    held: dict[int, UserRegistration],
+) -> AgendaReply:
+    """The answer about the activities found (core/chat_reading.py found them), with the
+    places the user holds (places_held)."""
     if not found.activities:
         assert found.kind is not None
         return AgendaReply(
@@ -549,37 +605,6 @@ def answer_found(
         activity = found.activities[0]
         return _single(activity, aspects, held.get(activity.id), context)
     return _listing(found, held, context)
-
-
-def upcoming(context: MaoContext) -> list[ActivityInfo]:
-    services = context.services
-    now = services.now()
-    try:
-        with services.db.reading() as session:
-            read = upcoming_activities(session, now)
-        context.bot_data[LAST_READ_KEY] = read
-    except Exception as error:
-        if not is_outage(error):
-            raise
-        # The database away: the agenda as last read.
-        read = context.bot_data.get(LAST_READ_KEY, [])
-    # Started ones are over for a newcomer: the answer is about what is still to come.
-    return [a for a in read if a.starts_at > now]
-
-
-def still_on(context: MaoContext, ids: Sequence[int]) -> list[ActivityInfo]:
-    """Of these activities, the published ones that have not ended."""
-    services = context.services
-    try:
-        with services.db.reading() as session:
-            known = [get_activity_by_id(session, i) for i in ids]
-    except Exception as error:
-        if not is_outage(error):
-            raise
-        last: list[ActivityInfo] = context.bot_data.get(LAST_READ_KEY, [])
-        known = [a for a in last if a.id in ids]  # the database away: as last read
-    now = services.now()
-    return [a for a in known if a is not None and a.status == Status.PUBLISHED and a.ends_at > now]
 
 
 def find_in_agenda(

@@ -28,7 +28,7 @@ from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from core import callbacks
-from core.agenda_answers import AgendaReply, answer_found, still_on, upcoming
+from core.agenda_answers import AgendaReply, answer_found, places_held, read_agenda
 from core.chat_reading import Reading, Route, read_message
 from core.context import Handlers, MaoContext
 from core.flood_guard import may_store_miss
@@ -194,12 +194,14 @@ async def answer_question(
     question = clean_text(message.text)
     with context.answering_in(question_language(question, context)):
         services = context.services
+        recent = recent_topic(context)
+        agenda = await read_agenda(context, question, recent)
         reading = read_message(
             question,
             services.matcher,
-            activities=lambda: upcoming(context),
-            known_activities=lambda ids: still_on(context, ids),
-            recent=recent_topic(context),
+            activities=lambda: agenda.upcoming,
+            known_activities=agenda.still_on,
+            recent=recent,
             content=services.faq,
             language=context.language,
         )
@@ -210,7 +212,8 @@ async def answer_question(
         _user_data(context).pop(SUGGESTED_KEY, None)
         if reading.route is Route.AGENDA:
             assert reading.found is not None
-            answer = answer_found(reading.found, reading.aspects, context, user.id)
+            held = await places_held(context, user.id)
+            answer = answer_found(reading.found, reading.aspects, context, held)
             await send_agenda_reply(update, context, answer)
             return
         if reading.story:

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
 from conftest import SHARED, FakeClock, texts
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.offline.driver import BotDriver, buttons_of
 from core import callbacks
@@ -406,3 +407,24 @@ def test_activity_info_titles_are_used_in_both_languages() -> None:
     found = find(read_question("where is the direction session?"), [info])
     assert found is not None and [a.id for a in found.activities] == [1]
     assert find(read_question("where do I find good examples?"), [info]) is None
+
+
+async def test_agenda_answers_read_off_the_event_loop(driver: BotDriver, clock: FakeClock) -> None:
+    """The agenda, the topic's activities and the user's own places are read through the
+    database seam: a read on the event loop holds up every other user's answer."""
+    seed(driver, clock)
+    loop_thread = threading.get_ident()
+    on_the_loop: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.get_ident() == loop_thread:
+            on_the_loop.append(statement)
+
+    event.listen(driver.services.db.engine, "before_cursor_execute", note)
+    try:
+        answer = texts(await driver.say(PARENT, "wanneer is de masterclass netwerkregie?"))[0]
+        follow_up = texts(await driver.say(PARENT, "en is die online?"))[0]
+    finally:
+        event.remove(driver.services.db.engine, "before_cursor_execute", note)
+    assert "Masterclass Netwerkregie" in answer and follow_up
+    assert on_the_loop == []
