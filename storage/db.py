@@ -692,10 +692,16 @@ class Database:
             session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     def dispose(self) -> None:
-        self._watchdog.stop()
         with self._executor_lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            # Threads still waiting on a database that does not answer are not waited for.
             executor.shutdown(wait=False, cancel_futures=True)
+            # A call still running holds a connection; disposing the engine under it leaves
+            # that connection to the garbage collector, unclosed (psycopg warns, and the
+            # server keeps a session). So wait for it, within a bound: the watchdog, still
+            # on, cuts one hung on a database that does not answer.
+            until = time.monotonic() + self.timeouts.call + 2.0
+            for thread in list(getattr(executor, "_threads", ())):
+                thread.join(max(0.0, until - time.monotonic()))
+        self._watchdog.stop()
         self.engine.dispose()
