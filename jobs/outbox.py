@@ -165,7 +165,8 @@ class OutboxSender:
         # mid-call, it would be sent again once its lease ran out).
         self.stopping = True
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._between_rounds(), STOP_GRACE_SECONDS)
+            async with asyncio.timeout(STOP_GRACE_SECONDS):
+                await self._between_rounds()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -260,7 +261,7 @@ class OutboxSender:
             logger.warning("Immediate delivery deferred: %s", type(error).__name__)
 
     async def _loop(self) -> None:
-        while True:
+        while not self.stopping:
             self.wake.clear()
             try:
                 await self.deliver_due()
@@ -272,8 +273,12 @@ class OutboxSender:
                 logger.warning("Outbox paused: %s", type(error).__name__)
                 await asyncio.sleep(OUTAGE_PAUSE_SECONDS)
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as the wait ends (a commit's wake during stop), and the loop would
+            # never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self.wake.wait()
 
     # -- sending ------------------------------------------------------------------------------
 

@@ -198,3 +198,19 @@ def test_the_stand_in_refuses_a_chat_faster_than_a_second_and_a_group_over_its_m
     wait = limit.check(group, 230.0)  # the 21st message within a minute
     assert wait is not None and 29 <= wait <= 31
     assert limit.check(group, 260.1) is None  # the first of them is a minute old
+
+
+@pytest.mark.usefixtures("slow_poll")
+async def test_the_sender_stops_when_a_wake_meets_the_stop(driver: BotDriver) -> None:
+    """A commit's wake arriving as the sender is stopped: on Python 3.11 `wait_for` swallowed
+    that cancellation, and the sender (and the bot's shutdown) waited forever."""
+    await _idle(driver)
+    assert driver.application is not None
+    sender = jobs.outbox.outbox_of(driver.application)
+    task = sender.task
+    assert task is not None
+    sender.wake.set()
+    await asyncio.sleep(0)  # the wait is over, the sender not yet back: now the stop comes
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=5)
+    assert task in done

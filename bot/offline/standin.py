@@ -400,8 +400,10 @@ class BotApiStandIn:
         """Keep a request unanswered for `seconds`, or until `stop()`."""
         self._held.add(stream)
         try:
+            # asyncio.timeout: Python 3.11's wait_for may swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._release.wait(), seconds)
+                async with asyncio.timeout(seconds):
+                    await self._release.wait()
         finally:
             self._held.discard(stream)
 
@@ -484,7 +486,8 @@ class BotApiStandIn:
                 return []
             self._new_update.clear()
             try:
-                await asyncio.wait_for(self._new_update.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._new_update.wait()
             except TimeoutError:
                 return []
         return []
