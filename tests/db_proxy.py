@@ -7,6 +7,7 @@ also stop the proxy."""
 from __future__ import annotations
 
 import contextlib
+import random
 import select
 import socket
 import threading
@@ -51,9 +52,20 @@ class FaultyProxy:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _listen(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        # The port is chosen below the kernel's ephemeral range (32768 and up here): refusing
+        # closes it, and healing binds it again; an ephemeral port could meanwhile become the
+        # local end of somebody's outgoing connection ("Address already in use").
+        candidates = [self.port] if self.port else random.sample(range(20_000, 32_000), 50)
+        for port in candidates:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                listener.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                listener.close()
+        else:
+            raise OSError(f"no free port for the proxy among {candidates}")
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener
