@@ -36,6 +36,10 @@ class FaultyProxy:
         self._forwarding.clear()
         listener, self._listener = self._listener, None
         if listener is not None:
+            # shutdown first: a plain close leaves the socket listening (and its port taken)
+            # while the accepting thread is still inside accept(), on Linux.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         self._drop_connections()
 
