@@ -572,7 +572,7 @@ async def read_agenda(context: MaoContext, text: str, topic: tuple[str, str] | N
 
 
 def _topic_ids(topic: tuple[str, str] | None) -> list[int]:
-    if topic is None or topic[0] == "kind" or topic[0] == "faq":
+    if topic is None or topic[0] in ("kind", "faq"):
         return []
     return [int(part) for part in topic[1].split(",") if part.isascii() and part.isdigit()]
 
@@ -632,7 +632,5 @@ def find_follow_up(
     kind, value = topic
     if kind == "kind":
         return Found(tuple(a for a in activities() if a.kind == value), value), question.aspects
-    still = tuple(
-        known([int(part) for part in value.split(",") if part.isascii() and part.isdigit()])
-    )
+    still = tuple(known(_topic_ids(topic)))
     return (Found(still), question.aspects) if still else None

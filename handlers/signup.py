@@ -919,8 +919,7 @@ async def button_without_signup(update: Update, context: MaoContext) -> None:
     """A sign-up button with no sign-up going on: stale, unless the database could not say
     which sign-up is (the error handler then tells the user to try again in a while; the
     sign-up is kept and goes on from this button after the outage)."""
-    if context.state_unread:
-        raise DatabaseUnavailableError("the user's conversations could not be read")
+    context.require_state()
     await stale_button(update, context)
 
 
