@@ -59,7 +59,7 @@ class DbTimeouts:
     statement: float = 4.0  # one statement (PostgreSQL statement_timeout)
     lock: float = 2.0  # waiting for a row or table lock (PostgreSQL lock_timeout)
     busy: float = 3.0  # waiting for SQLite's write lock
-    call: float = 3.5  # one call through the seam, queueing for a thread included
+    call: float = 3.0  # one call through the seam, queueing for a thread included
     read: float = 0.5  # a read an answer can do without (per-update state, FAQ additions)
     workers: int = 8  # threads of the seam
 
