@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from core.settings import AppConfig
+from storage.yaml_files import load_yaml
 
 __all__ = [
     "AppConfig",
@@ -92,7 +93,7 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
     raw: Any = {}
     if path.exists():
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = load_yaml(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as error:
             raise ConfigError(f"{path}: cannot be read: {error}") from None
         if not isinstance(raw, dict):

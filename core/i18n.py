@@ -26,9 +26,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from babel import Locale
 from babel.plural import PluralRule
+
+from storage.yaml_files import load_yaml
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("nl", "en")
@@ -88,7 +89,7 @@ class Catalogue:
     @classmethod
     def load(cls, default: str = "nl", folder: Path = LOCALES) -> Catalogue:
         messages = {
-            language: yaml.safe_load((folder / f"{language}.yaml").read_text(encoding="utf-8"))
+            language: load_yaml((folder / f"{language}.yaml").read_text(encoding="utf-8"))
             for language in LANGUAGES
         }
         return cls(messages, default)

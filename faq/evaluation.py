@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
 from rapidfuzz import fuzz, process
 
-from faq.content import FaqContent
+from faq.content import FaqContent, load_yaml
 from faq.matching import Band, FaqMatcher
 
 __all__ = [
@@ -130,7 +129,7 @@ def evaluate(matcher: FaqMatcher, questions: list[tuple[str, str | None]]) -> Ev
 
 def load_question_set(path: Path | str) -> list[tuple[str, str | None]]:
     """Read `questions: [{q: ..., id: ... | null}, ...]`; raises ValueError when malformed."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    raw = load_yaml(Path(path).read_text(encoding="utf-8"))
     items = raw.get("questions") if isinstance(raw, dict) else None
     if not isinstance(items, list):
         raise ValueError(f"{path}: expected a mapping with a 'questions' list")

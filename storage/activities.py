@@ -44,6 +44,7 @@ from storage.vocabulary import (
     Status,
     WaitlistMode,
 )
+from storage.yaml_files import load_yaml
 
 
 class Localised(BaseModel):
@@ -114,7 +115,7 @@ class ActivityFileError(Exception):
 
 def read_activity_file(path: Path) -> ActivityFile:
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ActivityFileError(path, [f"cannot be read: {error}"]) from None
     try:

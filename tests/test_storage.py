@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
-from storage.db import Database, safe_url
+from storage.db import MIGRATIONS, Database, safe_url
 from storage.faq_additions import add_addition
 from storage.faq_misses import purge_misses, recent_misses, record_miss
 from storage.inbox import ThreadKind, record_view, start_thread, thread_messages
@@ -77,3 +78,29 @@ def test_postgres(postgres_url: str) -> None:
 
 def test_passwords_are_masked_in_logs() -> None:
     assert "s3cret" not in safe_url("postgresql+psycopg://mao:s3cret@db/mao")
+
+
+def test_a_start_on_the_newest_schema_only_reads_its_version(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    newest = scripts.get_current_head()
+    assert newest is not None
+    one_before = scripts.get_revision(newest).down_revision
+    assert isinstance(one_before, str)
+    db = Database(db_url)
+    try:
+        db.upgrade(one_before)  # one migration behind: Alembic runs it
+        with db.engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_heads() == (one_before,)
+        db.upgrade()
+        with db.engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_heads() == (newest,)
+
+        def not_again(*_: object) -> None:
+            raise AssertionError("Alembic ran on a database already at its newest schema")
+
+        monkeypatch.setattr("storage.db.command.upgrade", not_again)
+        db.upgrade()
+    finally:
+        db.dispose()
