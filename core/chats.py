@@ -13,11 +13,12 @@ def in_private_chat(update: Update) -> bool:
 
 
 def command_target(message: Message) -> str | None:
-    """The bot a command names ("/agenda@mao_bot" -> "mao_bot"); None if it names none."""
+    """The bot a command names ("/agenda@mao_bot" -> "mao_bot"); None if it names none
+    ("/agenda", and "/agenda@" with no name after it)."""
     for entity, text in message.parse_entities([MessageEntity.BOT_COMMAND]).items():
         if entity.offset == 0:
             _, at, target = text.partition("@")
-            return target if at else None
+            return target if at and target else None
     return None
 
 

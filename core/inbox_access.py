@@ -62,7 +62,8 @@ def leaves_no_trace(update: Update, context: MaoContext) -> bool:
     seen" written that minute would tell them who sent it."""
     message = update.message
     if message is not None and message.text and message.text.startswith("/"):
-        command = message.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
+        # "/" alone or "/ text" is no command (and must not fail: the fuzzer sent "/").
+        command = message.text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
         if command in UNTRACED_COMMANDS:
             return True
     draft = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None

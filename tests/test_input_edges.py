@@ -205,3 +205,14 @@ async def test_nul_characters_never_reach_postgresql(
     async with BotDriver(lambda: build_services(on_postgres, clock)) as driver:
         await sign_up_with_nul_characters(driver)
         assert driver.standin.rejected == []
+
+
+@pytest.mark.parametrize("text", ["/", "/ ", "/ verhaal", "/@", "/𐀀", "/start@", "/😀 hoi"])
+async def test_a_slash_without_a_command_gets_an_answer_not_an_error(
+    driver: BotDriver, text: str
+) -> None:
+    """The fuzzer sent "/" (IndexError in the check whether an update may leave a trace)."""
+    await driver.say(4001, "/start")
+    answers = texts(await driver.say(4001, text))
+    assert answers, text
+    assert not any("Oeps" in answer for answer in answers), answers

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.offline.driver import BotDriver, buttons_of, user_dict
+from bot.offline.standin import BOT_COMMAND
 from storage.models import Activity, Registration, User
 
 COMMANDS = (
@@ -46,6 +47,12 @@ COMMANDS = (
     "morgen 9:00",
     "/onbekend",
     "/ban@OtherBot",
+    # Slashes that make no command (the first crashed the check for anonymous drafts).
+    "/",
+    "/@",
+    "/ hoi",
+    "/😀",
+    "/start@",
     "/start signup_kleine-dialoog",
     "/start signup_fieldlab-aanbod",
     "/start signup_bestaat-niet",
@@ -261,5 +268,6 @@ async def run_actions(driver: BotDriver, actions: list[Action]) -> FuzzReport:
 
 def _addressed_elsewhere(text: str) -> bool:
     """A command for another bot (/ban@OtherBot) is deliberately not answered."""
-    command = text.split(maxsplit=1)[0] if text.startswith("/") else ""
-    return "@" in command and not command.endswith("@mao_test_bot")
+    command = BOT_COMMAND.match(text)
+    _, at, target = command.group().partition("@") if command else ("", "", "")
+    return bool(at) and target != "mao_test_bot"

@@ -90,6 +90,9 @@ NOT_MODIFIED = (
     " are exactly the same as a current content and reply markup of the message"
 )
 
+# What Telegram marks as a command at the start of a message: "/agenda", "/start@mao_bot".
+BOT_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,64})?")
+
 
 @dataclass
 class ApiCall:
@@ -456,9 +459,12 @@ class BotApiStandIn:
         }
         if reply_to is not None:
             message["reply_to_message"] = reply_to
-        if text.startswith("/"):
-            command = text.split()[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        command = BOT_COMMAND.match(text)
+        if command is not None:
+            # As Telegram: only letters, digits and _ make a command, and an entity's length
+            # counts UTF-16 code units.
+            length = len(command.group().encode("utf-16-le")) // 2
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return self.push_update({"message": message})
 
     def press_button(self, user: dict[str, Any], message: dict[str, Any], data: str) -> int:
