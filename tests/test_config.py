@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cli_process import run_cli as run_mao_bot
 
 from bot.config import ConfigError, bot_token, load_config
 from storage.durations import parse_duration
@@ -112,15 +112,7 @@ def test_durations(text: str, delta: timedelta) -> None:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+    return run_mao_bot(args, env=env, cwd=ROOT, stdin=stdin)
 
 
 def test_check_config_cli_names_the_bad_field(tmp_path: Path) -> None:

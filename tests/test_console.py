@@ -18,8 +18,8 @@ from typing import TextIO, cast
 import icalendar
 import openpyxl
 import pytest
+from cli_process import run_cli
 from conftest import ADMIN_ID, ROOT, FakeClock
-from test_console_and_cli import mao_bot
 
 from bot.config import AppConfig
 from bot.offline.console import render, run_console
@@ -345,7 +345,6 @@ def test_the_catalogues_explain_the_console_commands() -> None:
 
 def run(args: list[str], stdin: str, tmp_path: Path) -> tuple[str, str]:
     import os
-    import subprocess
 
     config = tmp_path / "config.yaml"
     config.write_text(
@@ -355,15 +354,7 @@ def run(args: list[str], stdin: str, tmp_path: Path) -> tuple[str, str]:
     )
     environment = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     environment["MAO_CONFIG"] = str(config)
-    result = subprocess.run(
-        [*mao_bot(), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=ROOT,
-        timeout=180,
-    )
+    result = run_cli(args, env=environment, cwd=ROOT, stdin=stdin, timeout=180)
     assert result.returncode == 0, result.stderr
     return result.stdout, result.stderr
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_process import run_cli
 
 from bot.cli import main
 from storage.db import Database
@@ -39,10 +40,16 @@ def env(tmp_path: Path) -> dict[str, str]:
     return environment
 
 
-def run(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], stdin: str, env: dict[str, str], *, installed_script: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """The command in a process of its own (tests/cli_process.py); `installed_script`: by
+    starting the installed `mao-bot` itself, as README tells people to."""
     if args[:1] == ["console"]:
         # Its saved documents and log go next to the test's config, not into the repository.
         args = [*args, "--files", str(Path(env["MAO_CONFIG"]).parent / "console-files")]
+    if not installed_script:
+        return run_cli(args, env=env, cwd=ROOT, stdin=stdin, timeout=180)
     return subprocess.run(
         [*mao_bot(), *args],
         input=stdin,
@@ -106,7 +113,7 @@ def test_console_buttons_and_signup(
 def test_console_help_lists_its_own_commands_and_database_choice(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    shown = run(["console", "--help"], "", env).stdout
+    shown = run(["console", "--help"], "", env, installed_script=True).stdout
     for command in ("#3.2", ">3 text", "/user 1002", "/wait 2d", "/console", "--database"):
         assert command in shown
     # Its database: `--database`, else its own file; never the config's nor DATABASE_URL

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cli_process import run_cli
 from conftest import ADMIN_ID, FakeClock, texts
 from sqlalchemy import func, select
 
@@ -240,14 +239,6 @@ def test_additions_are_stored_once_and_a_new_topic_replaces_the_old(db_url: str)
     database.dispose()
 
 
-def mao_bot() -> list[str]:
-    script = Path(sys.executable).parent / "mao-bot"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("mao-bot")
-    return [found] if found else [sys.executable, "-m", "bot.cli"]
-
-
 def test_faq_export_writes_additions_as_faq_content(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -267,14 +258,7 @@ def test_faq_export_writes_additions_as_faq_content(
     env["MAO_CONFIG"] = str(config)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*mao_bot(), "faq", "export", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-        )
+        return run_cli(["faq", "export", *args], env=env, cwd=ROOT)
 
     result = run()
     assert result.returncode == 0, result.stderr

@@ -6,18 +6,17 @@ Telegram); the log tests run the real Application through the driver.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import os
 import socket
-import sys
 import timeit
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cli_process import run_cli_async
 from conftest import ROOT, texts
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -69,19 +68,9 @@ def cli_environment(config: Path, **overrides: str) -> dict[str, str]:
 
 
 async def mao_bot(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    """The command in a process of its own (tests/cli_process.py)."""
+    done = await run_cli_async(args, env=env, cwd=ROOT, seconds=60)
+    return done.returncode, done.stdout, done.stderr
 
 
 def error_lines(stderr: str) -> list[str]:

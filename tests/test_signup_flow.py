@@ -6,13 +6,13 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import icalendar
 import openpyxl
 import pytest
+from cli_process import run_cli
 from conftest import ADMIN_ID, ROOT, FakeClock, texts
 from sqlalchemy import func, select
 
@@ -349,13 +349,7 @@ def test_export_cli(
     )
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot.cli", "--config", str(config_file), *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=120,
-        )
+        return run_cli(["--config", str(config_file), *args], cwd=ROOT)
 
     result = run("export", "registrations", "kleine-dialoog", "--format", "csv")
     assert result.returncode == 0, result.stderr

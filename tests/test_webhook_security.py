@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from cli_process import run_cli_async
 from telegram.ext import ApplicationBuilder
 
 from bot.offline.standin import BotApiStandIn
@@ -58,19 +59,10 @@ def environment(config: Path, **overrides: str) -> dict[str, str]:
 
 
 async def mao_bot(env: dict[str, str], *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, output.decode()
+    """The command in a process of its own (tests/cli_process.py), its stderr and stdout in
+    one."""
+    done = await run_cli_async(args, env=env, cwd=ROOT, seconds=60, stderr_into_stdout=True)
+    return done.returncode, done.stdout
 
 
 @pytest.mark.parametrize(
