@@ -294,3 +294,19 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
             connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         engine.dispose()
         yield url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests that wait seconds of real time (marked slow) first in each test process's
+    share: pytest-xdist hands each process a contiguous share of this list, and a slow test
+    left to the end keeps the whole run waiting for it while the other processes are done."""
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if not slow:
+        return
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    ordered: list[pytest.Item] = []
+    for share in range(workers):
+        ordered += slow[share::workers]
+        ordered += rest[share * len(rest) // workers : (share + 1) * len(rest) // workers]
+    items[:] = ordered

@@ -136,6 +136,7 @@ async def _waiting_list_and_abort(driver: BotDriver) -> None:
     assert "niets verstuurd" in texts(calls)[0]
 
 
+@pytest.mark.slow
 async def test_429_answers_are_waited_out(config: AppConfig) -> None:
     standin = BotApiStandIn(rate_limit=RateLimit(per_second=4))
     async with BotDriver(lambda: build_services(config), standin) as driver:
@@ -203,6 +204,7 @@ def test_quiet_hours() -> None:
     )
 
 
+@pytest.mark.slow
 async def test_sigkill_halfway_reaches_everyone_once(tmp_path: Path) -> None:
     """300 recipients, the bot process killed with SIGKILL halfway and started again."""
     recipients = range(10_000, 10_300)

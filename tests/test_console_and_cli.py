@@ -73,6 +73,7 @@ def test_console_piped_answers_and_falls_back(env: dict[str, str]) -> None:
     assert "<b>" not in out  # HTML is rendered as plain text
 
 
+@pytest.mark.slow
 def test_console_buttons_and_signup(
     env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -241,6 +241,7 @@ async def begin_fault(fault: str, proxy: FaultyProxy, lock: TableLock) -> None:
 
 
 @pytest.mark.parametrize("fault", ["blackhole", "refuse", "lock"])
+@pytest.mark.slow
 async def test_postgresql_outage(
     fault: str, proxy: FaultyProxy, postgres_url: str, config: AppConfig, clock: FakeClock
 ) -> None:
@@ -289,6 +290,7 @@ def _writable_anyway(path: Path) -> bool:
         return False
 
 
+@pytest.mark.slow
 async def test_a_read_only_sqlite_file_degrades_and_recovers_without_restart(
     config: AppConfig, clock: FakeClock, tmp_path: Path
 ) -> None:

@@ -155,6 +155,7 @@ async def test_cancelling_mid_flow_after_a_seat_was_saved_says_so(driver: BotDri
     [Fault.server_error(status=502), Fault.reset(), Fault.storm(retry_after=1, times=6)],
     ids=["500", "reset", "six-429s"],
 )
+@pytest.mark.slow
 async def test_promotion_notice_survives_errors(
     driver: BotDriver, clock: FakeClock, fault: Fault
 ) -> None:
@@ -202,6 +203,7 @@ async def test_seat_offer_survives_a_500(driver: BotDriver, clock: FakeClock) ->
     ],
     ids=["500", "reset", "lost-reply", "429-storm"],
 )
+@pytest.mark.slow
 async def test_reminder_survives_errors(driver: BotDriver, clock: FakeClock, fault: Fault) -> None:
     await sign_up(driver, PARENT)
     await driver.press(PARENT, "Bevestigen")
@@ -281,6 +283,7 @@ def cancellations(driver: BotDriver) -> Counter[int]:
     )
 
 
+@pytest.mark.slow
 async def test_cancellation_notices_after_a_kill_reach_everyone(
     config: AppConfig, clock: FakeClock
 ) -> None:
@@ -309,6 +312,7 @@ async def test_cancellation_notices_after_a_kill_reach_everyone(
     assert set(got.values()) == {1}
 
 
+@pytest.mark.slow
 async def test_cancellation_notices_survive_a_database_outage(
     driver: BotDriver, clock: FakeClock
 ) -> None:
@@ -393,6 +397,7 @@ async def test_timeouts_that_delivered_are_reported_unconfirmed_not_failed(
     assert set(got.values()) == {1} and len(got) == 20  # nothing sent twice
 
 
+@pytest.mark.slow
 async def test_moving_an_activity_tells_each_attendee_once_and_moves_the_reminders(
     driver: BotDriver, clock: FakeClock
 ) -> None:
@@ -432,6 +437,7 @@ async def test_moving_an_activity_tells_each_attendee_once_and_moves_the_reminde
     assert delivered(driver, THIRD, "Herinnering") == 0
 
 
+@pytest.mark.slow
 async def test_a_cancelled_activity_leaves_my_registrations(
     driver: BotDriver, clock: FakeClock
 ) -> None:

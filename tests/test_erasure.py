@@ -200,6 +200,7 @@ def as_upstream_sqlite(driver: BotDriver) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 async def test_after_forget_me_no_byte_is_left(
     driver: BotDriver, config: AppConfig, cache_folder: Path
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +46,7 @@ actions = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12,
     # The same scripts in every run, so a red run is this code's and can be run again; the

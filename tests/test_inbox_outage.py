@@ -45,6 +45,7 @@ def stored_messages(driver: BotDriver) -> int:
 
 
 @pytest.mark.parametrize("fault", ["blackhole", "refuse", "lock"])
+@pytest.mark.slow
 async def test_what_cannot_be_stored_is_not_sent_and_its_author_hears_so(
     fault: str, proxy: FaultyProxy, postgres_url: str, config: AppConfig, clock: FakeClock
 ) -> None:

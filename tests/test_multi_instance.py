@@ -355,6 +355,7 @@ def owe_due_reminders(db: Database, users: range) -> None:
             plan_reminders(session, activity, registration, planned_at)
 
 
+@pytest.mark.slow
 async def test_any_update_on_any_instance(cluster: Cluster) -> None:
     started = time.monotonic()
     a, b = cluster.instances

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from conftest import ADMIN_ID, FakeClock, texts
 from sqlalchemy import select, update
 
@@ -161,6 +162,7 @@ async def test_a_429_for_one_chat_holds_that_chat_and_a_flood_429_only_bulk() ->
 # -- through the real Application, at real latency ----------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_broadcast_holds_the_pace_at_100_ms_per_call(
     config: AppConfig, clock: FakeClock
 ) -> None:
@@ -189,6 +191,7 @@ async def test_a_broadcast_holds_the_pace_at_100_ms_per_call(
     assert result.sent == 90 and set(announced(standin).values()) == {1}
 
 
+@pytest.mark.slow
 async def test_a_reply_during_a_broadcast_does_not_wait_for_it(
     config: AppConfig, clock: FakeClock
 ) -> None:
@@ -242,6 +245,7 @@ async def test_a_chat_429_delays_that_message_only(config: AppConfig, clock: Fak
     assert result.sent == 60 and set(announced(standin).values()) == {1}
 
 
+@pytest.mark.slow
 async def test_a_crash_repeats_at_most_the_messages_in_flight(
     config: AppConfig, clock: FakeClock
 ) -> None:

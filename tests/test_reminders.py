@@ -177,6 +177,7 @@ def real_time_config(config: AppConfig) -> AppConfig:
     return config.model_copy(update={"reminders": reminders, "activities": activities})
 
 
+@pytest.mark.slow
 async def test_restart_between_planning_and_sending_sends_exactly_once(
     real_time_config: AppConfig,
 ) -> None:

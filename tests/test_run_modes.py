@@ -11,6 +11,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from bot.offline.standin import BotApiStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +32,7 @@ async def wait_for_call(standin: BotApiStandIn, method: str, limit_seconds: floa
     raise TimeoutError(f"no {method} call")
 
 
+@pytest.mark.slow
 async def test_webhook_mode_serves_updates_and_checks_the_secret(tmp_path: Path) -> None:
     port = free_port()
     config = tmp_path / "config.yaml"

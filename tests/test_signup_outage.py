@@ -70,6 +70,7 @@ def start(fault: str, proxy: FaultyProxy) -> None:
 
 
 @pytest.mark.parametrize("fault", ["blackhole", "refuse"])
+@pytest.mark.slow
 async def test_a_sign_up_survives_an_outage(
     fault: str, proxy: FaultyProxy, postgres_url: str, config: AppConfig, clock: FakeClock
 ) -> None:
@@ -147,6 +148,7 @@ def test_the_slowest_not_now_leaves_a_margin_under_five_seconds() -> None:
 
 
 @pytest.mark.parametrize("fault", ["blackhole", "refuse"])
+@pytest.mark.slow
 async def test_my_data_registrations_and_erasure_during_an_outage(
     fault: str, proxy: FaultyProxy, postgres_url: str, config: AppConfig, clock: FakeClock
 ) -> None:

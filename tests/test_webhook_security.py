@@ -100,6 +100,7 @@ async def test_check_config_accepts_a_good_secret(tmp_path: Path) -> None:
     assert SECRET not in output
 
 
+@pytest.mark.slow
 async def test_the_secret_reaches_set_webhook_and_never_the_log(tmp_path: Path) -> None:
     """Even with the libraries at DEBUG, where PTB logs setWebhook's parameters."""
     port = free_port()
