@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import ssl
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,18 +52,25 @@ CACHE_DIR_ENV = "MAO_CACHE_DIR"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """One FAQ index cache for the whole run, built once before the test processes start:
-    `mao-bot` subprocesses read it instead of building the index each (and the user's own
-    ~/.cache is left alone)."""
+    """One FAQ index cache for the whole run, built once while the test processes start:
+    they and the `mao-bot` processes of the tests read it instead of building the index each
+    (and the user's own ~/.cache is left alone)."""
     if hasattr(config, "workerinput") or os.environ.get(CACHE_DIR_ENV):
         return  # an xdist worker inherits the controller's; or the caller chose one
     directory = tempfile.mkdtemp(prefix="mao-tests-faq-cache-")
     os.environ[CACHE_DIR_ENV] = directory
     config.stash[_OWN_CACHE_DIR] = directory
-    build_faq(_base_config())
+    # Built while the test processes start and collect (10 s and more): a process that
+    # needs the index before it is on disk builds its own, as without the cache.
+    builder = threading.Thread(target=build_faq, args=(_base_config(),), name="faq-cache")
+    builder.start()
+    config.stash[_CACHE_BUILDER] = builder
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    builder = config.stash.get(_CACHE_BUILDER, None)
+    if builder is not None:
+        builder.join()
     directory = config.stash.get(_OWN_CACHE_DIR, None)
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
@@ -70,6 +78,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _OWN_CACHE_DIR = pytest.StashKey[str]()
+_CACHE_BUILDER = pytest.StashKey[threading.Thread]()
 
 
 @functools.cache
