@@ -62,9 +62,35 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_OWN_CACHE_DIR] = directory
     # Built while the test processes start and collect (10 s and more): a process that
     # needs the index before it is on disk builds its own, as without the cache.
-    builder = threading.Thread(target=build_faq, args=(_base_config(),), name="faq-cache")
+    builder = threading.Thread(target=_prepare_for_the_processes, args=(config,), name="prepare")
     builder.start()
     config.stash[_CACHE_BUILDER] = builder
+
+
+def _prepare_for_the_processes(config: pytest.Config) -> None:
+    _rewrite_the_test_modules_once(config)
+    build_faq(_base_config())
+
+
+def _rewrite_the_test_modules_once(config: pytest.Config) -> None:
+    """pytest rewrites the asserts of every test module in every test process (2-3 s of CPU
+    each), and keeps the result in tests/__pycache__ only where Python may write bytecode:
+    rewritten here once, the processes read it (pytest checks it against the source's hash).
+    Best effort: pytest's own internals, and without it the processes rewrite as before."""
+    try:
+        from _pytest.assertion import rewrite
+
+        state = config.stash[rewrite.assertstate_key]
+        for module in sorted(Path(__file__).parent.glob("test_*.py")):
+            cache_dir = rewrite.get_cache_dir(module)
+            pyc = cache_dir / (module.name[:-3] + rewrite.PYC_TAIL)
+            if rewrite._read_pyc(module, pyc) is not None:
+                continue
+            cache_dir.mkdir(exist_ok=True)
+            source_hash, code = rewrite._rewrite_test(module, config)
+            rewrite._write_pyc(state, code, source_hash, pyc)
+    except Exception:  # only slower without it
+        return
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
