@@ -60,7 +60,7 @@ from handlers import (
 )
 from jobs.maintenance import expire_offers_job, retention_job
 from jobs.outbox import outbox_of
-from jobs.owed_kinds import register_kinds
+from jobs.owed_kinds import register_kinds, register_sweeps
 from jobs.pacing import RateLimiter, budget_for
 from storage.activities import ActivitySpec, read_activity_file, upsert_activities
 from storage.db import safe_url
@@ -124,8 +124,9 @@ def prepare_storage(services: Services) -> None:
 
 def register_owed_kinds() -> None:
     """Every message the bot owes, declared by the feature that owes it (priority, how it
-    is loaded and written out, what follows sending): the outbox (jobs/outbox.py) knows
-    them only through this registry, storage their priorities. Before anything is owed."""
+    is loaded and written out, what follows sending), and the sweeps that owe messages as
+    time passes: the outbox (jobs/outbox.py) knows them only through this registry, storage
+    their priorities. Before anything is owed."""
     register_kinds(
         signup_owed.OWED,  # confirmations, the waiting list, offers, calendar files
         activities_owed.OWED,  # an activity cancelled, on again, moved
@@ -134,6 +135,10 @@ def register_owed_kinds() -> None:
         inbox_owed.OWED,  # copies to the organisers, answers, undelivered notes
         broadcast_owed.OWED,  # announcements (and the organiser's status report)
         privacy_owed.OWED,  # /vergeetmij: copies erased from the organisers' chats
+    )
+    register_sweeps(
+        *feedback_owed.SWEEPS,  # feedback questions once an activity is over
+        *reminders_owed.SWEEPS,  # reminders moved out of the quiet hours
     )
 
 

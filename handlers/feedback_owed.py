@@ -3,16 +3,24 @@ activity ends (storage/outbox.py: plan_feedback_requests)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from core import callbacks
 from core.context import MaoContext
 from core.keyboards import keyboard
 from core.services import Services
-from jobs.owed_kinds import Owed, OwedKind, Rendered
+from jobs.owed_kinds import Owed, OwedKind, OwedSweep, Rendered
 from jobs.owed_seats import held, load_seat
 from storage.feedback import feedback_owed
-from storage.outbox import FEEDBACK_TRY_FOR, OutboxKind, Priority, tried_for
+from storage.outbox import (
+    FEEDBACK_TRY_FOR,
+    OutboxKind,
+    Priority,
+    plan_feedback_requests,
+    tried_for,
+)
 from storage.registrations import UserRegistration
 
 
@@ -51,3 +59,14 @@ OWED: tuple[OwedKind[UserRegistration], ...] = (
         held_at_night=True,
     ),
 )
+
+
+def plan_feedback(session: Session, services: Services, now: datetime) -> None:
+    """Feedback questions become owed once an activity has been over `feedback.after`."""
+    feedback = services.config.feedback
+    if feedback.enabled:
+        plan_feedback_requests(session, now, feedback.after, services.config.quiet_hours)
+
+
+# Looked for once a minute: a cheap query, but the sender's rounds come every second.
+SWEEPS = (OwedSweep("feedback", plan_feedback),)

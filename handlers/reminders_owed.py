@@ -4,12 +4,23 @@ online activity's meeting link shortly before it starts."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
 from core import callbacks
 from core.context import MaoContext
 from core.keyboards import keyboard
-from jobs.owed_kinds import Owed, OwedKind, Rendered
+from core.services import Services
+from jobs.owed_kinds import Owed, OwedKind, OwedSweep, Rendered
 from jobs.owed_seats import held, load_seat, seat_ahead, seat_block
-from storage.outbox import UNTIL_END, UNTIL_START, OutboxKind, Priority
+from storage.outbox import (
+    UNTIL_END,
+    UNTIL_START,
+    OutboxKind,
+    Priority,
+    keep_reminders_out_of_quiet_hours,
+)
 from storage.registrations import UserRegistration
 from storage.vocabulary import RegistrationStatus
 
@@ -54,3 +65,14 @@ OWED: tuple[OwedKind[UserRegistration], ...] = (
     # and until the activity ends.
     OwedKind(OutboxKind.JOIN_LINK, Priority.NOTICE, UNTIL_END, load_seat, join_link),
 )
+
+
+def keep_out_of_quiet_hours(session: Session, services: Services, now: datetime) -> None:
+    """Reminders that would fall in the quiet hours go the evening before."""
+    quiet = services.config.quiet_hours
+    if quiet is not None:
+        keep_reminders_out_of_quiet_hours(session, now, quiet)
+
+
+# Looked for once a minute, as feedback is planned.
+SWEEPS = (OwedSweep("quiet-hours", keep_out_of_quiet_hours),)

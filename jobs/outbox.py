@@ -52,7 +52,7 @@ from telegram.ext import Application
 from core.context import MaoContext, services_of
 from core.services import Services
 from jobs import owed_kinds
-from jobs.owed_kinds import Held, Rendered
+from jobs.owed_kinds import Held, Rendered, registered_sweeps
 from jobs.pacing import (
     CHAT_WAIT_IN_PLACE_SECONDS,
     NO_LIMITER_RETRIES,
@@ -70,8 +70,6 @@ from storage.outbox import (
     Priority,
     claim_next,
     give_back,
-    keep_reminders_out_of_quiet_hours,
-    plan_feedback_requests,
     release_stale_claims,
     retry_later,
     settle,
@@ -81,7 +79,6 @@ from storage.users import set_flags
 logger = logging.getLogger(__name__)
 SENDER_KEY = "outbox_sender"
 POLL_SECONDS = 1.0
-FEEDBACK_SWEEP = timedelta(minutes=1)
 OUTAGE_PAUSE_SECONDS = 2.0
 # Claimed messages per place in the window, counting those that wait for their chat's turn.
 MAX_CLAIMED = 16
@@ -141,8 +138,7 @@ class OutboxSender:
         self.follow_ups = owed_kinds.follow_ups(application)
         self.stopping = False
         self.task: asyncio.Task[None] | None = None
-        self.feedback_planned_at: datetime | None = None
-        self.quiet_checked_at: datetime | None = None
+        self.swept_at: dict[str, datetime] = {}  # each registered sweep's last run
         self.loop: asyncio.AbstractEventLoop | None = None
         self._unhook: Callable[[], None] | None = None
 
@@ -387,8 +383,12 @@ class OutboxSender:
 
     def _round_chores(self, session: Session, now: datetime) -> None:
         release_stale_claims(session, now)
-        self._plan_feedback(session, now)
-        self._keep_reminders_quiet(session, now)
+        for sweep in registered_sweeps():
+            last = self.swept_at.get(sweep.name)
+            if last is not None and timedelta(0) <= now - last < sweep.every:
+                continue
+            self.swept_at[sweep.name] = now
+            sweep.run(session, self.services, now)
 
     async def _deliver_in_turn(
         self, message: OwedMessage, lane: Lane | None = None, place: Place | None = None
@@ -439,30 +439,6 @@ class OutboxSender:
                 give_back(session, message_id, self.name, services.now())
 
         return record
-
-    def _plan_feedback(self, session: Session, now: datetime) -> None:
-        """Feedback questions become owed once an activity has been over `feedback.after`
-        (looked for at most once a minute: a cheap query, but the loop runs every second)."""
-        feedback = self.services.config.feedback
-        if not feedback.enabled:
-            return
-        last = self.feedback_planned_at
-        if last is not None and timedelta(0) <= now - last < FEEDBACK_SWEEP:
-            return
-        self.feedback_planned_at = now
-        plan_feedback_requests(session, now, feedback.after, self.services.config.quiet_hours)
-
-    def _keep_reminders_quiet(self, session: Session, now: datetime) -> None:
-        """Reminders that would fall in the quiet hours go the evening before (looked for
-        at most once a minute, as feedback is planned)."""
-        quiet = self.services.config.quiet_hours
-        if quiet is None:
-            return
-        last = self.quiet_checked_at
-        if last is not None and timedelta(0) <= now - last < FEEDBACK_SWEEP:
-            return
-        self.quiet_checked_at = now
-        keep_reminders_out_of_quiet_hours(session, now, quiet)
 
     async def _deliver(
         self, message: OwedMessage, lane: Lane, place: Place | None = None

@@ -126,6 +126,36 @@ def register_kinds(*groups: Iterable[OwedKind[Any]]) -> None:
             declare_kind(declared.kind, declared.priority, declared.deadline)
 
 
+Sweep = Callable[[Session, Services, datetime], None]
+
+
+@dataclass(frozen=True)
+class OwedSweep:
+    """Work that makes messages owed as time passes rather than as people act (feedback
+    once an activity is over, reminders moved out of the quiet hours), declared beside the
+    kinds it owes. The sender runs it in its rounds, at most once per `every`."""
+
+    name: str
+    run: Sweep
+    every: timedelta = timedelta(minutes=1)
+
+
+_SWEEPS: dict[str, OwedSweep] = {}
+
+
+def register_sweeps(*sweeps: OwedSweep) -> None:
+    """As register_kinds: again is harmless, two different sweeps of one name a mistake."""
+    for sweep in sweeps:
+        known = _SWEEPS.get(sweep.name)
+        if known is not None and known != sweep:
+            raise ValueError(f"sweep {sweep.name} is declared twice")
+        _SWEEPS[sweep.name] = sweep
+
+
+def registered_sweeps() -> tuple[OwedSweep, ...]:
+    return tuple(_SWEEPS.values())
+
+
 def owed_kind(kind: OutboxKind) -> OwedKind[Any]:
     try:
         return _KINDS[kind]

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ADMIN_ID, FakeClock
+from conftest import ADMIN_ID, ROOT, FakeClock
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -287,3 +287,15 @@ def test_each_message_is_tried_until_the_deadline_its_kind_declares(
         OutboxKind.WAITLISTED,
         OutboxKind.OFFERED,
     }
+
+
+def test_what_owes_messages_as_time_passes_is_declared_by_its_feature() -> None:
+    """The engine runs the sweeps it is given; planning feedback and moving reminders out of
+    the quiet hours are the features' (handlers/*_owed.py), registered at start."""
+    sweeps = {sweep.name: sweep.run.__module__ for sweep in owed_kinds.registered_sweeps()}
+    assert sweeps == {
+        "feedback": "handlers.feedback_owed",
+        "quiet-hours": "handlers.reminders_owed",
+    }
+    engine = (ROOT / "jobs" / "outbox.py").read_text(encoding="utf-8")
+    assert "plan_feedback" not in engine and "quiet_hours(" not in engine
