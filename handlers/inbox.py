@@ -397,6 +397,11 @@ async def _start(update: Update, context: MaoContext, kind: ThreadKind) -> int:
     return Step.TEXT
 
 
+def _ask_for(kind: str) -> str:
+    """The catalogue key of what the person is asked to type for a draft of this kind."""
+    return "inbox_type_question" if kind == ThreadKind.QUESTION.value else f"inbox_intro_{kind}"
+
+
 async def start_story(update: Update, context: MaoContext) -> int:
     return await _start(update, context, ThreadKind.STORY)
 
@@ -412,8 +417,8 @@ async def receive_text(update: Update, context: MaoContext) -> int:
     draft = _user_data(context).get(DRAFT_KEY)
     if not isinstance(draft, dict) or "kind" not in draft:
         return END
-    if not text:
-        await reply(update, context, context.text(f"inbox_intro_{draft['kind']}"))
+    if not text:  # nothing left of it (only invisible characters): asked again
+        await reply(update, context, context.text(_ask_for(draft["kind"])))
         return Step.TEXT
     draft["text"] = text
     draft.pop("preview", None)

@@ -477,6 +477,22 @@ async def test_stale_button_asks_for_the_question_again(driver: BotDriver) -> No
     assert messages_of(driver, thread.id) == [("in", "Is er een oudergroep in Zwolle?", None)]
 
 
+async def test_a_question_of_only_control_characters_is_asked_for_again(
+    driver: BotDriver,
+) -> None:
+    """The fuzzer's find: a question draft that came out empty asked for an unknown text."""
+    await driver.say(PARENT, QUESTION)
+    fallback = driver.latest_message_with_buttons(PARENT)
+    assert fallback is not None
+    await driver.say(PARENT, "/vergeetmij")
+    await driver.press(PARENT, "Ja, wis alles")
+    await driver.press_data(PARENT, callbacks.INBOX_ASK.data(), fallback)
+    again = texts(await driver.say(PARENT, "\x00 \x00"))
+    assert len(again) == 1 and "Typ je vraag voor het programmabureau" in again[0], again
+    preview = texts(await driver.say(PARENT, "Is er een oudergroep in Zwolle?"))[0]
+    assert "Is er een oudergroep in Zwolle?" in preview
+
+
 # -- /vragen ------------------------------------------------------------------------------------
 
 

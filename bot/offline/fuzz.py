@@ -205,8 +205,9 @@ async def _act(driver: BotDriver, action: Action) -> list[Any] | None:
     group = {"id": GROUP_CHAT, "type": "supergroup", "title": "Ouders"}
     text = action.text or "."
     update = _message(user, group, text=text)
-    if text.startswith("/"):
-        length = len(text.split()[0])
+    command = BOT_COMMAND.match(text)
+    if command is not None:  # as Telegram marks it (see the stand-in's user_message)
+        length = len(command.group().encode("utf-16-le")) // 2
         update["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
     await driver.send_update(update, GROUP_CHAT)
     return None  # a group may be ignored on purpose
