@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -287,10 +288,27 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names (None in memory): also for a URI filename
+    (`sqlite:///file:/path/mao.sqlite3?mode=ro&uri=true`), which is no path as it stands; taken
+    as one, the bot made a directory named "file:" wherever it was started."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        path = urlsplit(database).path
+        if not path or parsed.query.get("mode") == "memory":
+            return None
+        return Path(unquote(path))
+    return Path(database)
+
+
 def _sqlite_engine(url: str, timeouts: DbTimeouts) -> Engine:
     parsed = make_url(url)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    file = sqlite_file(url)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
     in_memory = not parsed.database or parsed.database == ":memory:"
     engine = create_engine(
         url,
@@ -677,14 +695,13 @@ class Database:
 
     @contextmanager
     def _migration_file_lock(self) -> Iterator[None]:
-        parsed = make_url(self.url)
-        database = parsed.database or ""
+        file = sqlite_file(self.url)
         lock = None
-        if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+        if file is not None:
             try:
-                lock = open(f"{database}.migrate-lock", "a")  # noqa: SIM115 (closed below)
+                lock = open(f"{file}.migrate-lock", "a")  # noqa: SIM115 (closed below)
             except OSError:
-                # A read-only directory or a URI filename: BEGIN IMMEDIATE alone serialises.
+                # A read-only directory: BEGIN IMMEDIATE alone serialises.
                 lock = None
         if lock is None:
             yield

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from storage.db import MIGRATIONS, Database, safe_url
+from storage.db import MIGRATIONS, Database, safe_url, sqlite_file
 from storage.faq_additions import add_addition
 from storage.faq_misses import purge_misses, recent_misses, record_miss
 from storage.inbox import ThreadKind, record_view, start_thread, thread_messages
@@ -104,3 +105,24 @@ def test_a_start_on_the_newest_schema_only_reads_its_version(
         db.upgrade()
     finally:
         db.dispose()
+
+
+def test_a_uri_filename_makes_nothing_where_the_bot_was_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sqlite:///file:/path?mode=ro&uri=true` (a read-only start) made a directory "file:"
+    and a lock file in it, in whatever directory the bot was started from."""
+    started_in = tmp_path / "started-in"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    path = tmp_path / "data" / "mao.sqlite3"
+    db = Database(f"sqlite:///file:{path}?mode=rwc&uri=true")
+    try:
+        db.upgrade()
+    finally:
+        db.dispose()
+    assert list(started_in.iterdir()) == []
+    assert path.exists() and Path(f"{path}.migrate-lock").exists()
+    assert sqlite_file(f"sqlite:///file:{path}?mode=ro&uri=true") == path
+    assert sqlite_file("sqlite:///:memory:") is None
+    assert sqlite_file(f"sqlite:///{path}") == path
