@@ -150,10 +150,11 @@ async def test_the_qr_code_is_the_days_own(driver: BotDriver, clock: FakeClock) 
     clock.moment = DOOR_TIME + timedelta(days=1)
     second_day = await door_qr_code(driver)
     assert first_day != second_day
+    # A reminder that fell due when the clock moved may arrive during the same call.
     calls = await driver.say(ANNA, f"/start checkin_{first_day}")
-    assert "geldt niet meer" in texts(calls)[0]
+    assert any("geldt niet meer" in text for text in texts(calls)), texts(calls)
     calls = await driver.say(ANNA, f"/start checkin_{second_day}")
-    assert "Je bent ingecheckt" in texts(calls)[0]
+    assert any("Je bent ingecheckt" in text for text in texts(calls)), texts(calls)
 
 
 async def test_only_organisers_check_people_in(driver: BotDriver, clock: FakeClock) -> None:
