@@ -22,6 +22,7 @@ from test_inbox import GROUP, GROUP_CHAT, HANDOVER, QUESTION, hand_over, message
 
 from bot.config import AppConfig
 from bot.offline.driver import BotDriver
+from bot.offline.standin import ApiCall
 from bot.services import build_services
 from core import callbacks
 from storage.models import InboxMessage
@@ -31,6 +32,11 @@ proxy = outage.proxy  # the fixture: a proxy in front of PostgreSQL that can fai
 PARENT, ASKER, OTHER = 7101, 7102, 7103
 NOT_SENT = "Je bericht is NIET verstuurd"
 ANSWER_NOT_SENT = "Je antwoord is NIET verstuurd"
+
+
+def said(calls: list[ApiCall]) -> list[str]:
+    """The text of every call, sent or edited."""
+    return [str(call.params.get("text")) for call in calls]
 
 
 def replying(
@@ -97,12 +103,13 @@ async def test_what_cannot_be_stored_is_not_sent_and_its_author_hears_so(
 
         await until(lambda: driver.services.db.health.reason is None, 20)
         assert stored_messages(driver) == stored_before  # nothing stored meanwhile
-        # Afterwards the preview's own button sends it, and replies go through again.
+        # Afterwards the preview's own button sends it, and replies go through again (what
+        # was owed meanwhile, the answer relayed to the parent, may arrive in the same call).
         done = await driver.press(ASKER, "Ja, versturen")
-        assert "Verstuurd naar het programmabureau" in str(done[-1].params.get("text"))
+        assert any("Verstuurd naar het programmabureau" in t for t in said(done)), said(done)
         again = await driver.say(ADMIN_ID, "Nog iets:", chat=GROUP_CHAT, reply_to=copy)
-        assert "Je antwoord gaat naar Test" in str(again[-1].params.get("text"))
+        assert any("Je antwoord gaat naar Test" in t for t in said(again)), said(again)
         back = await driver.say(PARENT, "Dank je!", reply_to=relayed)
-        assert "Doorgestuurd naar het programmabureau" in str(back[-1].params.get("text"))
+        assert any("Doorgestuurd naar het programmabureau" in t for t in said(back))
         assert stored_messages(driver) == stored_before + 3  # each once
     print(f"\n{fault}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
