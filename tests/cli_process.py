@@ -13,7 +13,6 @@ webhook and SIGKILL tests).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import multiprocessing
@@ -124,24 +123,3 @@ def run_cli(
         process.close()
     assert returncode is not None
     return subprocess.CompletedProcess(["mao-bot", *argv], returncode, stdout, stderr)
-
-
-async def run_cli_async(
-    argv: Sequence[str],
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | str = ".",
-    stdin: str = "",
-    seconds: float = 120,
-    stderr_into_stdout: bool = False,
-) -> subprocess.CompletedProcess[str]:
-    """run_cli while the test's event loop goes on (a stand-in the command talks to)."""
-    return await asyncio.to_thread(
-        run_cli,
-        argv,
-        env=env,
-        cwd=cwd,
-        stdin=stdin,
-        timeout=seconds,
-        stderr_into_stdout=stderr_into_stdout,
-    )

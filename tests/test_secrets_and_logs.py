@@ -6,6 +6,7 @@ Telegram); the log tests run the real Application through the driver.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cli_process import run_cli_async
+from cli_process import run_cli
 from conftest import ROOT, texts
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -69,7 +70,7 @@ def cli_environment(config: Path, **overrides: str) -> dict[str, str]:
 
 async def mao_bot(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     """The command in a process of its own (tests/cli_process.py)."""
-    done = await run_cli_async(args, env=env, cwd=ROOT, seconds=60)
+    done = await asyncio.to_thread(run_cli, args, env=env, cwd=ROOT, timeout=60)
     return done.returncode, done.stdout, done.stderr
 
 

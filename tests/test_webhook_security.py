@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cli_process import run_cli_async
+from cli_process import run_cli
 from telegram.ext import ApplicationBuilder
 
 from bot.offline.standin import BotApiStandIn
@@ -61,7 +61,9 @@ def environment(config: Path, **overrides: str) -> dict[str, str]:
 async def mao_bot(env: dict[str, str], *args: str) -> tuple[int, str]:
     """The command in a process of its own (tests/cli_process.py), its stderr and stdout in
     one."""
-    done = await run_cli_async(args, env=env, cwd=ROOT, seconds=60, stderr_into_stdout=True)
+    done = await asyncio.to_thread(
+        run_cli, args, env=env, cwd=ROOT, timeout=60, stderr_into_stdout=True
+    )
     return done.returncode, done.stdout
 
 

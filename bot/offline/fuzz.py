@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.offline.driver import BotDriver, buttons_of, user_dict
-from bot.offline.standin import BOT_COMMAND
+from bot.offline.standin import BOT_COMMAND, command_entities
 from storage.models import Activity, Registration, User
 
 COMMANDS = (
@@ -205,10 +205,9 @@ async def _act(driver: BotDriver, action: Action) -> list[Any] | None:
     group = {"id": GROUP_CHAT, "type": "supergroup", "title": "Ouders"}
     text = action.text or "."
     update = _message(user, group, text=text)
-    command = BOT_COMMAND.match(text)
-    if command is not None:  # as Telegram marks it (see the stand-in's user_message)
-        length = len(command.group().encode("utf-16-le")) // 2
-        update["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    entities = command_entities(text)
+    if entities:
+        update["message"]["entities"] = entities
     await driver.send_update(update, GROUP_CHAT)
     return None  # a group may be ignored on purpose
 

@@ -94,6 +94,16 @@ NOT_MODIFIED = (
 BOT_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,64})?")
 
 
+def command_entities(text: str) -> list[dict[str, Any]]:
+    """The entities Telegram gives a message's leading command: only letters, digits and _
+    make one, and its length counts UTF-16 code units."""
+    command = BOT_COMMAND.match(text)
+    if command is None:
+        return []
+    length = len(command.group().encode("utf-16-le")) // 2
+    return [{"type": "bot_command", "offset": 0, "length": length}]
+
+
 @dataclass
 class ApiCall:
     method: str
@@ -459,12 +469,9 @@ class BotApiStandIn:
         }
         if reply_to is not None:
             message["reply_to_message"] = reply_to
-        command = BOT_COMMAND.match(text)
-        if command is not None:
-            # As Telegram: only letters, digits and _ make a command, and an entity's length
-            # counts UTF-16 code units.
-            length = len(command.group().encode("utf-16-le")) // 2
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        entities = command_entities(text)
+        if entities:
+            message["entities"] = entities
         return self.push_update({"message": message})
 
     def press_button(self, user: dict[str, Any], message: dict[str, Any], data: str) -> int:
