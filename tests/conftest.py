@@ -9,6 +9,7 @@ HTTP clients, and the FAQ index (in memory, and on disk for subprocesses, see
 
 from __future__ import annotations
 
+import atexit
 import copy
 import fcntl
 import functools
@@ -16,6 +17,7 @@ import os
 import shutil
 import sqlite3
 import ssl
+import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -94,6 +96,8 @@ def _rewrite_the_test_modules_once(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        atexit.register(_leave_without_teardown)
     builder = config.stash.get(_CACHE_BUILDER, None)
     if builder is not None:
         builder.join()
@@ -101,6 +105,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
         os.environ.pop(CACHE_DIR_ENV, None)
+
+
+def _leave_without_teardown() -> None:
+    """The last step of a test process (xdist worker), after its results are sent and every
+    other exit handler registered since the end of its tests has run. The interpreter's own
+    teardown frees what some 250 tests left in memory object by object: 4-6 s of CPU per
+    process at the very end of the run, which the run waits for and nothing needs."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 _OWN_CACHE_DIR = pytest.StashKey[str]()
