@@ -3,6 +3,7 @@ organisers' extra phrasings and measured accuracy."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faq import cache
+from faq import cache, matching
 from faq.content import FaqContent, parse_faq
 from faq.evaluation import (
     EvalReport,
@@ -220,9 +221,16 @@ def test_huge_and_odd_input_is_fast_and_safe(matcher: FaqMatcher) -> None:
         "\x00\x01\ufffd",
     ]
     for question in inputs:
-        started = time.perf_counter()
-        result = matcher.match(question)
-        assert time.perf_counter() - started < 0.25
+        # The matcher's own time: not a garbage collection of what earlier tests in this
+        # process left behind, which can fall in any call.
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            result = matcher.match(question)
+            elapsed = time.perf_counter() - started
+        finally:
+            gc.enable()
+        assert elapsed < 0.25, (question[:20], elapsed)
         assert result.question == question
 
 
@@ -400,17 +408,23 @@ def _results(matcher: FaqMatcher) -> list[MatchResult]:
     return [matcher.match(question) for question in SAMPLE]
 
 
-def test_second_start_reads_the_index_from_disk(cache_dir: Path) -> None:
-    started = time.perf_counter()
+def test_second_start_reads_the_index_from_disk(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     content, built = load_matcher(CONTENT, Thresholds())
-    cold = time.perf_counter() - started
     assert len(list(cache_dir.glob("*.faqindex"))) == 1
     _build_matcher.cache_clear()
-    started = time.perf_counter()
-    content_again, cached = load_matcher(CONTENT, Thresholds())
-    warm = time.perf_counter() - started
+
+    def no_build(*_: object) -> None:
+        raise AssertionError("built again instead of read from the disk cache")
+
+    # Not timed (on a busy machine the read can take as long as a build): the second start
+    # must not read the YAML files nor build. How fast the read is: benchmarks/.
+    with monkeypatch.context() as patched:
+        patched.setattr(matching, "load_faq", no_build)
+        patched.setattr(matching.FaqMatcher, "__init__", no_build)
+        content_again, cached = load_matcher(CONTENT, Thresholds())
     assert cached is not built  # really read back, not the in-process memo
-    assert warm < cold, (warm, cold)
     assert content_again == content
     assert _results(cached) == _results(built)
     assert cached.thresholds == Thresholds()

@@ -339,7 +339,8 @@ async def test_organisers_tools_do_their_database_work_off_the_event_loop(
         calls = await driver.press_data(
             organiser, callbacks.ORG_CANCEL_YES.data(activity=activity_id)
         )
-        assert "Afgelast" in texts(calls)[0]
+        # The announcement to everyone (the organiser too) may still be on its way.
+        assert any("Afgelast" in said for said in texts(calls)), texts(calls)
         await driver.say(organiser, "/incheck")
         await driver.say(organiser, "/reacties")
         await driver.press_data(organiser, callbacks.FEEDBACK_RESULTS.data(activity=activity_id))
