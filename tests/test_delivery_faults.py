@@ -59,7 +59,10 @@ def config(config: AppConfig, request: pytest.FixtureRequest) -> AppConfig:
 
 
 @pytest.fixture
-async def driver(config: AppConfig, clock: FakeClock) -> AsyncIterator[BotDriver]:
+async def driver(
+    config: AppConfig, clock: FakeClock, migrated_db_url: str
+) -> AsyncIterator[BotDriver]:
+    # config's database, with the migrations already applied (a copy of the template)
     async with BotDriver(lambda: build_services(config, clock)) as bot_driver:
         yield bot_driver
 

@@ -18,7 +18,7 @@ TEST_ACTIVITIES = Path(__file__).resolve().parent / "data" / "activities-test.ya
 
 
 @pytest.fixture
-def config_file(config: AppConfig, clock: FakeClock, tmp_path: Path) -> Path:
+def config_file(config: AppConfig, clock: FakeClock, tmp_path: Path, migrated_db_url: str) -> Path:
     services = build_services(config, clock)
     services.db.upgrade()
     specs = read_activity_file(TEST_ACTIVITIES).activities

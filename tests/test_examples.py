@@ -130,7 +130,10 @@ def test_storage_refuses_a_sign_up_for_an_example(config: AppConfig, clock: Fake
 
 
 @pytest.fixture
-async def example_driver(config: AppConfig, clock: FakeClock) -> AsyncIterator[BotDriver]:
+async def example_driver(
+    config: AppConfig, clock: FakeClock, migrated_db_url: str
+) -> AsyncIterator[BotDriver]:
+    # config's database, with the migrations already applied (a copy of the template)
     examples = with_examples(config, True)
     async with BotDriver(lambda: build_services(examples, clock)) as driver:
         yield driver

@@ -18,8 +18,8 @@ MESSAGES = 20
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, db_url: str) -> Database:
-    url = db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+def database(request: pytest.FixtureRequest, migrated_db_url: str) -> Database:
+    url = migrated_db_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     db = Database(url)
     db.upgrade()
     request.addfinalizer(db.dispose)

@@ -24,7 +24,10 @@ PARENT = 2101
 
 
 @pytest.fixture
-async def driver(config: AppConfig, clock: FakeClock) -> AsyncIterator[BotDriver]:
+async def driver(
+    config: AppConfig, clock: FakeClock, migrated_db_url: str
+) -> AsyncIterator[BotDriver]:
+    # config's database, with the migrations already applied (a copy of the template)
     flood = config.flood.model_copy(update={"updates": 1000})  # the script taps quickly
     quick = config.model_copy(update={"flood": flood})
     async with BotDriver(lambda: build_services(quick, clock)) as bot_driver:
