@@ -13,6 +13,8 @@ import atexit
 import copy
 import fcntl
 import functools
+import gc
+import itertools
 import os
 import shutil
 import sqlite3
@@ -105,6 +107,34 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
         os.environ.pop(CACHE_DIR_ENV, None)
+
+
+_TESTS_PER_COLLECTION = 10
+_tests_done = itertools.count(1)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A test process runs some 250 tests, each starting a bot: tens of thousands of objects
+    that live through one test and die with it, beside all that lives as long as the process
+    (imports, caches, the FAQ index). Python's full collections, a dozen or two a process,
+    walked all of it each time: 20-25 s of the suite's CPU. Here a full collection after every
+    ten tests frees what they left behind, and what survives it is set aside (gc.freeze) so
+    that no later collection walks it again; the automatic full collections are left to that
+    (young objects are still collected as usual). The suite's full collections: 5 s."""
+    _collect_and_set_aside()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 1_000_000)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if next(_tests_done) % _TESTS_PER_COLLECTION == 0:
+        _collect_and_set_aside()
+
+
+def _collect_and_set_aside() -> None:
+    gc.collect()
+    gc.freeze()
 
 
 def _leave_without_teardown() -> None:
