@@ -3,7 +3,6 @@ organisers' extra phrasings and measured accuracy."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import pickle
@@ -211,6 +210,7 @@ def test_unanswerable_questions_are_not_answered(matcher: FaqMatcher, question: 
     assert matcher.match(question).band is not Band.ANSWER
 
 
+@pytest.mark.usefixtures("without_collections")
 def test_huge_and_odd_input_is_fast_and_safe(matcher: FaqMatcher) -> None:
     inputs = [
         "wat is met andere ogen " * 500,
@@ -221,15 +221,9 @@ def test_huge_and_odd_input_is_fast_and_safe(matcher: FaqMatcher) -> None:
         "\x00\x01\ufffd",
     ]
     for question in inputs:
-        # The matcher's own time: not a garbage collection of what earlier tests in this
-        # process left behind, which can fall in any call.
-        gc.disable()
-        try:
-            started = time.perf_counter()
-            result = matcher.match(question)
-            elapsed = time.perf_counter() - started
-        finally:
-            gc.enable()
+        started = time.perf_counter()
+        result = matcher.match(question)
+        elapsed = time.perf_counter() - started
         assert elapsed < 0.25, (question[:20], elapsed)
         assert result.question == question
 

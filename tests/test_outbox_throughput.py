@@ -4,11 +4,10 @@ bulk, a 429 that slows only what caused it, and what a crash costs (jobs/outbox.
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -96,17 +95,6 @@ async def test_a_reply_takes_the_next_slot_while_bulk_waits() -> None:
     assert len([t for t in bulk_sent if t > asked]) >= 15
     gaps = [b - a for a, b in itertools.pairwise(bulk_sent)]
     assert min(gaps) > 0.035  # evenly spaced: no bursts, also around the reply
-
-
-@pytest.fixture
-def without_collections() -> Iterator[None]:
-    """The budget's own waits, to some tens of milliseconds: not a full garbage collection of
-    what earlier tests in this process left behind (0.3-0.5 s), which may fall in any await."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @pytest.mark.usefixtures("without_collections")
